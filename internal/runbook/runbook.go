@@ -1,0 +1,401 @@
+// Package runbook is the checklist model: phases, steps, their states and the
+// rules for moving between them. It is pure: state changes only by applying
+// journal records, so the state after a restart is, by construction, the
+// state the journal describes.
+package runbook
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+)
+
+// Status is where a step stands.
+type Status int
+
+const (
+	Pending Status = iota
+	Running
+	Done
+	Failed
+	Skipped
+	// Unknown: a command or action was started and flightdeck stopped before
+	// its result was recorded. The operator must verify what happened.
+	Unknown
+)
+
+func (s Status) String() string {
+	return [...]string{"pending", "running", "done", "failed", "skipped", "unknown"}[s]
+}
+
+// Closed reports whether the step needs no more work.
+func (s Status) Closed() bool { return s == Done || s == Skipped }
+
+// Journal record types the runbook understands.
+const (
+	RecDeployStart  = "deploy.start"
+	RecDeployFinish = "deploy.finish"
+	RecStepCheck    = "step.check"
+	RecStepSkip     = "step.skip"
+	RecStepReopen   = "step.reopen"
+	RecIntent       = "action.intent"
+	RecResult       = "action.result"
+	// RecVerify closes an action whose outcome was unknown after a restart:
+	// the operator looked and says what happened.
+	RecVerify = "action.verify"
+)
+
+// KindCommand is the action kind of a command step's run.
+const KindCommand = "command"
+
+// Step is one runbook step and its state.
+type Step struct {
+	config.Step
+	Phase int // index into Runbook.Phases
+	State StepState
+}
+
+// StepState is what the journal says about a step.
+type StepState struct {
+	Status    Status
+	StartedAt time.Time // of the last run, for command and action steps
+	EndedAt   time.Time
+	By        string
+	Reason    string // why it was skipped, or what the operator verified
+	Exit      *int   // exit code of the last command run
+	Err       string // why the last run failed
+	RunID     string // action id of the last run
+	Value     string // the gate value it passed on
+	Tail      []string
+}
+
+// Actual is how long the step took, or has taken so far.
+func (s StepState) Actual(now time.Time) time.Duration {
+	switch {
+	case s.StartedAt.IsZero():
+		return 0
+	case s.Status == Running:
+		return now.Sub(s.StartedAt)
+	case !s.EndedAt.IsZero():
+		return s.EndedAt.Sub(s.StartedAt)
+	}
+	return 0
+}
+
+// Phase groups steps.
+type Phase struct {
+	Name        string
+	Contingency bool
+	Steps       []*Step
+}
+
+// Intent is an action that was started and has no recorded result.
+type Intent struct {
+	journal.Record
+}
+
+// Runbook is the whole checklist with its state.
+type Runbook struct {
+	Phases   []*Phase
+	Started  time.Time // first deploy.start
+	Finished time.Time // deploy.finish, if any
+	byID     map[string]*Step
+	open     map[string]journal.Record // action id → intent without a result
+	openSeq  []string
+}
+
+// New builds the runbook from a validated config, with every step pending.
+func New(cfg *config.Config) *Runbook {
+	r := &Runbook{byID: map[string]*Step{}, open: map[string]journal.Record{}}
+	for pi, p := range cfg.Phases {
+		ph := &Phase{Name: p.Name, Contingency: p.Contingency}
+		for _, s := range p.Steps {
+			st := &Step{Step: s, Phase: pi}
+			ph.Steps = append(ph.Steps, st)
+			r.byID[s.ID] = st
+		}
+		r.Phases = append(r.Phases, ph)
+	}
+	return r
+}
+
+// Step returns the step with that id, or nil.
+func (r *Runbook) Step(id string) *Step { return r.byID[id] }
+
+// Steps returns every step in runbook order.
+func (r *Runbook) Steps() []*Step {
+	var out []*Step
+	for _, p := range r.Phases {
+		out = append(out, p.Steps...)
+	}
+	return out
+}
+
+// Apply moves the runbook by one journal record. Records about steps the
+// config no longer has are ignored rather than failing the replay: the
+// journal is history, and a renamed step must not stop the cockpit.
+func (r *Runbook) Apply(rec journal.Record) {
+	st := r.byID[rec.Step]
+	switch rec.Type {
+	case RecDeployStart:
+		if r.Started.IsZero() {
+			r.Started = rec.At
+		}
+	case RecDeployFinish:
+		r.Finished = rec.At
+	case RecStepCheck:
+		if st == nil {
+			return
+		}
+		st.State.Status = Done
+		st.State.By = rec.By
+		st.State.Reason = rec.Reason
+		st.State.Value = rec.Summary
+		if st.State.StartedAt.IsZero() || st.Kind == config.Manual || st.Kind == config.Gate {
+			st.State.StartedAt = r.stepClockStart(st, rec.At)
+		}
+		st.State.EndedAt = rec.At
+	case RecStepSkip:
+		if st == nil {
+			return
+		}
+		st.State.Status = Skipped
+		st.State.By = rec.By
+		st.State.Reason = rec.Reason
+		st.State.EndedAt = rec.At
+	case RecStepReopen:
+		if st == nil {
+			return
+		}
+		st.State = StepState{}
+	case RecIntent:
+		r.open[rec.Action] = rec
+		r.openSeq = append(r.openSeq, rec.Action)
+		if st != nil && (rec.Kind == KindCommand || st.Kind == config.Action) {
+			st.State = StepState{Status: Running, StartedAt: rec.At, By: rec.By, RunID: rec.Action}
+		}
+	case RecResult:
+		delete(r.open, rec.Action)
+		if st != nil && st.State.RunID == rec.Action {
+			st.State.EndedAt = rec.At
+			st.State.Exit = rec.Exit
+			st.State.Tail = rec.Tail
+			st.State.Err = rec.Error
+			if rec.OK != nil && *rec.OK {
+				st.State.Status = Done
+			} else {
+				st.State.Status = Failed
+			}
+		}
+	case RecVerify:
+		delete(r.open, rec.Action)
+		if st != nil && st.State.RunID == rec.Action {
+			st.State.EndedAt = rec.At
+			st.State.By = rec.By
+			st.State.Reason = rec.Reason
+			if rec.OK != nil && *rec.OK {
+				st.State.Status = Done
+			} else {
+				st.State.Status = Failed
+				st.State.Err = "verified as failed: " + rec.Reason
+			}
+		}
+	}
+}
+
+// stepClockStart picks when a manual step "started" for its actual time: the
+// end of the previous closed step, so actuals add up to the elapsed deploy.
+func (r *Runbook) stepClockStart(st *Step, at time.Time) time.Time {
+	var prev time.Time
+	for _, s := range r.Steps() {
+		if s == st {
+			break
+		}
+		if s.State.Status.Closed() && s.State.EndedAt.After(prev) && !s.State.EndedAt.After(at) {
+			prev = s.State.EndedAt
+		}
+	}
+	if prev.IsZero() {
+		prev = r.Started
+	}
+	if prev.IsZero() || prev.After(at) {
+		return at
+	}
+	return prev
+}
+
+// Interrupted is called once after replaying a journal at start-up. Any action
+// still open was cut off by the previous process's end: nothing runs it now,
+// so its step's outcome is unknown until the operator verifies it. Such
+// actions are never re-run automatically.
+func (r *Runbook) Interrupted() []journal.Record {
+	var out []journal.Record
+	for _, id := range r.openSeq {
+		rec, ok := r.open[id]
+		if !ok {
+			continue
+		}
+		out = append(out, rec)
+		if st := r.byID[rec.Step]; st != nil && st.State.RunID == id && st.State.Status == Running {
+			st.State.Status = Unknown
+		}
+	}
+	return out
+}
+
+// Open returns the actions with an intent and no result, oldest first.
+func (r *Runbook) Open() []journal.Record {
+	var out []journal.Record
+	for _, id := range r.openSeq {
+		if rec, ok := r.open[id]; ok {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// Errors the transition checks return. Messages say what to do instead.
+type TransitionError struct{ Msg string }
+
+func (e *TransitionError) Error() string { return e.Msg }
+
+func refuse(format string, args ...any) error {
+	return &TransitionError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// CanCheck says whether the operator may tick the step off. A gate step needs
+// its gate passing; a command or action step completes by running, or is
+// skipped with a reason, so that the record says what really happened.
+func (r *Runbook) CanCheck(id string, gate gates.Result) error {
+	st := r.byID[id]
+	if st == nil {
+		return refuse("no step %q", id)
+	}
+	switch st.State.Status {
+	case Done:
+		return refuse("%q is already done (u reopens it)", st.Title)
+	case Skipped:
+		return refuse("%q was skipped (u reopens it)", st.Title)
+	case Running:
+		return refuse("%q is running: wait for it, or cancel it with c", st.Title)
+	case Unknown:
+		return nil // verifying an interrupted run
+	}
+	switch st.Kind {
+	case config.Command:
+		return refuse("%q is a command: run it with enter, or skip it with s and a reason", st.Title)
+	case config.Action:
+		return refuse("%q is an action: run it with enter, or skip it with s and a reason", st.Title)
+	case config.Gate:
+		if gate.State != gates.Pass {
+			why := gate.Value
+			if gate.State == gates.Unknown {
+				why = gate.Reason
+			}
+			return refuse("gate %s is %s (%s): wait for it to pass, or skip with s and a reason", st.Gate, gate.State, why)
+		}
+	}
+	return nil
+}
+
+// CanSkip says whether the step may be skipped.
+func (r *Runbook) CanSkip(id string) error {
+	st := r.byID[id]
+	if st == nil {
+		return refuse("no step %q", id)
+	}
+	switch st.State.Status {
+	case Done, Skipped:
+		return refuse("%q is already %s (u reopens it)", st.Title, st.State.Status)
+	case Running:
+		return refuse("%q is running: cancel it with c first", st.Title)
+	}
+	return nil
+}
+
+// CanRun says whether a command or action step may be started now.
+func (r *Runbook) CanRun(id string) error {
+	st := r.byID[id]
+	if st == nil {
+		return refuse("no step %q", id)
+	}
+	if st.Kind != config.Command && st.Kind != config.Action {
+		return refuse("%q is a %s step: nothing to run (space checks it off)", st.Title, st.Kind)
+	}
+	switch st.State.Status {
+	case Running:
+		return refuse("%q is already running", st.Title)
+	case Done, Skipped:
+		return refuse("%q is already %s (u reopens it to run again)", st.Title, st.State.Status)
+	}
+	return nil
+}
+
+// CanReopen says whether a closed step may be opened again.
+func (r *Runbook) CanReopen(id string) error {
+	st := r.byID[id]
+	if st == nil {
+		return refuse("no step %q", id)
+	}
+	if st.State.Status == Running {
+		return refuse("%q is running", st.Title)
+	}
+	if st.State.Status == Pending {
+		return refuse("%q is not done yet", st.Title)
+	}
+	return nil
+}
+
+// Remaining is the estimated work left in the normal flow at now: pending,
+// failed and unknown steps count fully, a running step its estimate minus the
+// time it has run. Contingency phases (disaster recovery) do not count.
+func (r *Runbook) Remaining(now time.Time) time.Duration {
+	var left time.Duration
+	for _, p := range r.Phases {
+		if p.Contingency {
+			continue
+		}
+		for _, s := range p.Steps {
+			switch s.State.Status {
+			case Done, Skipped:
+			case Running:
+				if rest := s.Estimate.D() - now.Sub(s.State.StartedAt); rest > 0 {
+					left += rest
+				}
+			default:
+				left += s.Estimate.D()
+			}
+		}
+	}
+	return left
+}
+
+// Progress counts closed and total steps of the normal flow.
+func (r *Runbook) Progress() (closed, total int) {
+	for _, p := range r.Phases {
+		if p.Contingency {
+			continue
+		}
+		for _, s := range p.Steps {
+			total++
+			if s.State.Status.Closed() {
+				closed++
+			}
+		}
+	}
+	return closed, total
+}
+
+// Gates evaluates every gate step against the facts.
+func (r *Runbook) Gates(f gates.Facts) map[string]gates.Result {
+	out := map[string]gates.Result{}
+	for _, s := range r.Steps() {
+		if s.Kind == config.Gate {
+			out[s.ID] = s.GateExpr.Eval(f)
+		}
+	}
+	return out
+}

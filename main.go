@@ -1,0 +1,323 @@
+// Command flightdeck is a terminal cockpit for the production deploy window.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/adrg/xdg"
+	"github.com/spf13/cobra"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/tui"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes, documented in --help.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitConfig      = 2
+	exitUnreachable = 3
+	exitJournal     = 4
+)
+
+// exitError carries an exit code up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+func stateDir() string { return filepath.Join(xdg.StateHome, "flightdeck") }
+
+func logPath() string { return filepath.Join(stateDir(), "flightdeck.log") }
+
+func main() {
+	err := newRootCmd().Execute()
+	if err == nil {
+		return
+	}
+	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "flightdeck:", err)
+	os.Exit(code)
+}
+
+type globalFlags struct {
+	config   string
+	readOnly bool
+}
+
+func newRootCmd() *cobra.Command {
+	var g globalFlags
+	root := &cobra.Command{
+		Use:   "flightdeck",
+		Short: "A terminal cockpit for the production deploy window",
+		Long: `Flightdeck walks the team's deploy runbook step by step, with the deploy
+window's clock, live state from Kubernetes, Postgres, Jira and Sentry, and the
+dangerous moves (run a command, roll back) one key away with a preview, a
+confirmation and a journal entry.
+
+Run without a subcommand to open the cockpit.`,
+		Example: `  flightdeck --config config.example.toml
+  flightdeck check --config config.example.toml
+  flightdeck --read-only`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCockpit(cmd.Context(), g)
+		},
+	}
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", "",
+		"config file (default ./flightdeck.toml, then "+filepath.Join(xdg.ConfigHome, "flightdeck", "config.toml")+")")
+	root.Flags().BoolVar(&g.readOnly, "read-only", false, "watch only: every key that would change the world is disabled")
+	root.SetHelpTemplate(root.HelpTemplate() + `
+Files:
+  log file         ` + logPath() + `
+  state directory  ` + stateDir() + `
+  journal          ` + filepath.Join(stateDir(), "<deploy>", "<YYYY-MM-DD>.jsonl") + `
+                   (one per deploy and day; restarting resumes from it)
+
+Exit codes:
+  0  success
+  1  unexpected failure (terminal, file system)
+  2  usage or configuration error; the message names file, line, column and key
+  3  check: the configuration is valid but a configured system did not answer
+  4  the journal cannot be opened: another flightdeck has it, or it is not writable
+`)
+	root.AddCommand(newCheckCmd(&g), newVersionCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "flightdeck", versionString())
+		},
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// findConfig applies the documented search order.
+func findConfig(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	candidates := []string{"flightdeck.toml", filepath.Join(xdg.ConfigHome, "flightdeck", "config.toml")}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	return "", fail(exitConfig, fmt.Errorf("no config file: looked for %s; pass --config PATH (config.example.toml is a complete example)",
+		candidates[0]+" and "+candidates[1]))
+}
+
+func loadConfig(flag string, opts config.LoadOptions) (*config.Config, error) {
+	path, err := findConfig(flag)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(path, opts)
+	if err != nil {
+		return nil, fail(exitConfig, fmt.Errorf("invalid configuration:\n%w", err))
+	}
+	return cfg, nil
+}
+
+func newCheckCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Validate the config and check that every configured system answers",
+		Long: `Validates the configuration (schema, runbook, gates, templates, secret
+references) and probes every configured source and notifier, without opening
+the cockpit. Exit code 0 when all is well, 2 when the configuration is invalid,
+3 when it is valid but a system did not answer.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config)
+		},
+	}
+}
+
+func runCheck(ctx context.Context, out io.Writer, flag string) error {
+	cfg, err := loadConfig(flag, config.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	day := time.Now().In(cfg.Window.Location)
+	steps := 0
+	for _, p := range cfg.Phases {
+		steps += len(p.Steps)
+	}
+	fmt.Fprintf(out, "config %s: valid\n", cfg.Path)
+	fmt.Fprintf(out, "  deploy      %s (%s)\n", cfg.Deploy.Name, cfg.Deploy.Environment)
+	fmt.Fprintf(out, "  window      %s–%s %s\n", cfg.Window.Start, cfg.Window.End, cfg.Window.Timezone)
+	fmt.Fprintf(out, "  runbook     %d phases, %d steps, %s estimated (contingency phases excluded)\n",
+		len(cfg.Phases), steps, runbook.Short(cfg.PlannedEstimate()))
+	if est, win := cfg.PlannedEstimate(), cfg.Window.Length(day); est > win {
+		fmt.Fprintf(out, "  warning     the estimates (%s) exceed the window (%s)\n", runbook.Short(est), runbook.Short(win))
+	}
+	fmt.Fprintf(out, "  journal     %s\n\n", journal.Path(stateDir(), cfg.Deploy.Name, day))
+
+	results := sources.CheckReach(ctx, cfg, day)
+	if len(results) == 0 {
+		fmt.Fprintln(out, "no sources configured")
+		return nil
+	}
+	redact := cfg.Redactor()
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	down := 0
+	for _, r := range results {
+		status, detail := "ok", r.Detail
+		if r.Err != nil {
+			status, detail = "UNREACHABLE", r.Err.Error()
+			down++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Section, status, redact.Redact(r.Target), redact.Redact(detail))
+	}
+	tw.Flush()
+	if down > 0 {
+		return fail(exitUnreachable, fmt.Errorf("%d of %d systems did not answer; the cockpit still opens and shows them as down", down, len(results)))
+	}
+	return nil
+}
+
+// openLog opens the log file; nothing may write to the terminal while the
+// cockpit runs, so every diagnostic goes here, with secrets redacted.
+func openLog(redact func(string) string) (*slog.Logger, io.Closer, error) {
+	if err := os.MkdirAll(stateDir(), 0o700); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := slog.NewTextHandler(f, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			switch a.Value.Kind() {
+			case slog.KindString:
+				return slog.String(a.Key, redact(a.Value.String()))
+			case slog.KindAny:
+				if err, ok := a.Value.Any().(error); ok && err != nil {
+					return slog.String(a.Key, redact(err.Error()))
+				}
+			}
+			return a
+		},
+	})
+	return slog.New(h), f, nil
+}
+
+func operator(cfg *config.Config) string {
+	if cfg.Deploy.Operator != "" {
+		return cfg.Deploy.Operator
+	}
+	return "operator"
+}
+
+func runCockpit(ctx context.Context, g globalFlags) error {
+	cfg, err := loadConfig(g.config, config.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	redactor := cfg.Redactor()
+	log, logFile, err := openLog(redactor.Redact)
+	if err != nil {
+		return fail(exitFailure, fmt.Errorf("opening the log %s: %w", logPath(), err))
+	}
+	defer logFile.Close()
+
+	now := time.Now()
+	day := now.In(cfg.Window.Location)
+	path := journal.Path(stateDir(), cfg.Deploy.Name, day)
+	j, replay, err := journal.Open(path, journal.Options{Redact: redactor.Redact})
+	if err != nil {
+		return fail(exitJournal, err)
+	}
+	defer j.Close()
+
+	rb := runbook.New(cfg)
+	for _, rec := range replay.Records {
+		rb.Apply(rec)
+	}
+	var notices []string
+	if replay.Torn != nil {
+		notices = append(notices, replay.Torn.String())
+	}
+	for _, rec := range rb.Interrupted() {
+		notices = append(notices, fmt.Sprintf("outcome unknown — verify: %s %q started %s was interrupted",
+			rec.Kind, rec.Summary, rec.At.In(cfg.Window.Location).Format("15:04:05")))
+	}
+	for _, n := range notices {
+		log.Warn(n)
+	}
+	if rb.Started.IsZero() {
+		rec, err := j.Append(journal.Record{Type: runbook.RecDeployStart, By: operator(cfg),
+			Summary: cfg.Deploy.Name + " · " + cfg.Deploy.Environment})
+		if err != nil {
+			return fail(exitJournal, err)
+		}
+		rb.Apply(rec)
+	}
+	log.Info("cockpit start", "config", cfg.Path, "journal", path, "read_only", g.readOnly, "version", versionString())
+
+	model := tui.New(tui.Options{
+		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
+		Redact: redactor.Redact, Day: day, Now: now, Log: log, Notices: notices,
+		Theme: theme.New(true, theme.NoColorFromEnv()),
+	})
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	group := sources.NewGroup(ctx)
+	prog := tea.NewProgram(model, tea.WithContext(ctx))
+	group.Go(func(ctx context.Context) { model.Relay().Run(ctx, prog.Send) })
+	tui.StartSources(group, cfg, day, model.Relay())
+
+	_, runErr := prog.Run()
+	model.Shutdown()
+	group.Stop()
+	log.Info("cockpit stop", "err", runErr)
+	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
+		return fail(exitFailure, runErr)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package panes
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// SourceView is what a pane fed by one external system shows about that
+// system: whether it is configured, whether it answers, and what the config
+// asks the cockpit to watch there.
+type SourceView struct {
+	Number     int
+	Title      string
+	Section    string // config section, e.g. "kubernetes"
+	ConfigPath string
+	Configured bool
+	Explain    string   // what the pane shows once configured
+	Scope      []string // what the config points it at
+	Reach      []sources.Reach
+	Health     sources.Health
+	Focused    bool
+}
+
+// SourcePane is a pane over one system's connection and scope.
+type SourcePane struct {
+	Data SourceView
+	th   theme.Theme
+}
+
+// Title implements Pane.
+func (p *SourcePane) Title() string { return p.Data.Title }
+
+// SetFocused implements Pane.
+func (p *SourcePane) SetFocused(f bool) { p.Data.Focused = f }
+
+// SetTheme implements Pane.
+func (p *SourcePane) SetTheme(th theme.Theme) { p.th = th }
+
+// SetReach stores the latest probe answers and health.
+func (p *SourcePane) SetReach(r []sources.Reach, h sources.Health) {
+	p.Data.Reach, p.Data.Health = r, h
+}
+
+// Update implements Pane.
+func (p *SourcePane) Update(tea.Msg) (Pane, tea.Cmd) { return p, nil }
+
+// View implements Pane.
+func (p *SourcePane) View(width, height int) string {
+	return RenderSource(p.Data, width, height, p.th)
+}
+
+// ShortHelp implements help.KeyMap.
+func (p *SourcePane) ShortHelp() []key.Binding { return nil }
+
+// FullHelp implements help.KeyMap.
+func (p *SourcePane) FullHelp() [][]key.Binding { return nil }
+
+// HealthMark renders a health state as the status bar and panes show it:
+// "● ok", "◐ stale 12s", "✕ down: reason".
+func HealthMark(h sources.Health, th theme.Theme) string {
+	switch h.State {
+	case sources.OK:
+		return th.OK.S("● ok")
+	case sources.Stale:
+		return th.Warn.S("◐ stale " + runbook.Short(h.Age))
+	case sources.Down:
+		return th.Bad.S("✕ down: " + h.Reason)
+	}
+	return th.Dim.S("… connecting")
+}
+
+// RenderSource draws a source pane.
+func RenderSource(v SourceView, width, height int, th theme.Theme) string {
+	inner := width - 2
+	title := fmt.Sprintf("%d %s", v.Number, v.Title)
+	var body []string
+	add := func(p theme.Paint, text string) {
+		for _, l := range Wrap(text, inner) {
+			body = append(body, p.S(l))
+		}
+	}
+	if !v.Configured {
+		add(th.Dim, "Not configured.")
+		add(th.Text, fmt.Sprintf("Add a [%s] section to %s to see %s here; config.example.toml shows one.", v.Section, v.ConfigPath, v.Explain))
+		return Frame(title, v.Focused, body, width, height, th)
+	}
+	body = append(body, Trunc(HealthMark(v.Health, th), inner))
+	for _, r := range v.Reach {
+		mark, p := "✓", th.OK
+		text := r.Target
+		if r.Detail != "" {
+			text += " · " + r.Detail
+		}
+		if r.Err != nil {
+			mark, p = "✕", th.Bad
+			text = r.Target + " · " + sources.OneLine(r.Err.Error())
+		}
+		add(p, mark+" "+text)
+	}
+	if len(v.Scope) > 0 {
+		body = append(body, "")
+		for _, s := range v.Scope {
+			add(th.Dim, s)
+		}
+	}
+	if len(body) > 0 && strings.TrimSpace(body[len(body)-1]) == "" {
+		body = body[:len(body)-1]
+	}
+	return Frame(title, v.Focused, body, width, height, th)
+}

@@ -1,0 +1,175 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+)
+
+// Reach is the answer to "can the cockpit talk to this system right now?".
+type Reach struct {
+	Section string // config section, e.g. "postgres"
+	Target  string // what was tried, e.g. a host:port or URL (never a secret)
+	Detail  string // what answered, e.g. "PostgreSQL 15.18"
+	Err     error
+	Took    time.Duration
+}
+
+// OK reports whether the system answered.
+func (r Reach) OK() bool { return r.Err == nil }
+
+// ProbeTimeout bounds each reachability check: a check that hangs is as good
+// as down during a deploy.
+const ProbeTimeout = 5 * time.Second
+
+// Sections lists the config sections that name a system, in display order.
+var Sections = []string{"kubernetes", "postgres", "jira", "git", "sentry", "slack"}
+
+// Configured reports whether cfg has the section.
+func Configured(cfg *config.Config, section string) bool {
+	switch section {
+	case "kubernetes":
+		return cfg.Kubernetes != nil
+	case "postgres":
+		return cfg.Postgres != nil
+	case "jira":
+		return cfg.Jira != nil
+	case "git":
+		return cfg.Git != nil
+	case "sentry":
+		return cfg.Sentry != nil
+	case "slack":
+		return cfg.Slack != nil
+	}
+	return false
+}
+
+// ProbeSection probes one section's system; Postgres answers once per
+// target. Each probe is bounded by ProbeTimeout.
+func ProbeSection(ctx context.Context, cfg *config.Config, section string, day time.Time) []Reach {
+	var runs []func(ctx context.Context) Reach
+	switch section {
+	case "kubernetes":
+		runs = append(runs, func(ctx context.Context) Reach { return ProbeKubernetes(ctx, cfg.Kubernetes) })
+	case "postgres":
+		vars := cfg.TemplateVars(day)
+		for _, t := range cfg.Postgres.Targets {
+			runs = append(runs, func(ctx context.Context) Reach { return ProbePostgres(ctx, t, vars) })
+		}
+	case "jira":
+		runs = append(runs, func(ctx context.Context) Reach { return ProbeJira(ctx, cfg.Jira) })
+	case "git":
+		runs = append(runs, func(ctx context.Context) Reach { return ProbeGit(ctx, cfg.Git) })
+	case "sentry":
+		runs = append(runs, func(ctx context.Context) Reach { return ProbeSentry(ctx, cfg.Sentry) })
+	case "slack":
+		runs = append(runs, func(ctx context.Context) Reach { return ProbeSlack(ctx, cfg.Slack) })
+	}
+	out := make([]Reach, len(runs))
+	var wg sync.WaitGroup
+	for i, run := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+			defer cancel()
+			start := time.Now()
+			r := run(pctx)
+			r.Section = section
+			r.Took = time.Since(start)
+			if r.Err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+				r.Err = fmt.Errorf("no answer within %s: %w", ProbeTimeout, r.Err)
+			}
+			out[i] = r
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// CheckReach probes every configured section concurrently and returns the
+// answers in display order. day selects the template variables (a clone
+// database named after the date, say).
+func CheckReach(ctx context.Context, cfg *config.Config, day time.Time) []Reach {
+	results := make([][]Reach, len(Sections))
+	var wg sync.WaitGroup
+	for i, sec := range Sections {
+		if !Configured(cfg, sec) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = ProbeSection(ctx, cfg, sec, day)
+		}()
+	}
+	wg.Wait()
+	var out []Reach
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// Reachability is a polling source that keeps probing one section, so the
+// status bar shows a system that goes down while the rest keeps working.
+type Reachability struct {
+	Config   *config.Config
+	Section  string
+	Interval time.Duration
+	Day      time.Time
+}
+
+// Name implements Source.
+func (r Reachability) Name() string { return r.Section }
+
+// Run implements Source.
+func (r Reachability) Run(ctx context.Context, emit func(Snapshot[[]Reach])) error {
+	return Poll(ctx, r.Interval, func(ctx context.Context) ([]Reach, error) {
+		res := ProbeSection(ctx, r.Config, r.Section, r.Day)
+		var errs []error
+		for _, x := range res {
+			if x.Err != nil {
+				if len(res) > 1 {
+					errs = append(errs, fmt.Errorf("%s: %w", x.Target, x.Err))
+				} else {
+					errs = append(errs, x.Err)
+				}
+			}
+		}
+		return res, errors.Join(errs...)
+	}, emit)
+}
+
+// ProbeSlack checks that the webhook's host accepts connections. It never
+// posts: a reachability check must not send a message to the channel.
+func ProbeSlack(ctx context.Context, s *config.Slack) Reach {
+	u, err := url.Parse(s.Webhook.Value())
+	if err != nil || u.Host == "" {
+		return Reach{Target: "webhook", Err: errors.New("webhook is not a URL: check the value behind " + s.Webhook.Ref)}
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	r := Reach{Target: u.Scheme + "://" + u.Host}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	conn.Close()
+	r.Detail = "accepts connections (nothing posted)"
+	return r
+}

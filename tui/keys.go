@@ -1,0 +1,28 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// globalKeys work from every pane.
+type globalKeys struct {
+	Next, Prev, Focus, Zoom, Help, Quit, Dismiss key.Binding
+}
+
+func newGlobalKeys() globalKeys {
+	return globalKeys{
+		Next:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		Prev:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Focus:   key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to pane")),
+		Zoom:    key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "zoom pane")),
+		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss message")),
+	}
+}
+
+func (k globalKeys) short() []key.Binding {
+	return []key.Binding{k.Next, k.Zoom, k.Help, k.Quit}
+}
+
+func (k globalKeys) full() []key.Binding {
+	return []key.Binding{k.Next, k.Prev, k.Focus, k.Zoom, k.Help, k.Dismiss, k.Quit}
+}

@@ -1,0 +1,602 @@
+// Package tui is the cockpit's root model: layout, focus, modes (normal,
+// confirm, input, help, quit), the status bar, the relay from sources and the
+// action runner's screens. It owns no connection: sources and actions do the
+// I/O, in goroutines, and report back with messages.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+
+	"github.com/flightdeckhq/flightdeck/actions"
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// Options wires the model to the world.
+type Options struct {
+	Config   *config.Config
+	Runbook  *runbook.Runbook // already replayed from the journal
+	Journal  actions.Appender
+	ReadOnly bool
+	Operator string
+	Redact   func(string) string
+	// Day is the deploy's calendar day: template variables and the window
+	// are computed for it.
+	Day time.Time
+	// Now is the clock before the first clock snapshot arrives.
+	Now     time.Time
+	Theme   theme.Theme
+	Log     *slog.Logger
+	Notices []string // shown once at start: a torn journal line, interrupted actions
+	// StaleAfter: a source whose last good data is older is marked stale.
+	StaleAfter time.Duration
+}
+
+type mode int
+
+const (
+	modeNormal mode = iota
+	modeConfirm
+	modeInput
+	modeHelp
+	modeQuit
+)
+
+// Pane order: the digit keys follow it.
+const (
+	paneChecklist = iota
+	paneRollout
+	paneLocks
+	paneJira
+	paneErrors
+	paneOutput
+	paneCount
+)
+
+var sectionPane = map[string]int{"kubernetes": paneRollout, "postgres": paneLocks, "jira": paneJira, "sentry": paneErrors}
+
+// pendingAction is an action waiting for the operator's y.
+type pendingAction struct {
+	action  actions.Action
+	preview actions.Preview
+	summary string
+	timeout time.Duration
+	run     *panes.Run // for commands: what the output pane shows
+}
+
+type running struct {
+	cancel context.CancelFunc
+	step   string
+	title  string
+}
+
+type flash struct {
+	text  string
+	isErr bool
+}
+
+// Model is the root of the cockpit.
+type Model struct {
+	opts   Options
+	rb     *runbook.Runbook
+	runner *actions.Runner
+	relay  *Relay
+	ctx    context.Context
+	cancel context.CancelFunc
+	vars   map[string]string
+	th     theme.Theme
+
+	width, height int
+	panes         [paneCount]panes.Pane
+	checklist     *panes.Checklist
+	output        *panes.Output
+	sourcePanes   map[string]*panes.SourcePane
+	focus         int
+	zoom          bool
+	mode          mode
+
+	now     time.Time
+	updates map[string]sources.Update
+	facts   gates.Facts
+	gates   map[string]gates.Result
+
+	pending  *pendingAction
+	input    textinput.Model
+	inputFor string // step id being skipped
+	running  map[string]*running
+	spin     int
+	spinning bool
+	quitting bool
+	flash    *flash
+
+	keys globalKeys
+	help help.Model
+}
+
+// New builds the root model. The relay must be started with Run once the
+// program exists (see Program).
+func New(opts Options) *Model {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Redact == nil {
+		opts.Redact = func(s string) string { return s }
+	}
+	if opts.StaleAfter == 0 {
+		opts.StaleAfter = 45 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	relay := NewRelay()
+	m := &Model{
+		opts:    opts,
+		rb:      opts.Runbook,
+		relay:   relay,
+		ctx:     ctx,
+		cancel:  cancel,
+		vars:    opts.Config.TemplateVars(opts.Day),
+		th:      opts.Theme,
+		now:     opts.Now,
+		updates: map[string]sources.Update{},
+		facts:   gates.Facts{},
+		running: map[string]*running{},
+		keys:    newGlobalKeys(),
+		help:    help.New(),
+	}
+	m.runner = &actions.Runner{
+		Journal:  teeJournal{j: opts.Journal, relay: relay},
+		ReadOnly: opts.ReadOnly,
+		By:       opts.Operator,
+		Timeout:  opts.Config.Deploy.CommandTimeout.D(),
+	}
+	m.checklist = panes.NewChecklist(m.rb, m.th)
+	m.checklist.SetReadOnly(opts.ReadOnly)
+	m.checklist.Data.Vars = m.vars
+	m.checklist.Data.Now = m.now
+	m.output = panes.NewOutput(m.th)
+	m.sourcePanes = map[string]*panes.SourcePane{
+		"kubernetes": panes.NewRollout(opts.Config, m.th),
+		"postgres":   panes.NewLocks(opts.Config, m.th),
+		"jira":       panes.NewJira(opts.Config, m.th),
+		"sentry":     panes.NewErrors(opts.Config, m.th),
+	}
+	m.panes = [paneCount]panes.Pane{
+		m.checklist, m.sourcePanes["kubernetes"], m.sourcePanes["postgres"],
+		m.sourcePanes["jira"], m.sourcePanes["sentry"], m.output,
+	}
+	m.setFocus(paneChecklist)
+	m.input = textinput.New()
+	m.input.Placeholder = "why is this step skipped?"
+	m.input.CharLimit = 300
+	m.applyTheme()
+	m.refreshGates()
+	if len(opts.Notices) > 0 {
+		m.flash = &flash{text: joinNotices(opts.Notices), isErr: true}
+	}
+	return m
+}
+
+func joinNotices(n []string) string {
+	s := n[0]
+	if len(n) > 1 {
+		s += fmt.Sprintf(" (+%d more in the log)", len(n)-1)
+	}
+	return s
+}
+
+// Relay is where sources and running actions send their data.
+func (m *Model) Relay() *Relay { return m.relay }
+
+// Runner is the model's action runner (for tests and wiring).
+func (m *Model) Runner() *actions.Runner { return m.runner }
+
+// Shutdown cancels every running action. The program has ended; the caller
+// waits for the goroutines it owns.
+func (m *Model) Shutdown() { m.cancel() }
+
+func (m *Model) applyTheme() {
+	for _, p := range m.panes {
+		p.SetTheme(m.th)
+	}
+	st := help.DefaultStyles(m.th.Dark)
+	if m.th.NoColor {
+		st = help.Styles{}
+	}
+	m.help.Styles = st
+}
+
+func (m *Model) setFocus(i int) {
+	m.focus = (i + paneCount) % paneCount
+	for j, p := range m.panes {
+		p.SetFocused(j == m.focus)
+	}
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd {
+	return tea.RequestBackgroundColor
+}
+
+type actionDoneMsg struct{ out actions.Outcome }
+
+type spinMsg struct{}
+
+func spinTick() tea.Cmd {
+	return tea.Tick(120*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{} })
+}
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.th = theme.New(msg.IsDark(), m.th.NoColor)
+		m.applyTheme()
+		return m, nil
+	case relayMsg:
+		m.applyRelay(msg)
+		return m, nil
+	case recordMsg:
+		m.rb.Apply(msg.rec)
+		m.refreshGates()
+		return m, nil
+	case actionDoneMsg:
+		return m, m.actionDone(msg.out)
+	case spinMsg:
+		m.spin++
+		if len(m.running) == 0 {
+			m.spinning = false
+			return m, nil
+		}
+		m.syncSpinner()
+		return m, spinTick()
+	case panes.StepRequest:
+		return m, m.stepRequest(msg)
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) syncSpinner() {
+	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	m.checklist.Data.Spinner = frames[m.spin%len(frames)]
+}
+
+func (m *Model) applyRelay(msg relayMsg) {
+	for _, u := range msg.updates {
+		m.updates[u.Source] = u
+		switch data := u.Data.(type) {
+		case time.Time:
+			if u.Source == "clock" {
+				m.now = data
+			}
+		case []sources.Reach:
+			if p := m.sourcePanes[u.Source]; p != nil {
+				p.SetReach(data, sources.Judge(u, m.now, m.opts.StaleAfter))
+			}
+		}
+	}
+	for _, id := range msg.order {
+		if r := m.running[id]; r != nil {
+			m.output.Append(msg.output[id])
+		}
+	}
+	// Health ages with the clock even when a source says nothing.
+	for sec, p := range m.sourcePanes {
+		if u, ok := m.updates[sec]; ok {
+			p.SetReach(p.Data.Reach, sources.Judge(u, m.now, m.opts.StaleAfter))
+		}
+	}
+	m.checklist.Data.Now = m.now
+	m.output.Data.Now = m.now
+	m.refreshGates()
+}
+
+func (m *Model) refreshGates() {
+	m.gates = m.rb.Gates(m.facts)
+	m.checklist.Data.Gates = m.gates
+}
+
+func (m *Model) setFlash(text string, isErr bool) {
+	m.flash = &flash{text: m.opts.Redact(text), isErr: isErr}
+}
+
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	switch m.mode {
+	case modeConfirm:
+		return m.confirmKey(k)
+	case modeInput:
+		return m.inputKey(k)
+	case modeQuit:
+		if k.String() == "y" {
+			m.mode = modeNormal
+			return m.quit(true)
+		}
+		m.mode = modeNormal
+		m.setFlash("not quitting", false)
+		return nil
+	case modeHelp:
+		m.mode = modeNormal
+		return nil
+	}
+	switch {
+	case key.Matches(k, m.keys.Quit):
+		return m.quit(false)
+	case key.Matches(k, m.keys.Next):
+		m.setFocus(m.focus + 1)
+	case key.Matches(k, m.keys.Prev):
+		m.setFocus(m.focus - 1)
+	case key.Matches(k, m.keys.Focus):
+		m.setFocus(int(k.String()[0] - '1'))
+	case key.Matches(k, m.keys.Zoom):
+		m.zoom = !m.zoom
+	case key.Matches(k, m.keys.Help):
+		m.mode = modeHelp
+	case key.Matches(k, m.keys.Dismiss):
+		m.flash = nil
+	default:
+		p, cmd := m.panes[m.focus].Update(k)
+		m.panes[m.focus] = p
+		return cmd
+	}
+	return nil
+}
+
+// quit leaves at once when nothing runs; otherwise it asks, and once
+// confirmed stops every running command and leaves when they have ended, so
+// their results are journaled as cancelled rather than lost.
+func (m *Model) quit(confirmed bool) tea.Cmd {
+	if len(m.running) == 0 {
+		m.quitting = true
+		return tea.Quit
+	}
+	if !confirmed {
+		m.mode = modeQuit
+		return nil
+	}
+	m.quitting = true
+	for _, r := range m.running {
+		r.cancel()
+	}
+	m.setFlash("stopping running commands before quitting…", false)
+	return nil
+}
+
+func (m *Model) stepRequest(req panes.StepRequest) tea.Cmd {
+	st := m.rb.Step(req.Step)
+	if st == nil {
+		return nil
+	}
+	switch req.Op {
+	case panes.OpCheck:
+		if err := m.rb.CanCheck(st.ID, m.gates[st.ID]); err != nil {
+			m.setFlash(err.Error(), true)
+			return nil
+		}
+		mark := &actions.StepMark{Type: runbook.RecStepCheck, StepID: st.ID, Title: st.Title}
+		if st.State.Status == runbook.Unknown {
+			mark = &actions.StepMark{Type: runbook.RecVerify, StepID: st.ID, Title: st.Title,
+				RunID: st.State.RunID, OK: true, Reason: "verified done by the operator after an interrupted run"}
+		} else if st.Kind == config.Gate {
+			mark.Value = m.gates[st.ID].Value
+		}
+		return m.execute(mark, "check off "+st.Title, 0, nil)
+	case panes.OpSkip:
+		if err := m.rb.CanSkip(st.ID); err != nil {
+			m.setFlash(err.Error(), true)
+			return nil
+		}
+		m.mode = modeInput
+		m.inputFor = st.ID
+		m.input.Reset()
+		return m.input.Focus()
+	case panes.OpReopen:
+		if err := m.rb.CanReopen(st.ID); err != nil {
+			m.setFlash(err.Error(), true)
+			return nil
+		}
+		return m.execute(&actions.StepMark{Type: runbook.RecStepReopen, StepID: st.ID, Title: st.Title}, "reopen "+st.Title, 0, nil)
+	case panes.OpCancel:
+		for _, r := range m.running {
+			if r.step == st.ID {
+				r.cancel()
+				m.setFlash("cancelling "+st.Title+"…", false)
+				return nil
+			}
+		}
+		m.setFlash(st.Title+" is not running", true)
+		return nil
+	case panes.OpRun:
+		if err := m.rb.CanRun(st.ID); err != nil {
+			m.setFlash(err.Error(), true)
+			return nil
+		}
+		return m.prepareRun(st)
+	}
+	return nil
+}
+
+// prepareRun builds the step's action, refuses it in read-only mode, and asks
+// for confirmation with its preview.
+func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
+	if st.Kind == config.Action {
+		m.setFlash(fmt.Sprintf("%s: the cockpit cannot run action %s yet; do it by hand, then skip this step with s and say so", st.Title, st.Action), true)
+		return nil
+	}
+	line, err := config.Expand(st.Command, m.vars, true)
+	if err != nil {
+		m.setFlash(fmt.Sprintf("%s: %v (config line %d)", st.Title, err, st.Line), true)
+		return nil
+	}
+	dir := st.Workdir
+	if dir == "" {
+		dir = m.opts.Config.Deploy.Workdir
+	}
+	cmd := &actions.Command{
+		StepID: st.ID, Title: st.Title, Line: line, Shell: m.opts.Config.Deploy.Shell, Dir: dir,
+		Redact: m.opts.Redact,
+		Env: []string{
+			"FLIGHTDECK_DEPLOY=" + m.opts.Config.Deploy.Name,
+			"FLIGHTDECK_ENV=" + m.opts.Config.Deploy.Environment,
+			"FLIGHTDECK_STEP=" + st.ID,
+		},
+	}
+	if err := m.runner.Allowed(cmd); err != nil {
+		m.setFlash(err.Error(), true)
+		return nil
+	}
+	pv, err := cmd.Preview(m.ctx)
+	if err != nil {
+		m.setFlash(err.Error(), true)
+		return nil
+	}
+	timeout := st.Timeout.D()
+	if timeout == 0 {
+		timeout = m.opts.Config.Deploy.CommandTimeout.D()
+	}
+	pv.Lines = append(pv.Lines, "timeout "+timeout.String())
+	m.pending = &pendingAction{action: cmd, preview: pv, summary: line, timeout: timeout,
+		run: &panes.Run{Title: st.Title, Command: line}}
+	m.mode = modeConfirm
+	return nil
+}
+
+func (m *Model) confirmKey(k tea.KeyPressMsg) tea.Cmd {
+	p := m.pending
+	m.pending = nil
+	m.mode = modeNormal
+	if p == nil {
+		return nil
+	}
+	if k.String() != "y" {
+		m.setFlash("cancelled: nothing ran", false)
+		return nil
+	}
+	return m.execute(p.action, p.summary, p.timeout, p.run)
+}
+
+func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "esc":
+		m.mode = modeNormal
+		m.input.Blur()
+		m.setFlash("not skipped", false)
+		return nil
+	case "enter":
+		reason := m.input.Value()
+		if len(reason) == 0 {
+			m.setFlash("a skip needs a reason: type one, or esc to go back", true)
+			return nil
+		}
+		m.mode = modeNormal
+		m.input.Blur()
+		st := m.rb.Step(m.inputFor)
+		if st == nil {
+			return nil
+		}
+		return m.execute(&actions.StepMark{Type: runbook.RecStepSkip, StepID: st.ID, Title: st.Title, Reason: reason}, "skip "+st.Title, 0, nil)
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(k)
+	return cmd
+}
+
+// execute runs an action in a goroutine owned by the program; its records
+// reach the model through the journal tee, its end as actionDoneMsg.
+func (m *Model) execute(a actions.Action, summary string, timeout time.Duration, run *panes.Run) tea.Cmd {
+	id := m.runner.NextID()
+	ctx, cancel := context.WithCancel(m.ctx)
+	if cmd, ok := a.(*actions.Command); ok {
+		relay := m.relay
+		cmd.Output = func(line string) { relay.Lines(id, line) }
+	}
+	title := summary
+	if st := m.rb.Step(a.Step()); st != nil {
+		title = st.Title
+	}
+	m.running[id] = &running{cancel: cancel, step: a.Step(), title: title}
+	if run != nil {
+		run.Started = m.now
+		run.Running = true
+		m.output.Start(run)
+	}
+	m.opts.Log.Info("action start", "id", id, "kind", a.Kind(), "step", a.Step())
+	runner := m.runner
+	cmd := func() tea.Msg {
+		defer cancel()
+		return actionDoneMsg{out: runner.Execute(ctx, id, a, summary, timeout)}
+	}
+	if !m.spinning && run != nil {
+		m.spinning = true
+		return tea.Batch(cmd, spinTick())
+	}
+	return cmd
+}
+
+func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
+	delete(m.running, out.ID)
+	m.opts.Log.Info("action end", "id", out.ID, "kind", out.Kind, "ok", out.Result.OK, "err", out.Err)
+	if r := m.output.Data.Run; r != nil && out.Kind == runbook.KindCommand && r.Running {
+		r.Running = false
+		r.Ended = r.Started.Add(out.Took)
+		r.Exit = out.Result.Exit
+		if out.Err != nil {
+			r.Err = out.Err.Error()
+		}
+	}
+	switch {
+	case out.Err != nil:
+		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
+	case !out.Result.OK:
+		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
+	case out.Kind == runbook.KindCommand:
+		m.setFlash("done: "+out.Result.Summary, false)
+	}
+	if m.quitting && len(m.running) == 0 {
+		return tea.Quit
+	}
+	return nil
+}
+
+// Sections with health marks, in status bar order.
+func (m *Model) healthList() []sources.Health {
+	var out []sources.Health
+	for _, sec := range sources.Sections {
+		if !sources.Configured(m.opts.Config, sec) {
+			continue
+		}
+		u, ok := m.updates[sec]
+		if !ok {
+			u = sources.Update{Source: sec}
+		}
+		out = append(out, sources.Judge(u, m.now, m.opts.StaleAfter))
+	}
+	return out
+}
+
+// RunningTitles lists what runs now, for the quit question.
+func (m *Model) runningTitles() []string {
+	var t []string
+	for _, r := range m.running {
+		t = append(t, r.title)
+	}
+	sort.Strings(t)
+	return t
+}
+

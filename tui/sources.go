@@ -1,0 +1,24 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// ReachInterval is how often a configured system is probed.
+const ReachInterval = 15 * time.Second
+
+// StartSources starts the window clock and one reachability source per
+// configured system in the group, all emitting into the relay.
+func StartSources(g *sources.Group, cfg *config.Config, day time.Time, r *Relay) {
+	sources.Start(g, sources.Clock{}, sources.DefaultBackoff, r.Emit)
+	for _, sec := range sources.Sections {
+		if !sources.Configured(cfg, sec) {
+			continue
+		}
+		src := sources.Reachability{Config: cfg, Section: sec, Interval: ReachInterval, Day: day}
+		sources.Start(g, src, sources.DefaultBackoff, r.Emit)
+	}
+}

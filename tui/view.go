@@ -1,0 +1,339 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// Smallest terminal the cockpit draws in.
+const (
+	MinWidth  = 60
+	MinHeight = 15
+)
+
+// View implements tea.Model.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "flightdeck: " + m.opts.Config.Deploy.Name
+	return v
+}
+
+// Render draws the whole screen as a string.
+func (m *Model) Render() string {
+	w, h := m.width, m.height
+	if w == 0 || h == 0 {
+		return ""
+	}
+	if w < MinWidth || h < MinHeight {
+		return tooSmall(w, h)
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, m.statusBar(w))
+	grid := m.grid(w, h-2)
+	lines = append(lines, grid...)
+	lines = append(lines, m.bottomLine(w))
+	switch m.mode {
+	case modeConfirm:
+		overlay(lines, m.confirmBox(w), w)
+	case modeInput:
+		overlay(lines, m.inputBox(w), w)
+	case modeQuit:
+		overlay(lines, m.quitBox(w), w)
+	case modeHelp:
+		overlay(lines, m.helpBox(w, h), w)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func tooSmall(w, h int) string {
+	msg := []string{
+		"terminal too small",
+		fmt.Sprintf("%d×%d, need %d×%d", w, h, MinWidth, MinHeight),
+		"enlarge it, or q to quit",
+	}
+	var b strings.Builder
+	top := max((h-len(msg))/2, 0)
+	for i := 0; i < h; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if j := i - top; j >= 0 && j < len(msg) {
+			s := panes.Trunc(msg[j], w)
+			pad := max((w-ansi.StringWidth(s))/2, 0)
+			b.WriteString(strings.Repeat(" ", pad) + s)
+		}
+	}
+	return b.String()
+}
+
+// column is a vertical stack of panes with their heights.
+type column struct {
+	width int
+	panes []int
+	hs    []int
+}
+
+// Layout returns the columns of the grid for a w×h area. Three columns from
+// 150 cells up, two below; the checklist always has the most room.
+func Layout(w, h int) []column {
+	if w >= 150 {
+		c1 := w * 2 / 5
+		c2 := (w - c1) / 2
+		c3 := w - c1 - c2
+		out := max(h*2/5, 6)
+		return []column{
+			{width: c1, panes: []int{paneChecklist, paneOutput}, hs: []int{h - out, out}},
+			{width: c2, panes: []int{paneRollout, paneLocks}, hs: []int{h / 2, h - h/2}},
+			{width: c3, panes: []int{paneJira, paneErrors}, hs: []int{h / 2, h - h/2}},
+		}
+	}
+	c1 := w / 2
+	out := max(h*2/5, 5)
+	q := h / 4
+	return []column{
+		{width: c1, panes: []int{paneChecklist, paneOutput}, hs: []int{h - out, out}},
+		{width: w - c1, panes: []int{paneRollout, paneLocks, paneJira, paneErrors}, hs: []int{q, q, q, h - 3*q}},
+	}
+}
+
+func (m *Model) grid(w, h int) []string {
+	if m.zoom {
+		return strings.Split(m.panes[m.focus].View(w, h), "\n")
+	}
+	cols := Layout(w, h)
+	rows := make([]strings.Builder, h)
+	for _, c := range cols {
+		y := 0
+		for i, p := range c.panes {
+			for _, line := range strings.Split(m.panes[p].View(c.width, c.hs[i]), "\n") {
+				if y < h {
+					rows[y].WriteString(line)
+					y++
+				}
+			}
+		}
+		for ; y < h; y++ {
+			rows[y].WriteString(strings.Repeat(" ", c.width))
+		}
+	}
+	out := make([]string, h)
+	for i := range rows {
+		out[i] = rows[i].String()
+	}
+	return out
+}
+
+// statusBar: deploy, window clock, and a health mark per source.
+func (m *Model) statusBar(w int) string {
+	cfg := m.opts.Config
+	th := m.th
+	left := "✈ " + cfg.Deploy.Name + " · " + cfg.Deploy.Environment
+	if cfg.Deploy.Release != "" {
+		left += " · " + m.vars["release"]
+	}
+	if m.opts.ReadOnly {
+		left += " · READ-ONLY"
+	}
+	ws := m.window()
+	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())
+	clock := th.OK.S(clockText)
+	switch ws.Phase {
+	case runbook.AtRisk:
+		clock = th.Warn.S(clockText)
+	case runbook.RollBack:
+		clock = th.BadStrong.S(" " + clockText + " ")
+	case runbook.BeforeWindow:
+		clock = th.Info.S(clockText)
+	}
+	health := m.healthMarks(false)
+	line := th.Bold.S(left) + "  " + clock
+	if ansi.StringWidth(line)+2+ansi.StringWidth(health) > w {
+		health = m.healthMarks(true)
+	}
+	gap := w - ansi.StringWidth(line) - ansi.StringWidth(health)
+	if gap < 2 {
+		return panes.Fit(line+"  "+health, w)
+	}
+	return line + strings.Repeat(" ", gap) + health
+}
+
+func (m *Model) window() runbook.WindowState {
+	start, end := m.opts.Config.Window.On(m.opts.Day)
+	closed, total := m.rb.Progress()
+	return runbook.Window(m.now, start, end, m.rb.Remaining(m.now), closed == total)
+}
+
+var shortName = map[string]string{"kubernetes": "k8s", "postgres": "pg", "jira": "jira", "git": "git", "sentry": "sentry", "slack": "slack"}
+
+func (m *Model) healthMarks(compact bool) string {
+	var parts []string
+	for _, h := range m.healthList() {
+		if compact {
+			parts = append(parts, shortName[h.Source]+" "+compactMark(h, m))
+			continue
+		}
+		mark := panes.HealthMark(h, m.th)
+		if h.State == sources.Down {
+			mark = panes.Trunc(mark, 30)
+		}
+		parts = append(parts, shortName[h.Source]+" "+mark)
+	}
+	return strings.Join(parts, "  ")
+}
+
+func compactMark(h sources.Health, m *Model) string {
+	switch h.State {
+	case sources.OK:
+		return m.th.OK.S("●")
+	case sources.Stale:
+		return m.th.Warn.S("◐" + runbook.Short(h.Age))
+	case sources.Down:
+		return m.th.Bad.S("✕")
+	}
+	return m.th.Dim.S("…")
+}
+
+// bottomLine shows the current message, or the focused pane's keys.
+func (m *Model) bottomLine(w int) string {
+	if f := m.flash; f != nil {
+		if f.isErr {
+			return panes.Fit(m.th.Bad.S("✕ "+f.text)+m.th.Dim.S("  (esc)"), w)
+		}
+		return panes.Fit(m.th.Info.S(f.text), w)
+	}
+	if len(m.running) > 0 {
+		t := m.runningTitles()
+		msg := fmt.Sprintf("running: %s", strings.Join(t, ", "))
+		return panes.Fit(m.th.Info.S(msg)+"  "+m.help.ShortHelpView(m.shortHelp()), w)
+	}
+	return panes.Fit(m.help.ShortHelpView(m.shortHelp()), w)
+}
+
+func (m *Model) shortHelp() []key.Binding {
+	return append(m.panes[m.focus].ShortHelp(), m.keys.short()...)
+}
+
+// overlay writes box centred over lines.
+func overlay(lines []string, box []string, w int) {
+	if len(box) == 0 {
+		return
+	}
+	bw := ansi.StringWidth(box[0])
+	x := max((w-bw)/2, 0)
+	y := max((len(lines)-len(box))/2, 0)
+	for i, b := range box {
+		if y+i >= len(lines) {
+			break
+		}
+		l := lines[y+i]
+		left := ansi.Truncate(l, x, "")
+		if lw := ansi.StringWidth(left); lw < x {
+			left += strings.Repeat(" ", x-lw)
+		}
+		right := ansi.TruncateLeft(l, x+bw, "")
+		lines[y+i] = left + b + right
+	}
+}
+
+func (m *Model) dialog(title string, body []string, w int) []string {
+	bw := min(max(w*2/3, 50), w)
+	inner := bw - 4
+	var wrapped []string
+	for _, l := range body {
+		if l == "" {
+			wrapped = append(wrapped, "")
+			continue
+		}
+		wrapped = append(wrapped, panes.Wrap(l, inner)...)
+	}
+	for i := range wrapped {
+		wrapped[i] = " " + wrapped[i]
+	}
+	return strings.Split(panes.Frame(title, true, wrapped, bw, len(wrapped)+2, m.th), "\n")
+}
+
+func (m *Model) confirmBox(w int) []string {
+	p := m.pending
+	if p == nil {
+		return nil
+	}
+	body := append([]string{p.preview.Title, ""}, p.preview.Lines...)
+	body = append(body, "", "y runs it · any other key cancels")
+	return m.dialog("Confirm", body, w)
+}
+
+func (m *Model) inputBox(w int) []string {
+	st := m.rb.Step(m.inputFor)
+	title := ""
+	if st != nil {
+		title = st.Title
+	}
+	m.input.SetWidth(max(min(w*2/3, w)-10, 10))
+	body := []string{"Skip: " + title, "", "Reason (journaled):", m.input.View(), "", "enter skips · esc goes back"}
+	return m.dialog("Skip step", body, w)
+}
+
+func (m *Model) quitBox(w int) []string {
+	body := []string{
+		"Still running: " + strings.Join(m.runningTitles(), ", "),
+		"",
+		"Quit anyway? It will be stopped and journaled as cancelled.",
+		"",
+		"y quits · any other key stays",
+	}
+	return m.dialog("Quit?", body, w)
+}
+
+func (m *Model) helpBox(w, h int) []string {
+	var body []string
+	section := func(name string, bs []key.Binding) {
+		if len(bs) == 0 {
+			return
+		}
+		body = append(body, m.th.Header.S(name))
+		for _, b := range bs {
+			if !b.Enabled() {
+				continue
+			}
+			hp := b.Help()
+			body = append(body, fmt.Sprintf("  %-10s %s", hp.Key, hp.Desc))
+		}
+	}
+	section("Everywhere", m.keys.full())
+	for i, p := range m.panes {
+		var bs []key.Binding
+		for _, g := range p.FullHelp() {
+			bs = append(bs, g...)
+		}
+		section(fmt.Sprintf("%d %s", i+1, p.Title()), bs)
+	}
+	if m.opts.ReadOnly {
+		body = append(body, "", "Read-only: keys that would change the world are hidden.")
+	}
+	body = append(body, "", "any key closes help")
+	// Two columns when the help does not fit the height.
+	if len(body)+2 > h-2 && w >= 100 {
+		half := (len(body) + 1) / 2
+		colW := (min(w-6, 110) - 4) / 2
+		var two []string
+		for i := 0; i < half; i++ {
+			l := panes.Fit(body[i], colW)
+			r := ""
+			if i+half < len(body) {
+				r = body[i+half]
+			}
+			two = append(two, l+"  "+r)
+		}
+		body = two
+	}
+	return m.dialog("Help", body, w)
+}
