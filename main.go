@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -179,7 +180,7 @@ the cockpit. Exit code 0 when all is well, 2 when the configuration is invalid,
 }
 
 func runCheck(ctx context.Context, out io.Writer, flag string) error {
-	cfg, err := loadConfig(flag, config.LoadOptions{})
+	cfg, err := loadConfig(flag, config.LoadOptions{DeferSecretErrors: true})
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,11 @@ func runCheck(ctx context.Context, out io.Writer, flag string) error {
 			status, detail = "UNREACHABLE", r.Err.Error()
 			down++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Section, status, redact.Redact(r.Target), redact.Redact(detail))
+		lines := strings.Split(redact.Redact(detail), "\n")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Section, status, redact.Redact(r.Target), lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(tw, "\t\t\t%s\n", l)
+		}
 	}
 	tw.Flush()
 	if down > 0 {
@@ -255,7 +260,7 @@ func operator(cfg *config.Config) string {
 }
 
 func runCockpit(ctx context.Context, g globalFlags) error {
-	cfg, err := loadConfig(g.config, config.LoadOptions{})
+	cfg, err := loadConfig(g.config, config.LoadOptions{DeferSecretErrors: true})
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -34,17 +34,18 @@ type checklistKeys struct {
 
 // Checklist is the runbook pane.
 type Checklist struct {
-	Data   ChecklistView
-	keys    checklistKeys
-	th      theme.Theme
-	visible int // rows shown last time, for paging
+	Data     ChecklistView
+	keys     checklistKeys
+	th       theme.Theme
+	visible  int // rows shown last time, for paging
+	readOnly bool
 }
 
 // NewChecklist builds the pane over a runbook the root keeps current.
 func NewChecklist(rb *runbook.Runbook, th theme.Theme) *Checklist {
 	return &Checklist{
 		Data: ChecklistView{Runbook: rb, Gates: map[string]gates.Result{}},
-		th:    th,
+		th:   th,
 		keys: checklistKeys{
 			scrollKeys: newScrollKeys(),
 			Check:      key.NewBinding(key.WithKeys("space", "x"), key.WithHelp("space", "check off")),
@@ -66,7 +67,12 @@ func (c *Checklist) SetFocused(f bool) { c.Data.Focused = f }
 func (c *Checklist) SetTheme(th theme.Theme) { c.th = th }
 
 // SetReadOnly hides the bindings that would change the world.
-func (c *Checklist) SetReadOnly(ro bool) { c.keys.Run.SetEnabled(!ro) }
+// The key still reaches the root, which says why it refuses: a key that
+// silently does nothing during an incident is worse than a clear no.
+func (c *Checklist) SetReadOnly(ro bool) {
+	c.readOnly = ro
+	c.keys.Run.SetEnabled(!ro)
+}
 
 // Selected returns the step under the cursor, or nil.
 func (c *Checklist) Selected() *runbook.Step {
@@ -105,7 +111,7 @@ func (c *Checklist) Update(msg tea.Msg) (Pane, tea.Cmd) {
 		return c, request(OpCheck, sel.ID)
 	case key.Matches(k, c.keys.Skip):
 		return c, request(OpSkip, sel.ID)
-	case key.Matches(k, c.keys.Run):
+	case key.Matches(k, c.keys.Run), c.readOnly && k.String() == "enter":
 		return c, request(OpRun, sel.ID)
 	case key.Matches(k, c.keys.Reopen):
 		return c, request(OpReopen, sel.ID)
@@ -398,7 +404,11 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 		add(th.OK, by)
 	}
 	if s.Notes != "" {
-		add(th.Dim, s.Notes)
+		notes, err := config.Expand(s.Notes, v.Vars, false)
+		if err != nil {
+			notes = s.Notes
+		}
+		add(th.Dim, notes)
 	}
 	if len(lines) > detailLines {
 		lines = lines[:detailLines]

@@ -51,14 +51,18 @@ func Frame(title string, focused bool, body []string, width, height int, th them
 	var b strings.Builder
 	b.Grow((width + 16) * height)
 
-	t := Trunc(" "+title+" ", inner-1)
-	tw := ansi.StringWidth(t)
-	b.WriteString(border.S("╭─"))
-	b.WriteString(titlePaint.S(t))
-	if rest := inner - 1 - tw; rest > 0 {
-		b.WriteString(border.S(strings.Repeat("─", rest)))
+	if inner < 3 {
+		b.WriteString(border.S("╭" + strings.Repeat("─", inner) + "╮"))
+	} else {
+		t := Trunc(" "+title+" ", inner-1)
+		tw := ansi.StringWidth(t)
+		b.WriteString(border.S("╭─"))
+		b.WriteString(titlePaint.S(t))
+		if rest := inner - 1 - tw; rest > 0 {
+			b.WriteString(border.S(strings.Repeat("─", rest)))
+		}
+		b.WriteString(border.S("╮"))
 	}
-	b.WriteString(border.S("╮"))
 
 	side := border.S("│")
 	for i := 0; i < height-2; i++ {

@@ -5,9 +5,9 @@
 package panes
 
 import (
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 )

@@ -33,19 +33,10 @@ var Sections = []string{"kubernetes", "postgres", "jira", "git", "sentry", "slac
 
 // Configured reports whether cfg has the section.
 func Configured(cfg *config.Config, section string) bool {
-	switch section {
-	case "kubernetes":
-		return cfg.Kubernetes != nil
-	case "postgres":
-		return cfg.Postgres != nil
-	case "jira":
-		return cfg.Jira != nil
-	case "git":
-		return cfg.Git != nil
-	case "sentry":
-		return cfg.Sentry != nil
-	case "slack":
-		return cfg.Slack != nil
+	for _, sc := range cfg.Sources() {
+		if sc.Section == section {
+			return sc.Configured
+		}
 	}
 	return false
 }
@@ -53,6 +44,11 @@ func Configured(cfg *config.Config, section string) bool {
 // ProbeSection probes one section's system; Postgres answers once per
 // target. Each probe is bounded by ProbeTimeout.
 func ProbeSection(ctx context.Context, cfg *config.Config, section string, day time.Time) []Reach {
+	if errs := cfg.SecretErrors[section]; len(errs) > 0 {
+		// Without its credentials the system cannot be asked anything; say
+		// which secret is missing and where it is configured.
+		return []Reach{{Section: section, Target: "credentials", Err: errs}}
+	}
 	var runs []func(ctx context.Context) Reach
 	switch section {
 	case "kubernetes":

@@ -11,10 +11,10 @@ import (
 	"sort"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -599,4 +599,3 @@ func (m *Model) runningTitles() []string {
 	sort.Strings(t)
 	return t
 }
-

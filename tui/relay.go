@@ -17,9 +17,9 @@ const Frame = time.Second / 30
 
 // relayMsg carries everything that arrived during one frame.
 type relayMsg struct {
-	updates []sources.Update          // newest per source
-	output  map[string][]string       // action id → new lines, in order
-	order   []string                  // action ids in first-seen order
+	updates []sources.Update    // newest per source
+	output  map[string][]string // action id → new lines, in order
+	order   []string            // action ids in first-seen order
 }
 
 // recordMsg is one journal record just written; records are never

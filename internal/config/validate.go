@@ -1,0 +1,816 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // so time zones load on hosts without system tzdata
+
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+)
+
+// add records an error at a position.
+func (l *loader) add(line, col int, key, msg, hint string) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Col: col, Key: key, Msg: msg, Hint: hint})
+}
+
+// errKey reports a problem with a key as a whole (it should not be there, it
+// duplicates another), pointing at the key.
+func (l *loader) errKey(path, msg, hint string) {
+	line, col := l.ix.keyPos(path)
+	l.add(line, col, path, msg, hint)
+}
+
+// errVal reports a bad value, pointing at the value.
+func (l *loader) errVal(path, msg, hint string) {
+	line, col := l.ix.valPos(path)
+	l.add(line, col, path, msg, hint)
+}
+
+// isBad reports whether path, or a table holding it, was already reported
+// as malformed by the decoder.
+func (l *loader) isBad(path string) bool {
+	for p := path; p != ""; p = parentPath(p) {
+		if l.bad[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// required checks that a key is written and not empty. example is the line
+// to add, e.g. `name = "Acme production deploy"`. A missing key is reported
+// on the header of its table, which is where the line has to go.
+func (l *loader) required(path string, empty bool, example string) bool {
+	if l.isBad(path) {
+		return false
+	}
+	if !l.ix.has(path) {
+		line, col := l.ix.keyPos(parentPath(path))
+		l.add(line, col, path, fmt.Sprintf("missing required key %q", lastKey(path)), "add "+example)
+		return false
+	}
+	if empty {
+		l.errVal(path, fmt.Sprintf("%s must not be empty", lastKey(path)), "set it, e.g. "+example)
+		return false
+	}
+	return true
+}
+
+// duration applies a default to an unset duration and rejects a set one that
+// is not positive.
+func (l *loader) duration(path string, d *Duration, def time.Duration) {
+	if l.isBad(path) || !l.ix.has(path) {
+		*d = Duration(def)
+		return
+	}
+	if *d <= 0 {
+		l.errVal(path, fmt.Sprintf("%s must be more than 0, not %s", lastKey(path), d.D()), fmt.Sprintf("remove it for the default of %s", Duration(def)))
+	}
+}
+
+// template checks the {{name}} references in a value.
+func (l *loader) template(path, s string, known []string, shell bool) {
+	refs, err := scanTemplate(s)
+	if err != nil {
+		l.errVal(path, err.Error(), "")
+		return
+	}
+	for _, r := range refs {
+		if slices.Contains(known, r.name) {
+			continue
+		}
+		hint := "known variables: " + braced(known)
+		if sug := gates.Suggest(r.name, known); sug != "" {
+			hint = fmt.Sprintf("did you mean {{%s}}?", sug)
+		} else if slices.Contains(builtinVars, r.name) {
+			hint = fmt.Sprintf("{{%s}} is not available here; %s", r.name, hint)
+		} else {
+			hint = fmt.Sprintf("define it under [vars], or use one of %s", braced(known))
+		}
+		l.errVal(path, fmt.Sprintf("unknown template variable {{%s}}", r.name), hint)
+	}
+	if shell {
+		for _, r := range quotedRefs(s, refs) {
+			l.errVal(path, fmt.Sprintf("{{%s}} is inside quotes", r.name),
+				fmt.Sprintf(`the cockpit shell-quotes every value: move it outside the quotes, e.g. "deploy "{{%s}}`, r.name))
+		}
+	}
+}
+
+func containsFold(list []string, s string) (string, bool) {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// allVars is every variable a template may use: the builtins, then [vars]
+// in sorted order so hints read the same on every run.
+func (l *loader) allVars() []string {
+	names := slices.Clone(builtinVars)
+	for _, k := range sortedKeys(l.cfg.Vars) {
+		if !slices.Contains(names, k) {
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+func (l *loader) validate() {
+	l.validateDeploy()
+	l.validateWindow()
+	l.validateVars()
+	l.validateKubernetes()
+	l.validatePostgres()
+	l.validateGit() // before jira, whose columns name git branches
+	l.validateJira()
+	l.validateSentry()
+	l.validateSlack()
+	l.validatePhases()
+	l.validateSecretRefs()
+}
+
+func (l *loader) validateDeploy() {
+	d := &l.cfg.Deploy
+	if !l.ix.has("deploy") {
+		l.add(1, 1, "deploy", "missing [deploy] section", `add [deploy] with name = "Acme production deploy" and environment = "production"`)
+	} else {
+		l.required("deploy.name", strings.TrimSpace(d.Name) == "", `name = "Acme production deploy"`)
+		l.required("deploy.environment", strings.TrimSpace(d.Environment) == "", `environment = "production"`)
+	}
+	l.template("deploy.release", d.Release, []string{"date", "deploy", "env", "operator"}, false)
+	if d.Operator == "" {
+		d.Operator = l.opts.Getenv("USER")
+	}
+	if d.Operator == "" {
+		d.Operator = "operator"
+	}
+	if d.Shell == "" {
+		d.Shell = "/bin/sh"
+	}
+	if d.Workdir == "" {
+		d.Workdir = l.dir
+	} else {
+		d.Workdir = resolvePath(d.Workdir, l.dir, l.opts.Getenv)
+	}
+	l.duration("deploy.command_timeout", &d.CommandTimeout, 10*time.Minute)
+}
+
+var hhmm = regexp.MustCompile(`^([0-9]{1,2}):([0-9]{2})$`)
+
+func parseHHMM(s string) (int, bool) {
+	m := hhmm.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, false
+	}
+	h, _ := strconv.Atoi(m[1])
+	mi, _ := strconv.Atoi(m[2])
+	if h > 23 || mi > 59 {
+		return 0, false
+	}
+	return h*60 + mi, true
+}
+
+// Zone names people write that load but do not mean what they intend: a
+// fixed offset where the team's clock changes with daylight saving.
+var fixedZones = map[string]string{
+	"GMT": "Europe/London", "BST": "Europe/London", "WET": "Europe/Lisbon",
+	"CET": "Europe/Paris", "CEST": "Europe/Paris", "EET": "Europe/Helsinki",
+	"EST": "America/New_York", "EDT": "America/New_York", "CST": "America/Chicago",
+	"CDT": "America/Chicago", "MST": "America/Denver", "MDT": "America/Denver",
+	"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+}
+
+var commonZones = []string{
+	"UTC", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris", "Europe/Berlin",
+	"Europe/Amsterdam", "Europe/Madrid", "Europe/Rome", "Europe/Warsaw", "Europe/Stockholm",
+	"Europe/Helsinki", "Europe/Athens", "Europe/Kiev", "Europe/Istanbul", "Europe/Moscow",
+	"America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+	"America/Los_Angeles", "America/Anchorage", "America/Toronto", "America/Vancouver",
+	"America/Sao_Paulo", "America/Mexico_City", "Asia/Kolkata", "Asia/Dubai", "Asia/Singapore",
+	"Asia/Tokyo", "Asia/Shanghai", "Asia/Hong_Kong", "Australia/Sydney", "Australia/Melbourne",
+	"Pacific/Auckland", "Africa/Johannesburg", "Africa/Lagos",
+}
+
+func (l *loader) validateWindow() {
+	w := &l.cfg.Window
+	if !l.ix.has("window") {
+		l.add(1, 1, "window", "missing [window] section",
+			`add [window] with start = "09:00", end = "12:30" and timezone = "Europe/London"`)
+		return
+	}
+	startOK, endOK := false, false
+	if l.required("window.start", w.Start == "", `start = "09:00"`) {
+		w.StartMinute, startOK = parseHHMM(w.Start)
+		if !startOK {
+			l.errVal("window.start", fmt.Sprintf("bad time %q", w.Start), `write 24-hour HH:MM, e.g. "09:00"`)
+		}
+	}
+	if l.required("window.end", w.End == "", `end = "12:30"`) {
+		w.EndMinute, endOK = parseHHMM(w.End)
+		if !endOK {
+			l.errVal("window.end", fmt.Sprintf("bad time %q", w.End), `write 24-hour HH:MM, e.g. "12:30"`)
+		}
+	}
+	if startOK && endOK && w.EndMinute <= w.StartMinute {
+		l.errVal("window.end", fmt.Sprintf("window ends at %s, not after it starts at %s", w.End, w.Start),
+			"a window may not cross midnight: end it by 23:59 and start the next day's deploy at 00:00")
+	}
+	if !l.required("window.timezone", w.Timezone == "", `timezone = "Europe/London"`) {
+		return
+	}
+	if iana, ok := fixedZones[strings.ToUpper(w.Timezone)]; ok {
+		l.errVal("window.timezone", fmt.Sprintf("%q is not a place's time zone: it ignores daylight saving", w.Timezone),
+			fmt.Sprintf(`use the IANA name of the place, e.g. %q; write "UTC" for a fixed zone`, iana))
+		return
+	}
+	if w.Timezone == "Local" {
+		l.errVal("window.timezone", `"Local" depends on the machine running the cockpit`, `name the zone, e.g. "Europe/London"`)
+		return
+	}
+	loc, err := time.LoadLocation(w.Timezone)
+	if err != nil {
+		hint := `use an IANA name, e.g. "Europe/London" or "America/New_York"`
+		if sug := gates.Suggest(w.Timezone, commonZones); sug != "" {
+			hint = fmt.Sprintf("did you mean %q?", sug)
+		}
+		l.errVal("window.timezone", fmt.Sprintf("unknown time zone %q", w.Timezone), hint)
+		return
+	}
+	w.Location = loc
+}
+
+func (l *loader) validateVars() {
+	for _, k := range sortedKeys(l.cfg.Vars) {
+		path := "vars." + k
+		switch {
+		case slices.Contains(builtinVars, k):
+			l.errKey(path, fmt.Sprintf("{{%s}} is built in and cannot be redefined", k), "pick another name")
+		case !isVarName(k):
+			l.errKey(path, fmt.Sprintf("%q cannot be used as {{%s}}", k, k), "use letters, digits, _ and -, starting with a letter")
+		default:
+			l.template(path, l.cfg.Vars[k], builtinVars, false)
+		}
+	}
+}
+
+var k8sName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func (l *loader) validateKubernetes() {
+	k := l.cfg.Kubernetes
+	if k == nil {
+		return
+	}
+	if k.Kubeconfig != "" {
+		k.Kubeconfig = resolvePath(k.Kubeconfig, l.dir, l.opts.Getenv)
+	}
+	if l.required("kubernetes.namespaces", len(k.Namespaces) == 0, `namespaces = ["production"]`) {
+		for i, ns := range k.Namespaces {
+			if !k8sName.MatchString(ns) {
+				l.errVal(fmt.Sprintf("kubernetes.namespaces[%d]", i), fmt.Sprintf("%q is not a namespace name", ns), "namespaces are lowercase letters, digits and -")
+			}
+		}
+	}
+	if len(k.Deployments) == 0 && strings.TrimSpace(k.Selector) == "" && !l.isBad("kubernetes.deployments") && !l.isBad("kubernetes.selector") {
+		l.errKey("kubernetes", "no deployments to watch", `add deployments = ["api"] or selector = "app=api"`)
+	}
+	for i, d := range k.Deployments {
+		if !k8sName.MatchString(d) {
+			l.errVal(fmt.Sprintf("kubernetes.deployments[%d]", i), fmt.Sprintf("%q is not a deployment name", d), "deployment names are lowercase letters, digits, . and -")
+		}
+	}
+	l.duration("kubernetes.progress_timeout", &k.ProgressTimeout, 10*time.Minute)
+}
+
+var (
+	urlPassword = regexp.MustCompile(`^postgres(ql)?://[^/@?]*:[^/@?]*@`)
+	kvPassword  = regexp.MustCompile(`(^|\s)password\s*=`)
+)
+
+func (l *loader) validatePostgres() {
+	p := l.cfg.Postgres
+	if p == nil {
+		return
+	}
+	l.duration("postgres.poll", &p.Poll, time.Second)
+	l.duration("postgres.lock_threshold", &p.LockThreshold, 30*time.Second)
+	l.duration("postgres.long_query", &p.LongQuery, 60*time.Second)
+	if len(p.Targets) == 0 && !l.isBad("postgres.target") {
+		l.errKey("postgres", "no databases to watch", `add a [[postgres.target]] with name = "production" and dsn = "..."`)
+	}
+	seen := map[string]string{}
+	for i := range p.Targets {
+		t := &p.Targets[i]
+		path := fmt.Sprintf("postgres.target[%d]", i)
+		if l.required(path+".name", t.Name == "", `name = "production"`) {
+			if other, dup := seen[t.Name]; dup {
+				l.errVal(path+".name", fmt.Sprintf("duplicate target name %q: line %d has it too", t.Name, l.ix.line(other)), "give each target its own name")
+			} else {
+				seen[t.Name] = path + ".name"
+			}
+		}
+		if !l.required(path+".dsn", strings.TrimSpace(t.DSN) == "", `dsn = "postgres://deploy@db.internal:5432/app"`) {
+			continue
+		}
+		if urlPassword.MatchString(t.DSN) || kvPassword.MatchString(t.DSN) {
+			// Do not echo the DSN: it holds the password.
+			l.errVal(path+".dsn", "the dsn contains a password", fmt.Sprintf(`remove it from the dsn and set password = "env:PGPASSWORD_%s" under [[postgres.target]], or rely on PGPASSWORD/.pgpass`, strings.ToUpper(envSafe(t.Name))))
+		}
+		l.template(path+".dsn", t.DSN, l.allVars(), false)
+	}
+}
+
+func envSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func (l *loader) checkURL(path, raw, example string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.errVal(path, fmt.Sprintf("%q is not an http(s) URL", raw), "write e.g. "+example)
+		return raw
+	}
+	return strings.TrimRight(strings.TrimSpace(raw), "/")
+}
+
+var jiraProject = regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`)
+
+func (l *loader) validateJira() {
+	j := l.cfg.Jira
+	if j == nil {
+		return
+	}
+	if l.required("jira.url", j.URL == "", `url = "https://acme.atlassian.net"`) {
+		j.URL = l.checkURL("jira.url", j.URL, `"https://acme.atlassian.net"`)
+	}
+	switch j.Flavor {
+	case "":
+		j.Flavor = JiraCloud
+	case JiraCloud, JiraDatacenter:
+	default:
+		hint := `write "cloud" (Atlassian-hosted, email and API token) or "datacenter" (self-hosted, personal access token)`
+		if s := gates.Suggest(j.Flavor, []string{JiraCloud, JiraDatacenter}); s != "" {
+			hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		l.errVal("jira.flavor", fmt.Sprintf("unknown flavor %q", j.Flavor), hint)
+	}
+	if j.Flavor == JiraCloud {
+		if l.required("jira.email", j.Email == "", `email = "deployer@acme.com"`) && !strings.Contains(j.Email, "@") {
+			l.errVal("jira.email", fmt.Sprintf("%q is not an email address", j.Email), "Jira Cloud authenticates with the account's email and an API token")
+		}
+	}
+	l.required("jira.token", !j.Token.IsSet(), `token = "env:JIRA_TOKEN"`)
+	if !l.ix.has("jira.board") && !l.isBad("jira.board") {
+		l.required("jira.board", false, "board = 42 (the number in the board's URL)")
+	} else if j.Board <= 0 && !l.isBad("jira.board") {
+		l.errVal("jira.board", fmt.Sprintf("board must be a positive number, not %d", j.Board), "use the number in the board's URL: .../boards/42")
+	}
+	if l.required("jira.project", j.Project == "", `project = "VET"`) && !jiraProject.MatchString(j.Project) {
+		hint := "use the prefix of the issue keys, in capitals: VET for VET-123"
+		if jiraProject.MatchString(strings.ToUpper(j.Project)) {
+			hint = fmt.Sprintf("project keys are upper case: %q", strings.ToUpper(j.Project))
+		}
+		l.errVal("jira.project", fmt.Sprintf("%q is not a Jira project key", j.Project), hint)
+	}
+	l.duration("jira.poll", &j.Poll, 60*time.Second)
+	l.template("jira.fix_version", j.FixVersion, l.allVars(), false)
+	l.template("jira.sprint", j.Sprint, l.allVars(), false)
+	if !l.ix.has("jira.blocker_labels") {
+		j.BlockerLabels = []string{"blocker"}
+	}
+	if !l.ix.has("jira.blocker_priorities") {
+		j.BlockerPriorities = []string{"Blocker", "Highest"}
+	}
+
+	var columns []string
+	colPath := map[string]string{}
+	for i, c := range j.Columns {
+		path := fmt.Sprintf("jira.column[%d]", i)
+		if !l.required(path+".name", strings.TrimSpace(c.Name) == "", `name = "In Progress"`) {
+			continue
+		}
+		if other, dup := containsFold(columns, c.Name); dup {
+			l.errVal(path+".name", fmt.Sprintf("column %q is listed twice: line %d has it too", c.Name, l.ix.line(colPath[other])), "merge the two [[jira.column]] sections")
+			continue
+		}
+		columns = append(columns, c.Name)
+		colPath[c.Name] = path
+		if c.MergedTo != "" && c.MergedTo == c.NotMergedTo {
+			l.errVal(path+".not_merged_to", fmt.Sprintf("cards cannot be both merged and not merged to %q", c.MergedTo), "keep one of merged_to and not_merged_to")
+		}
+		l.checkBranch(path+".merged_to", c.MergedTo)
+		l.checkBranch(path+".not_merged_to", c.NotMergedTo)
+	}
+	for i, m := range j.Moves {
+		path := fmt.Sprintf("jira.move[%d]", i)
+		if l.required(path+".from", len(m.From) == 0, `from = ["Staging"]`) {
+			for k, f := range m.From {
+				l.checkColumn(fmt.Sprintf("%s.from[%d]", path, k), f, columns)
+				if strings.EqualFold(f, m.To) {
+					l.errVal(fmt.Sprintf("%s.from[%d]", path, k), fmt.Sprintf("moves cards from %q to itself", f), "remove it from from")
+				}
+			}
+		}
+		if l.required(path+".to", strings.TrimSpace(m.To) == "", `to = "Production"`) {
+			l.checkColumn(path+".to", m.To, columns)
+		}
+	}
+}
+
+// checkBranch checks that a branch named in a Jira column is one the git
+// section tracks, when there is one.
+func (l *loader) checkBranch(path, branch string) {
+	g := l.cfg.Git
+	if branch == "" || g == nil || slices.Contains(g.Branches, branch) {
+		return
+	}
+	hint := fmt.Sprintf("add it to [git] branches, or use one of %s", strings.Join(g.Branches, ", "))
+	if s := gates.Suggest(branch, g.Branches); s != "" {
+		hint = fmt.Sprintf("did you mean %q?", s)
+	}
+	l.errVal(path, fmt.Sprintf("branch %q is not in [git] branches", branch), hint)
+}
+
+// checkColumn checks a column named by a move against the configured
+// columns. Names compare case-insensitively, as Jira's column names do for
+// people.
+func (l *loader) checkColumn(path, name string, columns []string) {
+	if len(columns) == 0 {
+		return
+	}
+	if _, ok := containsFold(columns, name); ok {
+		return
+	}
+	l.bad[path] = true
+	hint := "list every column a move uses as a [[jira.column]] (the checks in it are optional)"
+	if s := gates.Suggest(name, columns); s != "" {
+		hint = fmt.Sprintf("did you mean %q?", s)
+	}
+	l.errVal(path, fmt.Sprintf("unknown column %q", name), hint)
+}
+
+func (l *loader) validateGit() {
+	g := l.cfg.Git
+	if g == nil {
+		return
+	}
+	if l.required("git.repo", strings.TrimSpace(g.Repo) == "", `repo = "~/src/app"`) {
+		g.Repo = resolvePath(g.Repo, l.dir, l.opts.Getenv)
+	}
+	if g.Remote == "" {
+		g.Remote = "origin"
+	}
+	if !l.ix.has("git.branches") {
+		g.Branches = []string{"master", "staging", "production"}
+	} else if len(g.Branches) == 0 {
+		l.errVal("git.branches", "branches is empty", `list them in merge order, e.g. ["master", "staging", "production"], or remove the key for that default`)
+	}
+	seen := map[string]bool{}
+	for i, b := range g.Branches {
+		path := fmt.Sprintf("git.branches[%d]", i)
+		switch {
+		case strings.TrimSpace(b) == "" || strings.ContainsAny(b, " ~^:?*[\\"):
+			l.errVal(path, fmt.Sprintf("%q is not a branch name", b), "")
+		case seen[b]:
+			l.errVal(path, fmt.Sprintf("branch %q is listed twice", b), "remove one")
+		}
+		seen[b] = true
+	}
+}
+
+func (l *loader) validateSentry() {
+	s := l.cfg.Sentry
+	if s == nil {
+		return
+	}
+	if s.URL == "" {
+		s.URL = "https://sentry.io"
+	} else {
+		s.URL = l.checkURL("sentry.url", s.URL, `"https://sentry.io"`)
+	}
+	l.required("sentry.org", strings.TrimSpace(s.Org) == "", `org = "acme" (the slug in sentry.io/organizations/acme)`)
+	if l.required("sentry.projects", len(s.Projects) == 0, `projects = ["api"]`) {
+		for i, p := range s.Projects {
+			if strings.TrimSpace(p) == "" {
+				l.errVal(fmt.Sprintf("sentry.projects[%d]", i), "empty project slug", "")
+			}
+		}
+	}
+	l.required("sentry.token", !s.Token.IsSet(), `token = "env:SENTRY_TOKEN"`)
+	l.duration("sentry.poll", &s.Poll, 30*time.Second)
+	l.duration("sentry.baseline", &s.Baseline, 60*time.Minute)
+	if !l.ix.has("sentry.spike_factor") {
+		s.SpikeFactor = 3
+	} else if s.SpikeFactor <= 1 && !l.isBad("sentry.spike_factor") {
+		l.errVal("sentry.spike_factor", fmt.Sprintf("spike_factor must be more than 1, not %g", s.SpikeFactor), "it multiplies the baseline error rate: 3 means three times the usual rate")
+	}
+	if !l.ix.has("sentry.spike_floor") {
+		s.SpikeFloor = 10
+	} else if s.SpikeFloor < 0 && !l.isBad("sentry.spike_floor") {
+		l.errVal("sentry.spike_floor", fmt.Sprintf("spike_floor must not be negative, not %g", s.SpikeFloor), "it is the error rate per minute below which nothing counts as a spike")
+	}
+	if !l.ix.has("sentry.spike_intervals") {
+		s.SpikeIntervals = 3
+	} else if s.SpikeIntervals < 1 && !l.isBad("sentry.spike_intervals") {
+		l.errVal("sentry.spike_intervals", fmt.Sprintf("spike_intervals must be at least 1, not %d", s.SpikeIntervals), "it is how many polls in a row must see a spike")
+	}
+	for i, re := range s.Ignore {
+		if _, err := regexp.Compile(re); err != nil {
+			l.errVal(fmt.Sprintf("sentry.ignore[%d]", i), fmt.Sprintf("bad regular expression: %v", err), `in TOML, write regexps in single quotes so backslashes stay as they are: 'DBConnection\.ConnectionError'`)
+		}
+	}
+}
+
+var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+
+func (l *loader) validateSlack() {
+	s := l.cfg.Slack
+	if s == nil {
+		return
+	}
+	l.required("slack.webhook", !s.Webhook.IsSet(), `webhook = "env:SLACK_WEBHOOK_URL"`)
+	l.checkChannel("slack.channel", s.Channel)
+	l.checkChannel("slack.incident_channel", s.IncidentChannel)
+}
+
+func (l *loader) checkChannel(path, ch string) {
+	if ch == "" || strings.HasPrefix(ch, "#") || slackChannelID.MatchString(ch) {
+		return
+	}
+	l.errVal(path, fmt.Sprintf("%q is not a channel", ch), fmt.Sprintf("write it with its #: %q", "#"+strings.TrimPrefix(ch, "@")))
+}
+
+var stepID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+
+func (l *loader) validatePhases() {
+	c := l.cfg
+	if len(c.Phases) == 0 {
+		if !l.isBad("phase") {
+			l.add(1, 1, "phase", "no phases", "add a [[phase]] with name = \"...\" and [[phase.step]] entries under it")
+		}
+		return
+	}
+	ids := map[string]int{} // id → line of the step that has it
+	for i := range c.Phases {
+		ph := &c.Phases[i]
+		ppath := fmt.Sprintf("phase[%d]", i)
+		l.required(ppath+".name", strings.TrimSpace(ph.Name) == "", `name = "Pre-Deployment"`)
+		if len(ph.Steps) == 0 && !l.isBad(ppath+".step") {
+			l.errKey(ppath, fmt.Sprintf("phase %q has no steps", ph.Name), "add [[phase.step]] entries after it")
+		}
+		for j := range ph.Steps {
+			spath := fmt.Sprintf("%s.step[%d]", ppath, j)
+			l.validateStep(ph, &ph.Steps[j], spath, ids)
+		}
+	}
+}
+
+func (l *loader) validateStep(ph *Phase, s *Step, path string, ids map[string]int) {
+	c := l.cfg
+	s.Line = l.ix.line(path)
+	l.required(path+".title", strings.TrimSpace(s.Title) == "", `title = "Merge staging into production"`)
+	if !l.isBad(path + ".estimate") {
+		if !l.ix.has(path + ".estimate") {
+			l.required(path+".estimate", false, `estimate = "5m" (how long the step usually takes)`)
+		} else if s.Estimate <= 0 {
+			l.errVal(path+".estimate", fmt.Sprintf("estimate must be more than 0, not %s", s.Estimate.D()), `use e.g. "1m" for a quick step`)
+		}
+	}
+
+	// ID
+	if s.ID == "" && !l.ix.has(path+".id") {
+		title := slug(s.Title)
+		if title == "" {
+			title = fmt.Sprintf("step-%d", len(ids)+1)
+		}
+		s.ID = slug(ph.Name) + "/" + title
+	} else if !stepID.MatchString(s.ID) {
+		l.errVal(path+".id", fmt.Sprintf("%q is not a step id", s.ID), "use letters, digits, and . _ / -, e.g. pre/clone-db")
+	}
+	if s.ID != "" {
+		if other, dup := ids[s.ID]; dup {
+			hint := "give one of them a different id"
+			if !l.ix.has(path + ".id") {
+				hint = `two steps have the same title in this phase: give one an id = "..."`
+			}
+			l.errKey(path+".id", fmt.Sprintf("duplicate step id %q: the step at line %d has it too", s.ID, other), hint)
+		} else {
+			ids[s.ID] = s.Line
+		}
+	}
+
+	// Kind: at most one of command, gate, action.
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"command", s.Command != ""}, {"gate", s.Gate != ""}, {"action", s.Action != ""}} {
+		if k.set || l.ix.has(path+"."+k.name) {
+			kinds = append(kinds, k.name)
+		}
+	}
+	if len(kinds) > 1 {
+		l.errKey(path+"."+kinds[1], fmt.Sprintf("a step does one thing, but this one has both %s and %s", kinds[0], kinds[1]), "split it into two steps")
+	}
+	s.Kind = Manual
+	if len(kinds) > 0 {
+		s.Kind = StepKind(kinds[0])
+	}
+	l.template(path+".notes", s.Notes, l.allVars(), false)
+
+	if s.Kind != Command {
+		for _, k := range []string{"timeout", "workdir"} {
+			if l.ix.has(path + "." + k) {
+				l.errKey(path+"."+k, fmt.Sprintf("%s only applies to command steps", k), "remove it, or give the step a command")
+			}
+		}
+	}
+	if s.Kind != Action && l.ix.has(path+".args") {
+		l.errKey(path+".args", "args only apply to action steps", "remove them, or give the step an action")
+	}
+
+	switch s.Kind {
+	case Command:
+		if strings.TrimSpace(s.Command) == "" {
+			l.errVal(path+".command", "empty command", "remove command = \"\" for a manual step")
+		}
+		l.template(path+".command", s.Command, l.allVars(), true)
+		if l.ix.has(path+".timeout") && !l.isBad(path+".timeout") {
+			l.duration(path+".timeout", &s.Timeout, c.Deploy.CommandTimeout.D())
+		} else {
+			s.Timeout = c.Deploy.CommandTimeout
+		}
+		if s.Workdir == "" {
+			s.Workdir = c.Deploy.Workdir
+		} else {
+			s.Workdir = resolvePath(s.Workdir, c.Deploy.Workdir, l.opts.Getenv)
+		}
+	case Gate:
+		e, err := gates.Parse(s.Gate)
+		if err != nil {
+			l.errVal(path+".gate", err.Error(), "")
+			break
+		}
+		s.GateExpr = e
+		spec, _ := gates.Lookup(e.Name)
+		if !c.configured(spec.Source) {
+			l.errVal(path+".gate", fmt.Sprintf("gate %s reads from %s, but there is no [%s] section", e.Name, spec.Source, spec.Source),
+				fmt.Sprintf("add a [%s] section, or make this a manual step", spec.Source))
+		}
+	case Action:
+		l.validateAction(s, path)
+	}
+}
+
+func (l *loader) validateAction(s *Step, path string) {
+	c := l.cfg
+	spec, ok := ActionKinds[s.Action]
+	if !ok {
+		hint := "actions: " + strings.Join(ActionNames(), ", ")
+		if sug := gates.Suggest(s.Action, ActionNames()); sug != "" {
+			hint = fmt.Sprintf("did you mean %q?", sug)
+		}
+		l.errVal(path+".action", fmt.Sprintf("unknown action %q", s.Action), hint)
+		return
+	}
+	if !c.configured(spec.Needs) {
+		l.errVal(path+".action", fmt.Sprintf("action %s needs a [%s] section", s.Action, spec.Needs),
+			fmt.Sprintf("add a [%s] section, or make this a manual step", spec.Needs))
+	}
+	for _, k := range sortedKeys(s.Args) {
+		apath := path + ".args." + k
+		if !slices.Contains(spec.Args, k) {
+			hint := fmt.Sprintf("%s takes no args", s.Action)
+			if len(spec.Args) > 0 {
+				hint = fmt.Sprintf("%s takes: %s", s.Action, strings.Join(spec.Args, ", "))
+			}
+			if sug := gates.Suggest(k, spec.Args); sug != "" {
+				hint = fmt.Sprintf("did you mean %q?", sug)
+			}
+			l.errKey(apath, fmt.Sprintf("unknown arg %q for action %s", k, s.Action), hint)
+			continue
+		}
+		l.template(apath, s.Args[k], l.allVars(), false)
+	}
+	for _, r := range spec.Required {
+		if strings.TrimSpace(s.Args[r]) == "" && !l.isBad(path+".args."+r) {
+			p := path + ".args"
+			if !l.ix.has(p) {
+				p = path + ".action"
+			}
+			line, col := l.ix.keyPos(p)
+			l.add(line, col, path+".args."+r, fmt.Sprintf("action %s needs args.%s", s.Action, r), fmt.Sprintf("add args = { %s = \"...\" }", r))
+		}
+	}
+	l.checkActionArgs(s, path)
+}
+
+// checkActionArgs checks arg values that refer to other parts of the config.
+func (l *loader) checkActionArgs(s *Step, path string) {
+	c := l.cfg
+	switch s.Action {
+	case "sentry.deploy_marker":
+		if st, ok := s.Args["stage"]; ok && st != "" && !slices.Contains(sentryStages, st) {
+			l.errVal(path+".args.stage", fmt.Sprintf("unknown stage %q", st), "use start, finish or rollback")
+		}
+	case "postgres.cancel", "postgres.terminate":
+		if t, ok := s.Args["target"]; ok && c.Postgres != nil {
+			var names []string
+			for _, pt := range c.Postgres.Targets {
+				names = append(names, pt.Name)
+			}
+			if !slices.Contains(names, t) {
+				hint := "targets: " + strings.Join(names, ", ")
+				if sug := gates.Suggest(t, names); sug != "" {
+					hint = fmt.Sprintf("did you mean %q?", sug)
+				}
+				l.errVal(path+".args.target", fmt.Sprintf("no [[postgres.target]] is named %q", t), hint)
+			}
+		}
+	case "jira.move":
+		movesOK := true
+		if c.Jira != nil {
+			for i := range c.Jira.Moves {
+				movesOK = movesOK && !l.isBad(fmt.Sprintf("jira.move[%d].to", i))
+			}
+		}
+		if m, ok := s.Args["move"]; ok && c.Jira != nil && movesOK {
+			if n, err := strconv.Atoi(m); err == nil {
+				if n < 0 || n >= len(c.Jira.Moves) {
+					l.errVal(path+".args.move", fmt.Sprintf("there is no [[jira.move]] number %d", n), fmt.Sprintf("moves are numbered from 0; there are %d", len(c.Jira.Moves)))
+				}
+				break
+			}
+			var tos []string
+			for _, mv := range c.Jira.Moves {
+				tos = append(tos, mv.To)
+			}
+			if _, ok := containsFold(tos, m); !ok {
+				hint := "name a move by its to column, or its number from 0"
+				if sug := gates.Suggest(m, tos); sug != "" {
+					hint = fmt.Sprintf("did you mean %q?", sug)
+				}
+				l.errVal(path+".args.move", fmt.Sprintf("no [[jira.move]] goes to %q", m), hint)
+			}
+		}
+	case "kube.rollback", "kube.pause", "kube.resume", "kube.restart":
+		k := c.Kubernetes
+		if d, ok := s.Args["deployment"]; ok && k != nil && len(k.Deployments) > 0 && k.Selector == "" && !slices.Contains(k.Deployments, d) {
+			hint := "watched: " + strings.Join(k.Deployments, ", ")
+			if sug := gates.Suggest(d, k.Deployments); sug != "" {
+				hint = fmt.Sprintf("did you mean %q?", sug)
+			}
+			l.errVal(path+".args.deployment", fmt.Sprintf("deployment %q is not in [kubernetes] deployments", d), hint)
+		}
+		if r, ok := s.Args["revision"]; ok {
+			if n, err := strconv.Atoi(r); err != nil || n < 1 {
+				l.errVal(path+".args.revision", fmt.Sprintf("revision %q is not a revision number", r), "use the number from kubectl rollout history, or remove it for the previous revision")
+			}
+		}
+	case "slack.notify":
+		if ch, ok := s.Args["channel"]; ok {
+			l.checkChannel(path+".args.channel", ch)
+		} else if c.Slack != nil && c.Slack.Channel == "" {
+			l.errVal(path+".action", "slack.notify has no channel to post to", `add args.channel = "#general", or set channel under [slack]`)
+		}
+	}
+}
+
+// slug makes an id component from a title: lower case, words joined by -,
+// cut at a word boundary so ids stay readable in the journal.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	out := b.String()
+	const max = 40
+	if len(out) > max {
+		out = out[:max]
+		if i := strings.LastIndexByte(out, '-'); i > 0 {
+			out = out[:i]
+		}
+	}
+	return out
+}

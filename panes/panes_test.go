@@ -1,0 +1,333 @@
+package panes
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+var widths = []int{40, 80, 120, 200}
+
+const fixtureConfig = `
+[deploy]
+name = "Vetspire production deploy"
+environment = "production"
+
+[window]
+start = "09:00"
+end = "12:30"
+timezone = "Europe/London"
+
+[vars]
+clone = "vetspire-production-clone-{{date}}"
+
+[[phase]]
+name = "Pre-Deployment"
+
+[[phase.step]]
+id = "clone"
+title = "Create a clone of the production database"
+estimate = "10m"
+command = "gcloud sql instances clone vetspire-production {{clone}}"
+
+[[phase.step]]
+id = "board"
+title = "Jira is up to date for every deploy column"
+estimate = "15m"
+notes = "Cards in In Progress and Code Review must not be merged yet."
+
+[[phase.step]]
+id = "pull"
+title = "Pull master, staging and production"
+estimate = "3m"
+command = "git checkout master && git pull"
+
+[[phase]]
+name = "Deployment Proper"
+
+[[phase.step]]
+id = "merge"
+title = "Merge staging into production"
+estimate = "5m"
+command = "git checkout production && git merge staging"
+
+[[phase.step]]
+id = "locks"
+title = "Nothing locks the clone for more than 30 seconds"
+estimate = "20m"
+gate = "locks.max_hold < 30s"
+
+[[phase.step]]
+id = "migrate"
+title = "Dry-run migrations on the clone"
+estimate = "15m"
+command = "./scripts/diff_migrations origin/production"
+
+[[phase.step]]
+id = "notes"
+title = "Publish release notes"
+estimate = "10m"
+
+[[phase]]
+name = "Disaster Recovery"
+contingency = true
+
+[[phase.step]]
+id = "rollback"
+title = "Roll back to the last good release"
+estimate = "10m"
+
+[kubernetes]
+context = "gke_vetspire-app_us-central1_vetspire-api-prod"
+namespaces = ["production"]
+selector = "app=vetspire"
+
+[postgres]
+[[postgres.target]]
+name = "production"
+dsn = "postgres://proxyuser@10.0.0.5:5432/vetspire"
+[[postgres.target]]
+name = "clone"
+dsn = "postgres://proxyuser@10.0.0.6:5432/vetspire-clone-{{date}}"
+
+[jira]
+url = "https://vetspire.atlassian.net"
+email = "deploys@vetspire.example"
+token = "env:JIRA_TOKEN"
+board = 12
+project = "VET"
+[[jira.column]]
+name = "In Progress"
+not_merged_to = "master"
+[[jira.column]]
+name = "Staging"
+merged_to = "staging"
+check_release = true
+[[jira.column]]
+name = "QA Hold"
+merged_to = "staging"
+no_blockers = true
+[[jira.column]]
+name = "Production"
+[[jira.move]]
+from = ["Staging", "QA Hold"]
+to = "Production"
+`
+
+var (
+	fixtureNow = time.Date(2026, 11, 23, 10, 12, 0, 0, time.UTC)
+	dark       = theme.New(true, false)
+)
+
+func fixtureCfg(t testing.TB) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("/etc/flightdeck/vetspire.toml", []byte(fixtureConfig), config.LoadOptions{
+		Getenv: func(string) string { return "secret-token" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fixtureRunbook has one step in every state.
+func fixtureRunbook(t testing.TB) *runbook.Runbook {
+	rb := runbook.New(fixtureCfg(t))
+	at := func(m int) time.Time { return fixtureNow.Add(time.Duration(m) * time.Minute) }
+	for _, r := range []journal.Record{
+		{Type: runbook.RecDeployStart, At: at(-70)},
+		{Type: runbook.RecIntent, At: at(-68), Step: "clone", Action: "a1", Kind: runbook.KindCommand},
+		{Type: runbook.RecResult, At: at(-55), Step: "clone", Action: "a1", Kind: runbook.KindCommand, OK: ptr(true), Exit: ptr(0)},
+		{Type: runbook.RecStepCheck, At: at(-40), Step: "board", By: "chris"},
+		{Type: runbook.RecStepSkip, At: at(-39), Step: "pull", By: "chris", Reason: "branches pulled before the call"},
+		{Type: runbook.RecIntent, At: at(-30), Step: "merge", Action: "a2", Kind: runbook.KindCommand},
+		{Type: runbook.RecResult, At: at(-29), Step: "merge", Action: "a2", Kind: runbook.KindCommand, OK: ptr(false), Exit: ptr(1), Error: ""},
+		{Type: runbook.RecIntent, At: at(-3), Step: "migrate", Action: "a3", Kind: runbook.KindCommand},
+	} {
+		rb.Apply(r)
+	}
+	return rb
+}
+
+func checklistView(t testing.TB, cursor int) ChecklistView {
+	rb := fixtureRunbook(t)
+	cfg := fixtureCfg(t)
+	return ChecklistView{
+		Runbook: rb,
+		Gates:   map[string]gates.Result{"locks": {State: gates.Fail, Value: "41s ≥ 30s"}},
+		Now:     fixtureNow,
+		Cursor:  cursor,
+		Focused: true,
+		Spinner: "⠋",
+		Vars:    cfg.TemplateVars(fixtureNow),
+	}
+}
+
+// assertBox checks the invariant every pane render must keep: exactly
+// height lines of exactly width cells, whatever the content.
+func assertBox(t *testing.T, out string, width, height int) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) != height {
+		t.Fatalf("%d lines, want %d", len(lines), height)
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w != width {
+			t.Fatalf("line %d is %d cells wide, want %d: %q", i, w, width, ansi.Strip(l))
+		}
+	}
+}
+
+func TestRenderChecklistGolden(t *testing.T) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			out := RenderChecklist(checklistView(t, 3), w, 20, dark)
+			assertBox(t, out, w, 20)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestRenderChecklistShowsEveryState(t *testing.T) {
+	out := ansi.Strip(RenderChecklist(checklistView(t, 5), 120, 24, dark))
+	for _, want := range []string{
+		"[x] Create a clone", "[-] Pull master", "[!] Merge staging", "[⠋] Dry-run migrations",
+		"[ ] Nothing locks", "PRE-DEPLOYMENT", "DISASTER RECOVERY (if needed)",
+		"$ ./scripts/diff_migrations origin/production", "10m /    13m",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	out = ansi.Strip(RenderChecklist(checklistView(t, 0), 120, 24, dark))
+	if !strings.Contains(out, "gcloud sql instances clone vetspire-production vetspire-production-clone-2026-11-23") {
+		t.Errorf("the selected command must show with its templates expanded:\n%s", out)
+	}
+	out = ansi.Strip(RenderChecklist(checklistView(t, 3), 120, 24, dark))
+	if !strings.Contains(out, "failed with exit 1") {
+		t.Errorf("a failed step must say how it failed:\n%s", out)
+	}
+}
+
+func TestRenderChecklistKeepsCursorVisible(t *testing.T) {
+	v := checklistView(t, 7) // the last step, in the contingency phase
+	out := ansi.Strip(RenderChecklist(v, 80, 8, dark))
+	if !strings.Contains(out, "▸") {
+		t.Fatalf("cursor scrolled out of view:\n%s", out)
+	}
+}
+
+func outputView() OutputView {
+	v := OutputView{Lines: NewLines(OutputCapacity), Now: fixtureNow, Focused: false}
+	o := &Output{Data: v}
+	o.Start(&Run{Title: "Dry-run migrations on the clone", Command: "./scripts/diff_migrations origin/production", Started: fixtureNow.Add(-95 * time.Second), Running: true})
+	o.Append([]string{"== 20261120_add_index_concurrently: migrating", "-- create_index(:orders, :clinic_id, algorithm: :concurrently)", "   -> 41.2s", "== 20261121_backfill_status: migrating"})
+	return o.Data
+}
+
+func TestRenderOutputGolden(t *testing.T) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			out := RenderOutput(outputView(), w, 12, dark)
+			assertBox(t, out, w, 12)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestOutputRingKeepsNewest(t *testing.T) {
+	l := NewLines(3)
+	l.Add("a", "b", "c", "d", "e")
+	if l.Len() != 3 || l.At(0) != "c" || l.At(2) != "e" {
+		t.Fatalf("ring holds %d: %q %q %q", l.Len(), l.At(0), l.At(1), l.At(2))
+	}
+}
+
+func TestRenderOutputScrolledBack(t *testing.T) {
+	v := outputView()
+	v.Scroll = 2
+	out := ansi.Strip(RenderOutput(v, 80, 8, dark))
+	if strings.Contains(out, "backfill_status") || !strings.Contains(out, "↑2") {
+		t.Fatalf("scrolled view shows the newest line or no marker:\n%s", out)
+	}
+}
+
+func sourcePanes(t testing.TB) map[string]SourceView {
+	cfg := fixtureCfg(t)
+	bare := &config.Config{Path: cfg.Path}
+	okRollout := NewRollout(cfg, dark).Data
+	okRollout.Health = sources.Health{Source: "kubernetes", State: sources.OK}
+	okRollout.Reach = []sources.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
+	downLocks := NewLocks(cfg, dark).Data
+	downLocks.Health = sources.Health{Source: "postgres", State: sources.Down, Reason: "clone: dial tcp 10.0.0.6:5432: connect: connection refused"}
+	downLocks.Reach = []sources.Reach{
+		{Target: "production (10.0.0.5:5432/vetspire)", Detail: "PostgreSQL 15.18"},
+		{Target: "clone (10.0.0.6:5432/vetspire-clone-2026-11-23)", Err: errors.New("dial tcp 10.0.0.6:5432:\nconnect: connection refused")},
+	}
+	staleJira := NewJira(cfg, dark).Data
+	staleJira.Health = sources.Health{Source: "jira", State: sources.Stale, Age: 72 * time.Second}
+	return map[string]SourceView{
+		"rollout_ok":          okRollout,
+		"locks_down":          downLocks,
+		"jira_stale":          staleJira,
+		"errors_unconfigured": NewErrors(bare, dark).Data,
+	}
+}
+
+func TestRenderSourceGolden(t *testing.T) {
+	for name, v := range sourcePanes(t) {
+		for _, w := range widths {
+			t.Run(fmt.Sprintf("%s/w%d", name, w), func(t *testing.T) {
+				out := RenderSource(v, w, 10, dark)
+				assertBox(t, out, w, 10)
+				golden.RequireEqual(t, out)
+			})
+		}
+	}
+}
+
+func TestUnconfiguredPaneNamesTheSection(t *testing.T) {
+	out := ansi.Strip(RenderSource(sourcePanes(t)["errors_unconfigured"], 80, 10, dark))
+	if !strings.Contains(out, "[sentry]") || !strings.Contains(out, "/etc/flightdeck/vetspire.toml") {
+		t.Fatalf("an unconfigured pane must name the section and the file:\n%s", out)
+	}
+}
+
+// TestRendersAreBoxesAtEverySize sweeps sizes, including absurd ones, for
+// the layout invariant and for panics.
+func TestRendersAreBoxesAtEverySize(t *testing.T) {
+	cl := checklistView(t, 4)
+	ov := outputView()
+	sv := sourcePanes(t)
+	for w := 2; w <= 90; w += 7 {
+		for h := 2; h <= 30; h += 4 {
+			assertBox(t, RenderChecklist(cl, w, h, dark), w, h)
+			assertBox(t, RenderOutput(ov, w, h, dark), w, h)
+			for _, v := range sv {
+				assertBox(t, RenderSource(v, w, h, dark), w, h)
+			}
+		}
+	}
+}
+
+func TestNoColorHasNoColours(t *testing.T) {
+	plain := theme.New(true, true)
+	out := RenderChecklist(checklistView(t, 2), 80, 20, plain)
+	if strings.Contains(out, "38;2;") || strings.Contains(out, "48;2;") {
+		t.Fatal("NO_COLOR render contains colour codes")
+	}
+}

@@ -1,0 +1,118 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+)
+
+func sizedModel(t *testing.T, w, h int) *Model {
+	cfg := bigConfig(t)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: nopJournal{}, Day: now, Now: now, Theme: theme.New(true, false)})
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	return m
+}
+
+// TestRenderFillsTheTerminal: from the smallest supported terminal to a
+// large one, the frame is exactly the terminal's size, in every mode.
+func TestRenderFillsTheTerminal(t *testing.T) {
+	for _, sz := range [][2]int{{60, 15}, {80, 24}, {100, 30}, {120, 40}, {149, 45}, {150, 45}, {200, 60}, {250, 70}} {
+		w, h := sz[0], sz[1]
+		for _, md := range []mode{modeNormal, modeHelp, modeQuit} {
+			m := sizedModel(t, w, h)
+			m.mode = md
+			for _, zoom := range []bool{false, true} {
+				m.zoom = zoom
+				out := m.Render()
+				lines := strings.Split(out, "\n")
+				if len(lines) != h {
+					t.Fatalf("%dx%d mode %d zoom %v: %d lines", w, h, md, zoom, len(lines))
+				}
+				for i, l := range lines {
+					if lw := ansi.StringWidth(l); lw != w {
+						t.Fatalf("%dx%d mode %d zoom %v: line %d is %d wide: %q", w, h, md, zoom, i, lw, ansi.Strip(l))
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestRenderTooSmall(t *testing.T) {
+	for _, sz := range [][2]int{{59, 24}, {80, 14}, {1, 1}, {20, 5}} {
+		m := sizedModel(t, sz[0], sz[1])
+		out := m.Render()
+		if sz[0] >= 18 && sz[1] >= 3 && !strings.Contains(out, "terminal too small") {
+			t.Fatalf("%v: %q", sz, out)
+		}
+		if n := strings.Count(out, "\n") + 1; n > sz[1] {
+			t.Fatalf("%v: %d lines", sz, n)
+		}
+	}
+}
+
+func TestSixPanesAndStatusBar(t *testing.T) {
+	m := sizedModel(t, 120, 40)
+	out := ansi.Strip(m.Render())
+	for _, want := range []string{"1 Checklist", "2 Rollout", "3 DB locks", "4 Jira", "5 Errors", "6 Output", "✈ Bench · production", "09:00–12:30"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+}
+
+func TestFocusKeys(t *testing.T) {
+	m := sizedModel(t, 120, 40)
+	press := func(s string) {
+		var k tea.KeyPressMsg
+		switch s {
+		case "tab":
+			k = tea.KeyPressMsg{Code: tea.KeyTab}
+		case "shift+tab":
+			k = tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
+		default:
+			k = tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
+		}
+		m.Update(k)
+	}
+	press("tab")
+	if m.focus != paneRollout {
+		t.Fatalf("tab: focus %d", m.focus)
+	}
+	press("shift+tab")
+	press("shift+tab")
+	if m.focus != paneOutput {
+		t.Fatalf("shift+tab wraps: focus %d", m.focus)
+	}
+	press("4")
+	if m.focus != paneJira {
+		t.Fatalf("4: focus %d", m.focus)
+	}
+	press("z")
+	if out := ansi.Strip(m.Render()); !strings.Contains(out, "4 Jira") || strings.Contains(out, "1 Checklist") {
+		t.Fatal("zoom must show the focused pane alone")
+	}
+	press("?")
+	if out := ansi.Strip(m.Render()); !strings.Contains(out, "Everywhere") || !strings.Contains(out, "check off") {
+		t.Fatal("? must show the full help")
+	}
+}
+
+func TestWindowClockInStatusBar(t *testing.T) {
+	m := sizedModel(t, 200, 50)
+	// 60 steps × 3 min = 3h of work at 10:00 with the window closing 12:30.
+	if out := ansi.Strip(m.Render()); !strings.Contains(out, "AT RISK") {
+		t.Fatalf("want AT RISK:\n%s", strings.SplitN(out, "\n", 2)[0])
+	}
+	m.now = time.Date(2026, 11, 23, 12, 40, 0, 0, time.UTC)
+	if out := ansi.Strip(m.Render()); !strings.Contains(out, "ROLL BACK") {
+		t.Fatalf("want ROLL BACK:\n%s", strings.SplitN(out, "\n", 2)[0])
+	}
+}
