@@ -20,7 +20,7 @@ func NewErrors(cfg *config.Config, th theme.Theme) *SourcePane {
 		}
 		v.Scope = append(v.Scope,
 			fmt.Sprintf("org %s, projects %s, %s", s.Org, strings.Join(s.Projects, ", "), env),
-			fmt.Sprintf("baseline: the %s before the deploy", s.Baseline.D()),
+			fmt.Sprintf("baseline: the %s before the deploy", s.Baseline),
 			fmt.Sprintf("spike: over %g× baseline and %g/min for %d minutes", s.SpikeFactor, s.SpikeFloor, s.SpikeIntervals))
 		for _, ig := range s.Ignore {
 			v.Scope = append(v.Scope, "ignored: "+ig)

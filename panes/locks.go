@@ -15,9 +15,9 @@ func NewLocks(cfg *config.Config, th theme.Theme) *SourcePane {
 			v.Scope = append(v.Scope, "target "+t.Name)
 		}
 		v.Scope = append(v.Scope,
-			"waits and holds over "+p.LockThreshold.D().String()+" flagged",
-			"queries over "+p.LongQuery.D().String()+" listed as long-running",
-			"read every "+p.Poll.D().String())
+			"waits and holds over "+p.LockThreshold.String()+" flagged",
+			"queries over "+p.LongQuery.String()+" listed as long-running",
+			"read every "+p.Poll.String())
 	}
 	return &SourcePane{Data: v, th: th}
 }

@@ -24,7 +24,7 @@ func NewRollout(cfg *config.Config, th theme.Theme) *SourcePane {
 		if k.Selector != "" {
 			v.Scope = append(v.Scope, "selector "+k.Selector)
 		}
-		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.D().String()+" without progress")
+		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.String()+" without progress")
 	}
 	return &SourcePane{Data: v, th: th}
 }

@@ -71,6 +71,9 @@ func HealthMark(h sources.Health, th theme.Theme) string {
 	case sources.Stale:
 		return th.Warn.S("◐ stale " + runbook.Short(h.Age))
 	case sources.Down:
+		if h.Reason == "" {
+			return th.Bad.S("✕ down")
+		}
 		return th.Bad.S("✕ down: " + h.Reason)
 	}
 	return th.Dim.S("… connecting")
@@ -91,7 +94,12 @@ func RenderSource(v SourceView, width, height int, th theme.Theme) string {
 		add(th.Text, fmt.Sprintf("Add a [%s] section to %s to see %s here; config.example.toml shows one.", v.Section, v.ConfigPath, v.Explain))
 		return Frame(title, v.Focused, body, width, height, th)
 	}
-	body = append(body, Trunc(HealthMark(v.Health, th), inner))
+	// The reach lines below carry the details; the headline stays short.
+	headline := v.Health
+	if headline.State == sources.Down && len(v.Reach) > 0 {
+		headline.Reason = ""
+	}
+	body = append(body, Trunc(HealthMark(headline, th), inner))
 	for _, r := range v.Reach {
 		mark, p := "✓", th.OK
 		text := r.Target

@@ -249,8 +249,8 @@ func (m *Model) dialog(title string, body []string, w int) []string {
 	inner := bw - 4
 	var wrapped []string
 	for _, l := range body {
-		if l == "" {
-			wrapped = append(wrapped, "")
+		if ansi.StringWidth(l) <= inner {
+			wrapped = append(wrapped, l)
 			continue
 		}
 		wrapped = append(wrapped, panes.Wrap(l, inner)...)

@@ -468,6 +468,28 @@ func TestMissingSecretEnvVar(t *testing.T) {
 	mustParse(t, doc, LoadOptions{Getenv: noEnv, SkipSecrets: true})
 }
 
+// TestDeferredSecretErrors: the cockpit loads with DeferSecretErrors so a
+// missing token takes down only its own system, with the same positioned
+// error, while the rest of the cockpit opens.
+func TestDeferredSecretErrors(t *testing.T) {
+	doc := minimal + jiraSection
+	cfg := mustParse(t, doc, LoadOptions{Getenv: noEnv, DeferSecretErrors: true})
+	errs := cfg.SecretErrors["jira"]
+	if len(errs) != 1 {
+		t.Fatalf("jira secret errors = %v, want one", errs)
+	}
+	e := errs[0]
+	if e.Key != "jira.token" || e.Line != lineOf(t, doc, "# TOKEN") || !strings.Contains(e.Error(), "JIRA_TOKEN is not set") {
+		t.Fatalf("deferred error = %v", e)
+	}
+	if cfg.Jira.Token.Resolved() {
+		t.Fatal("an unresolved token must not look resolved")
+	}
+	if len(cfg.SecretErrors) != 1 {
+		t.Fatalf("other sections affected: %v", cfg.SecretErrors)
+	}
+}
+
 func TestLiteralSecret(t *testing.T) {
 	const literal = "ATATT3xFfGF0-literal-token"
 	doc := minimal + strings.Replace(jiraSection, "env:JIRA_TOKEN", literal, 1)

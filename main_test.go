@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// needTool fails under CI (where the set-up must have installed it) and
+// skips elsewhere, naming the install command.
+func needTool(t *testing.T, name, install string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing; CI must have it (%s)", name, install)
+	}
+	t.Skipf("%s is missing: %s", name, install)
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flightdeck")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+const e2eConfig = `
+[deploy]
+name = "E2E deploy"
+environment = "production"
+
+[window]
+start = "00:00"
+end = "23:59"
+timezone = "UTC"
+
+[[phase]]
+name = "Pre-Deployment"
+
+[[phase.step]]
+id = "plan"
+title = "A deployment plan exists"
+estimate = "2m"
+
+[[phase.step]]
+id = "hello"
+title = "Say hello"
+estimate = "1m"
+command = "echo hello"
+`
+
+// tmuxSession drives the real binary in a real terminal.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t", s.name) }
+
+func (s *tmuxSession) waitFor(want string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = s.screen()
+		if strings.Contains(scr, want) {
+			return scr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("the screen never showed %q; last screen:\n%s", want, scr)
+	return ""
+}
+
+// TestCockpitResumesAfterSIGKILL is the crash story: a step is ticked off,
+// the process is killed without any chance to clean up, and the next start
+// shows the step still ticked, from the journal alone.
+func TestCockpitResumesAfterSIGKILL(t *testing.T) {
+	needTool(t, "tmux", "apt-get install tmux")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flightdeck.toml")
+	if err := os.WriteFile(cfg, []byte(e2eConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-e2e-%d", os.Getpid()), name: "cockpit"}
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	env := fmt.Sprintf("XDG_STATE_HOME=%s XDG_CONFIG_HOME=%s TERM=xterm-256color", filepath.Join(dir, "state"), filepath.Join(dir, "config"))
+	start := func() {
+		s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40",
+			fmt.Sprintf("exec env %s %s --config %s", env, bin, cfg))
+		s.waitFor("1 Checklist")
+	}
+	start()
+	s.run("send-keys", "-t", s.name, "Space")
+	s.waitFor("[x] A deployment plan exists")
+
+	pid, err := strconv.Atoi(strings.TrimSpace(s.run("display-message", "-p", "-t", s.name, "#{pane_pid}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The pane closes with its process; the session goes with it.
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-L", s.socket, "has-session", "-t", s.name).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed cockpit's session did not end")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	start()
+	scr := s.waitFor("[x] A deployment plan exists")
+	if !strings.Contains(scr, "[ ] Say hello") {
+		t.Fatalf("only the checked step should be closed:\n%s", scr)
+	}
+	s.run("send-keys", "-t", s.name, "q")
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte(e2eConfig), 0o600)
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte(strings.Replace(e2eConfig, `estimate = "1m"`, `estimat = "1m"`, 1)), 0o600)
+	unreachable := filepath.Join(dir, "unreachable.toml")
+	os.WriteFile(unreachable, []byte(e2eConfig+"\n[postgres]\n[[postgres.target]]\nname = \"production\"\ndsn = \"postgres://app@127.0.0.1:1/app\"\n"), 0o600)
+
+	for _, c := range []struct {
+		cfg  string
+		code int
+		want string
+	}{
+		{good, 0, "valid"},
+		{bad, 2, `bad.toml:22:1: phase[0].step[1].estimat: unknown key (did you mean "estimate"?)`},
+		{unreachable, 3, "UNREACHABLE  production (127.0.0.1:1/app)"},
+	} {
+		cmd := exec.Command(bin, "check", "--config", c.cfg)
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir)
+		out, _ := cmd.CombinedOutput()
+		if got := cmd.ProcessState.ExitCode(); got != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", filepath.Base(c.cfg), got, c.code, out)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: output lacks %q:\n%s", filepath.Base(c.cfg), c.want, out)
+		}
+	}
+}
+
+func TestExampleConfigChecks(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "check", "--config", "config.example.toml")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "HOME="+t.TempDir(), "KUBECONFIG=/nonexistent")
+	out, _ := cmd.CombinedOutput()
+	// Valid schema; the systems it names are not reachable from here.
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("exit %d, want 3 (valid, unreachable):\n%s", code, out)
+	}
+	for _, want := range []string{"valid", "4 phases", "09:00–12:30 Europe/London", "jira", "UNREACHABLE"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHelpNamesFilesAndExitCodes(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"log file", "flightdeck.log", "state directory", "Exit codes:", "3  check"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
