@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -113,6 +114,8 @@ type Model struct {
 	facts   gates.Facts
 	gates   map[string]gates.Result
 
+	actions sync.WaitGroup // running action goroutines, waited for at shutdown
+
 	pending  *pendingAction
 	input    textinput.Model
 	inputFor string // step id being skipped
@@ -202,9 +205,22 @@ func (m *Model) Relay() *Relay { return m.relay }
 // Runner is the model's action runner (for tests and wiring).
 func (m *Model) Runner() *actions.Runner { return m.runner }
 
-// Shutdown cancels every running action. The program has ended; the caller
-// waits for the goroutines it owns.
-func (m *Model) Shutdown() { m.cancel() }
+// Shutdown cancels every running action and waits (up to grace) for each to
+// journal its result, so a command stopped by a signal is recorded as
+// cancelled rather than left as "outcome unknown".
+func (m *Model) Shutdown(grace time.Duration) {
+	m.cancel()
+	done := make(chan struct{})
+	go func() {
+		m.actions.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		m.opts.Log.Warn("actions still running at exit; their outcome will show as unknown", "grace", grace)
+	}
+}
 
 func (m *Model) applyTheme() {
 	for _, p := range m.panes {
@@ -538,7 +554,9 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 	}
 	m.opts.Log.Info("action start", "id", id, "kind", a.Kind(), "step", a.Step())
 	runner := m.runner
+	m.actions.Add(1)
 	cmd := func() tea.Msg {
+		defer m.actions.Done()
 		defer cancel()
 		return actionDoneMsg{out: runner.Execute(ctx, id, a, summary, timeout)}
 	}
