@@ -318,7 +318,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	tui.StartSources(group, cfg, day, model.Relay())
 
 	_, runErr := prog.Run()
-	model.Shutdown()
+	model.Shutdown(10 * time.Second)
 	group.Stop()
 	log.Info("cockpit stop", "err", runErr)
 	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
