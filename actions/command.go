@@ -91,13 +91,27 @@ func (c *Command) Run(ctx context.Context) (Result, error) {
 	case werr = <-waitDone:
 	case <-ctx.Done():
 		cancelled = ctx.Err()
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		grace := time.NewTimer(KillGrace)
 		select {
 		case werr = <-waitDone:
-		case <-time.After(KillGrace):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			// The shell went, but a child may ignore SIGTERM: give the
+			// group the rest of the grace period, then kill what is left.
+		wait:
+			for groupAlive(pgid) {
+				select {
+				case <-grace.C:
+					_ = syscall.Kill(-pgid, syscall.SIGKILL)
+					break wait
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		case <-grace.C:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			werr = <-waitDone
 		}
+		grace.Stop()
 	}
 	// Children that outlive the shell keep the pipe open; don't wait on them
 	// forever once the command itself has finished.
@@ -183,4 +197,9 @@ func (t *tailBuf) lines() []string {
 		return append([]string(nil), t.buf[:t.next]...)
 	}
 	return append(append([]string(nil), t.buf[t.next:]...), t.buf[:t.next]...)
+}
+
+// groupAlive reports whether any process of the group is still there.
+func groupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == nil
 }

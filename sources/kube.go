@@ -2,11 +2,20 @@ package sources
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -45,18 +54,21 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 		return Reach{Target: "kubeconfig", Err: err}
 	}
 	r := Reach{Target: host}
-	rc = rest.CopyConfig(rc)
-	if dl, ok := ctx.Deadline(); ok {
-		rc.Timeout = timeUntil(dl)
-	}
 	dc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	v, err := dc.ServerVersion()
+	// ServerVersion ignores contexts; ask for /version with ours so a hung
+	// apiserver is abandoned when the probe's time is up.
+	body, err := dc.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
 		r.Err = err
+		return r
+	}
+	var v version.Info
+	if err := json.Unmarshal(body, &v); err != nil {
+		r.Err = fmt.Errorf("/version: %w", err)
 		return r
 	}
 	r.Detail = "Kubernetes " + v.GitVersion
@@ -66,10 +78,179 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 	return r
 }
 
-func timeUntil(t time.Time) time.Duration {
-	d := time.Until(t)
-	if d < 0 {
-		return 0
+// Kube watches the configured deployments, their ReplicaSets and pods, and
+// warning events, with shared informers: no list polling. Every change marks
+// the state dirty; snapshots are built at most every SnapshotEvery.
+type Kube struct {
+	Config *config.Kubernetes
+	// SnapshotEvery bounds how often a burst of watch events is turned
+	// into a snapshot.
+	SnapshotEvery time.Duration
+	Now           func() time.Time
+}
+
+// Name implements Source.
+func (k *Kube) Name() string { return "kubernetes" }
+
+// stripForCache drops what the pane never reads before objects enter the
+// informer caches: managed fields and last-applied annotations are most of
+// an object's size on a busy cluster.
+func stripForCache(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a != nil {
+			if _, ok := a["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+				delete(a, "kubectl.kubernetes.io/last-applied-configuration")
+				m.SetAnnotations(a)
+			}
+		}
 	}
-	return d
+	return obj, nil
+}
+
+type nsInformers struct {
+	deps, rss, pods, evs cache.SharedIndexInformer
+}
+
+// Run implements Source.
+func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error {
+	rc, _, err := KubeRESTConfig(k.Config)
+	if err != nil {
+		return err
+	}
+	rc = rest.CopyConfig(rc)
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	// A failing apiserver must show up as an error, not as a silent
+	// informer retry loop: ask once before settling into watches.
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
+		return err
+	}
+	every := k.SnapshotEvery
+	if every == 0 {
+		every = 100 * time.Millisecond
+	}
+	now := k.Now
+	if now == nil {
+		now = time.Now
+	}
+	dirty := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case dirty <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke() },
+		UpdateFunc: func(any, any) { poke() },
+		DeleteFunc: func(any) { poke() },
+	}
+	watchErr := make(chan error, 1)
+	var all []nsInformers
+	var factories []informers.SharedInformerFactory
+	for _, ns := range k.Config.Namespaces {
+		f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
+			informers.WithTransform(stripForCache))
+		evf := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
+			informers.WithTransform(stripForCache),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=Warning" }))
+		in := nsInformers{
+			deps: f.Apps().V1().Deployments().Informer(),
+			rss:  f.Apps().V1().ReplicaSets().Informer(),
+			pods: f.Core().V1().Pods().Informer(),
+			evs:  evf.Core().V1().Events().Informer(),
+		}
+		for _, inf := range []cache.SharedIndexInformer{in.deps, in.rss, in.pods, in.evs} {
+			if _, err := inf.AddEventHandler(handler); err != nil {
+				return err
+			}
+			_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+				select {
+				case watchErr <- err:
+				default:
+				}
+				poke()
+			})
+		}
+		all = append(all, in)
+		factories = append(factories, f, evf)
+	}
+	ictx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		for _, f := range factories {
+			f.Shutdown()
+		}
+	}()
+	for _, f := range factories {
+		f.Start(ictx.Done())
+	}
+	for _, in := range all {
+		if !cache.WaitForCacheSync(ctx.Done(), in.deps.HasSynced, in.rss.HasSynced, in.pods.HasSynced, in.evs.HasSynced) {
+			return ctx.Err()
+		}
+	}
+	var sel labels.Selector
+	if k.Config.Selector != "" {
+		if sel, err = labels.Parse(k.Config.Selector); err != nil {
+			return fmt.Errorf("[kubernetes] selector %q: %w", k.Config.Selector, err)
+		}
+	}
+	wanted := map[string]bool{}
+	for _, n := range k.Config.Deployments {
+		wanted[n] = true
+	}
+	var seq uint64
+	for {
+		var deps []*appsv1.Deployment
+		var rss []*appsv1.ReplicaSet
+		var pods []*corev1.Pod
+		var evs []*corev1.Event
+		for _, in := range all {
+			for _, o := range in.deps.GetStore().List() {
+				d := o.(*appsv1.Deployment)
+				if (len(wanted) == 0 || wanted[d.Name]) && (sel == nil || sel.Matches(labels.Set(d.Labels))) {
+					deps = append(deps, d)
+				}
+			}
+			for _, o := range in.rss.GetStore().List() {
+				rss = append(rss, o.(*appsv1.ReplicaSet))
+			}
+			for _, o := range in.pods.GetStore().List() {
+				pods = append(pods, o.(*corev1.Pod))
+			}
+			for _, o := range in.evs.GetStore().List() {
+				evs = append(evs, o.(*corev1.Event))
+			}
+		}
+		seq++
+		t := now()
+		snap := Snapshot[RolloutState]{Seq: seq, At: t, Data: BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D())}
+		select {
+		case err := <-watchErr:
+			// The watch broke; the caches hold what was last seen. The
+			// supervisor keeps it as last good data and shows the system
+			// as down until a watch works again.
+			snap.Err = fmt.Errorf("watch failed, retrying: %w", err)
+		default:
+		}
+		emit(snap)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-dirty:
+		}
+		timer := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+	}
 }

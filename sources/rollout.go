@@ -1,0 +1,298 @@
+package sources
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RolloutPhase is where a deployment's rollout stands.
+type RolloutPhase string
+
+const (
+	Progressing RolloutPhase = "progressing"
+	Complete    RolloutPhase = "complete"
+	Paused      RolloutPhase = "paused"
+	Stalled     RolloutPhase = "stalled"
+)
+
+// RolloutState is one reading of the watched deployments.
+type RolloutState struct {
+	Deployments []DeploymentState
+	Events      []WarningEvent // newest first
+}
+
+// DeploymentState is a deployment, its rollout and its pods.
+type DeploymentState struct {
+	Namespace, Name string
+	Image           string // the template's image (first container)
+	PrevImage       string // the image of the previous revision
+	Desired         int32
+	Updated         int32
+	Ready           int32
+	Available       int32
+	Revision        int64
+	Phase           RolloutPhase
+	Why             string // for stalled and progressing: the condition's reason and message
+	Paused          bool
+	History         []Revision // newest first
+	Pods            []PodState // problems first
+	OldPods         int        // pods of older revisions still present
+}
+
+// Revision is one entry of a deployment's history (a ReplicaSet).
+type Revision struct {
+	Number      int64
+	Image       string
+	Created     time.Time
+	ChangeCause string
+	Replicas    int32
+	Name        string // the ReplicaSet
+}
+
+// PodState is one pod as the pane shows it.
+type PodState struct {
+	Name     string
+	Ready    int
+	Total    int
+	Status   string // Running, Pending, CrashLoopBackOff, ImagePullBackOff, Terminating…
+	Reason   string // why, when not fine: the waiting message or the scheduler's
+	Restarts int32
+	Created  time.Time
+	Node     string
+	Revision int64
+	Image    string
+	Problem  bool
+}
+
+// WarningEvent is a Warning event about a watched object.
+type WarningEvent struct {
+	At      time.Time
+	Object  string // Kind/name
+	Reason  string
+	Message string
+	Count   int32
+}
+
+// Complete reports whether every deployment finished rolling out.
+func (s RolloutState) Complete() bool {
+	if len(s.Deployments) == 0 {
+		return false
+	}
+	for _, d := range s.Deployments {
+		if d.Phase != Complete {
+			return false
+		}
+	}
+	return true
+}
+
+// CrashLooping counts pods in CrashLoopBackOff.
+func (s RolloutState) CrashLooping() int {
+	n := 0
+	for _, d := range s.Deployments {
+		for _, p := range d.Pods {
+			if p.Status == "CrashLoopBackOff" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// revisionOf reads the revision annotation the deployment controller keeps.
+func revisionOf(m metav1.Object) int64 {
+	n, _ := strconv.ParseInt(m.GetAnnotations()["deployment.kubernetes.io/revision"], 10, 64)
+	return n
+}
+
+func firstImage(spec corev1.PodSpec) string {
+	if len(spec.Containers) == 0 {
+		return ""
+	}
+	return spec.Containers[0].Image
+}
+
+func ownedBy(m metav1.Object, uid string) bool {
+	for _, o := range m.GetOwnerReferences() {
+		if string(o.UID) == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildRollout turns the watched objects into the pane's state. It is pure,
+// so it is tested and benchmarked without a cluster. stallAfter is how long
+// a rollout may go without progress before it counts as stalled even if the
+// controller has not said so yet.
+func BuildRollout(deps []*appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod, events []*corev1.Event, now time.Time, stallAfter time.Duration) RolloutState {
+	rsByOwner := map[string][]*appsv1.ReplicaSet{}
+	for _, rs := range rss {
+		for _, o := range rs.OwnerReferences {
+			if o.Kind == "Deployment" {
+				rsByOwner[string(o.UID)] = append(rsByOwner[string(o.UID)], rs)
+			}
+		}
+	}
+	podsByRS := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		for _, o := range p.OwnerReferences {
+			if o.Kind == "ReplicaSet" {
+				podsByRS[string(o.UID)] = append(podsByRS[string(o.UID)], p)
+			}
+		}
+	}
+	var st RolloutState
+	for _, d := range deps {
+		st.Deployments = append(st.Deployments, buildDeployment(d, rsByOwner[string(d.UID)], podsByRS, now, stallAfter))
+	}
+	sort.Slice(st.Deployments, func(i, j int) bool {
+		a, b := st.Deployments[i], st.Deployments[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	for _, e := range events {
+		if e.Type != corev1.EventTypeWarning {
+			continue
+		}
+		at := e.LastTimestamp.Time
+		if at.IsZero() {
+			at = e.EventTime.Time
+		}
+		if at.IsZero() {
+			at = e.CreationTimestamp.Time
+		}
+		st.Events = append(st.Events, WarningEvent{At: at, Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
+			Reason: e.Reason, Message: strings.TrimSpace(e.Message), Count: e.Count})
+	}
+	sort.Slice(st.Events, func(i, j int) bool { return st.Events[i].At.After(st.Events[j].At) })
+	return st
+}
+
+func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS map[string][]*corev1.Pod, now time.Time, stallAfter time.Duration) DeploymentState {
+	ds := DeploymentState{
+		Namespace: d.Namespace, Name: d.Name, Image: firstImage(d.Spec.Template.Spec),
+		Updated: d.Status.UpdatedReplicas, Ready: d.Status.ReadyReplicas, Available: d.Status.AvailableReplicas,
+		Revision: revisionOf(d), Paused: d.Spec.Paused,
+	}
+	if d.Spec.Replicas != nil {
+		ds.Desired = *d.Spec.Replicas
+	} else {
+		ds.Desired = 1
+	}
+	sort.Slice(rss, func(i, j int) bool { return revisionOf(rss[i]) > revisionOf(rss[j]) })
+	for _, rs := range rss {
+		ds.History = append(ds.History, Revision{
+			Number: revisionOf(rs), Image: firstImage(rs.Spec.Template.Spec), Created: rs.CreationTimestamp.Time,
+			ChangeCause: rs.Annotations["kubernetes.io/change-cause"], Replicas: rs.Status.Replicas, Name: rs.Name,
+		})
+	}
+	for _, h := range ds.History {
+		if h.Number < ds.Revision && h.Image != ds.Image {
+			ds.PrevImage = h.Image
+			break
+		}
+	}
+	for _, rs := range rss {
+		rev := revisionOf(rs)
+		for _, p := range podsByRS[string(rs.UID)] {
+			ps := buildPod(p, rev, now)
+			if rev != ds.Revision {
+				ds.OldPods++
+			}
+			ds.Pods = append(ds.Pods, ps)
+		}
+	}
+	sort.SliceStable(ds.Pods, func(i, j int) bool {
+		a, b := ds.Pods[i], ds.Pods[j]
+		if a.Problem != b.Problem {
+			return a.Problem
+		}
+		if a.Revision != b.Revision {
+			return a.Revision > b.Revision
+		}
+		return a.Name < b.Name
+	})
+	ds.Phase, ds.Why = rolloutPhase(d, now, stallAfter)
+	return ds
+}
+
+// rolloutPhase follows kubectl rollout status: a rollout is complete when the
+// controller has seen the latest spec and every replica is updated and
+// available with no old ones left.
+func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration) (RolloutPhase, string) {
+	var progressing *appsv1.DeploymentCondition
+	for i := range d.Status.Conditions {
+		if d.Status.Conditions[i].Type == appsv1.DeploymentProgressing {
+			progressing = &d.Status.Conditions[i]
+		}
+	}
+	if d.Spec.Paused {
+		return Paused, "paused: new template changes do not roll out"
+	}
+	if progressing != nil && progressing.Reason == "ProgressDeadlineExceeded" {
+		return Stalled, "ProgressDeadlineExceeded: " + progressing.Message
+	}
+	desired := int32(1)
+	if d.Spec.Replicas != nil {
+		desired = *d.Spec.Replicas
+	}
+	s := d.Status
+	if d.Generation <= s.ObservedGeneration && s.UpdatedReplicas == desired && s.Replicas == desired && s.AvailableReplicas == desired {
+		return Complete, ""
+	}
+	why := ""
+	if progressing != nil {
+		why = progressing.Reason
+		if stallAfter > 0 && !progressing.LastUpdateTime.IsZero() && now.Sub(progressing.LastUpdateTime.Time) > stallAfter {
+			return Stalled, "no progress for " + now.Sub(progressing.LastUpdateTime.Time).Round(time.Second).String()
+		}
+	}
+	return Progressing, why
+}
+
+func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
+	ps := PodState{Name: p.Name, Created: p.CreationTimestamp.Time, Node: p.Spec.NodeName, Revision: rev,
+		Image: firstImage(p.Spec), Status: string(p.Status.Phase), Total: len(p.Spec.Containers)}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Ready {
+			ps.Ready++
+		}
+		ps.Restarts += c.RestartCount
+		switch {
+		case c.State.Waiting != nil && c.State.Waiting.Reason != "":
+			ps.Status, ps.Reason = c.State.Waiting.Reason, c.State.Waiting.Message
+		case c.State.Terminated != nil && c.State.Terminated.Reason != "":
+			ps.Status, ps.Reason = c.State.Terminated.Reason, c.State.Terminated.Message
+		}
+	}
+	if p.Status.Phase == corev1.PodPending && ps.Reason == "" {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				ps.Reason = c.Reason + ": " + c.Message
+			}
+		}
+	}
+	if p.DeletionTimestamp != nil {
+		ps.Status = "Terminating"
+	}
+	switch ps.Status {
+	case "Running":
+		ps.Problem = ps.Ready < ps.Total && now.Sub(ps.Created) > time.Minute
+	case "Succeeded", "Terminating", "ContainerCreating", "PodInitializing":
+	default:
+		ps.Problem = true
+	}
+	if ps.Status == "Pending" && now.Sub(ps.Created) < 30*time.Second {
+		ps.Problem = false
+	}
+	return ps
+}
