@@ -269,7 +269,7 @@ func TestRenderOutputScrolledBack(t *testing.T) {
 func sourcePanes(t testing.TB) map[string]SourceView {
 	cfg := fixtureCfg(t)
 	bare := &config.Config{Path: cfg.Path}
-	okRollout := NewRollout(cfg, dark).Data
+	okRollout := NewRollout(cfg, dark).Data.Source
 	okRollout.Health = sources.Health{Source: "kubernetes", State: sources.OK}
 	okRollout.Reach = []sources.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
 	downLocks := NewLocks(cfg, dark).Data
@@ -313,8 +313,10 @@ func TestRendersAreBoxesAtEverySize(t *testing.T) {
 	cl := checklistView(t, 4)
 	ov := outputView()
 	sv := sourcePanes(t)
+	rv := rolloutFixture(t)
 	for w := 2; w <= 90; w += 7 {
 		for h := 2; h <= 30; h += 4 {
+			assertBox(t, RenderRollout(rv, w, h, dark), w, h)
 			assertBox(t, RenderChecklist(cl, w, h, dark), w, h)
 			assertBox(t, RenderOutput(ov, w, h, dark), w, h)
 			for _, v := range sv {
@@ -329,5 +331,63 @@ func TestNoColorHasNoColours(t *testing.T) {
 	out := RenderChecklist(checklistView(t, 2), 80, 20, plain)
 	if strings.Contains(out, "38;2;") || strings.Contains(out, "48;2;") {
 		t.Fatal("NO_COLOR render contains colour codes")
+	}
+}
+
+func rolloutFixture(t testing.TB) RolloutView {
+	v := NewRollout(fixtureCfg(t), dark).Data
+	v.Source.Health = sources.Health{Source: "kubernetes", State: sources.OK}
+	v.HasData = true
+	v.Now = fixtureNow
+	v.Focused = true
+	ago := func(d time.Duration) time.Time { return fixtureNow.Add(-d) }
+	v.State = sources.RolloutState{
+		Deployments: []sources.DeploymentState{
+			{
+				Namespace: "production", Name: "api", Image: "registry.local/acme/app:release-bad1", PrevImage: "registry.local/acme/app:release-4f2a9c1",
+				Desired: 6, Updated: 1, Ready: 6, Available: 6, Revision: 3, Phase: sources.Stalled,
+				Why: "ProgressDeadlineExceeded: ReplicaSet \"api-7d9f\" has timed out progressing.", OldPods: 6,
+				Pods: []sources.PodState{
+					{Name: "api-7d9f-x2x9k", Ready: 0, Total: 1, Status: "CrashLoopBackOff", Reason: "back-off 40s restarting failed container", Restarts: 4, Created: ago(3 * time.Minute), Node: "kwok-node-1", Revision: 3, Problem: true},
+					{Name: "api-5c6b-aaaaa", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-0", Revision: 2},
+					{Name: "api-5c6b-bbbbb", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-1", Revision: 2},
+					{Name: "api-5c6b-ccccc", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-2", Revision: 2},
+					{Name: "api-5c6b-ddddd", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-0", Revision: 2},
+				},
+			},
+			{
+				Namespace: "production", Name: "worker", Image: "registry.local/acme/app:release-4f2a9c1",
+				Desired: 6, Updated: 6, Ready: 6, Available: 6, Revision: 2, Phase: sources.Complete,
+				Pods: []sources.PodState{{Name: "worker-6d8c-aaaaa", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Revision: 2}},
+			},
+		},
+		Events: []sources.WarningEvent{{At: ago(40 * time.Second), Object: "Pod/api-7d9f-x2x9k", Reason: "BackOff", Message: "Back-off restarting failed container app"}},
+	}
+	return v
+}
+
+func TestRenderRolloutGolden(t *testing.T) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			out := RenderRollout(rolloutFixture(t), w, 20, dark)
+			assertBox(t, out, w, 20)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestRenderRolloutShowsTheStall(t *testing.T) {
+	out := ansi.Strip(RenderRollout(rolloutFixture(t), 120, 24, dark))
+	for _, want := range []string{"api STALLED", "release-bad1 ← release-4f2a9c1", "CrashLoopBackOff ↻4", "6 pods of older revisions", "worker complete", "BackOff"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestRolloutFacts(t *testing.T) {
+	f := rolloutFixture(t).State.Facts()
+	if f["rollout.complete"].Bool || f["rollout.no_crashloops"].Bool || f["rollout.old_pods_gone"].Bool {
+		t.Fatalf("a stalled, crash-looping rollout with old pods passes a gate: %+v", f)
 	}
 }

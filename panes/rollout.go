@@ -1,14 +1,41 @@
 package panes
 
 import (
+	"fmt"
 	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sources"
 )
 
-// NewRollout is the pod rollout pane: Deployments, ReplicaSets and pods.
-func NewRollout(cfg *config.Config, th theme.Theme) *SourcePane {
+// RolloutView is what the rollout pane shows.
+type RolloutView struct {
+	Source  SourceView // connection, scope, health
+	State   sources.RolloutState
+	HasData bool
+	Now     time.Time
+	Focused bool
+	Offset  int // first row shown, when scrolled
+}
+
+type rolloutKeys struct{ scrollKeys }
+
+// Rollout is the pod rollout pane: Deployments, ReplicaSets and pods.
+type Rollout struct {
+	Data    RolloutView
+	keys    rolloutKeys
+	th      theme.Theme
+	visible int
+}
+
+// NewRollout builds the pane for the [kubernetes] section.
+func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
 	v := SourceView{Number: 2, Title: "Rollout", Section: "kubernetes", ConfigPath: cfg.Path,
 		Explain: "Deployments, ReplicaSets and pods, and what image runs where"}
 	if k := cfg.Kubernetes; k != nil {
@@ -26,5 +53,196 @@ func NewRollout(cfg *config.Config, th theme.Theme) *SourcePane {
 		}
 		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.String()+" without progress")
 	}
-	return &SourcePane{Data: v, th: th}
+	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{newScrollKeys()}}
+}
+
+// Title implements Pane.
+func (r *Rollout) Title() string { return "Rollout" }
+
+// SetFocused implements Pane.
+func (r *Rollout) SetFocused(f bool) { r.Data.Focused = f; r.Data.Source.Focused = f }
+
+// SetTheme implements Pane.
+func (r *Rollout) SetTheme(th theme.Theme) { r.th = th }
+
+// SetReach implements the root's source-pane contract.
+func (r *Rollout) SetReach(reach []sources.Reach, h sources.Health) {
+	r.Data.Source.Reach, r.Data.Source.Health = reach, h
+}
+
+// SetHealth updates the health alone, as it ages between readings.
+func (r *Rollout) SetHealth(h sources.Health) { r.Data.Source.Health = h }
+
+// SetState stores the newest rollout snapshot.
+func (r *Rollout) SetState(s sources.RolloutState, h sources.Health, now time.Time) {
+	r.Data.State, r.Data.HasData, r.Data.Now = s, true, now
+	r.Data.Source.Health = h
+}
+
+// Update implements Pane.
+func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return r, nil
+	}
+	switch {
+	case key.Matches(k, r.keys.Up):
+		r.Data.Offset = max(r.Data.Offset-1, 0)
+	case key.Matches(k, r.keys.Down):
+		r.Data.Offset++
+	case key.Matches(k, r.keys.PageUp):
+		r.Data.Offset = max(r.Data.Offset-max(r.visible-2, 1), 0)
+	case key.Matches(k, r.keys.PageDown):
+		r.Data.Offset += max(r.visible-2, 1)
+	case key.Matches(k, r.keys.Top):
+		r.Data.Offset = 0
+	}
+	return r, nil
+}
+
+// View implements Pane.
+func (r *Rollout) View(width, height int) string {
+	r.visible = height - 2
+	return RenderRollout(r.Data, width, height, r.th)
+}
+
+// ShortHelp implements help.KeyMap.
+func (r *Rollout) ShortHelp() []key.Binding { return []key.Binding{r.keys.Up, r.keys.Down} }
+
+// FullHelp implements help.KeyMap.
+func (r *Rollout) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
+}
+
+// Tag returns the part of an image after its last colon: what people call
+// the release ("release-4f2a9c1").
+func Tag(image string) string {
+	if i := strings.LastIndex(image, ":"); i >= 0 && !strings.Contains(image[i:], "/") {
+		return image[i+1:]
+	}
+	return image
+}
+
+func bar(done, total int32, w int) string {
+	if w <= 0 || total <= 0 {
+		return ""
+	}
+	n := int(int64(done) * int64(w) / int64(total))
+	n = min(max(n, 0), w)
+	return strings.Repeat("█", n) + strings.Repeat("░", w-n)
+}
+
+func phasePaint(p sources.RolloutPhase, th theme.Theme) theme.Paint {
+	switch p {
+	case sources.Complete:
+		return th.OK
+	case sources.Stalled:
+		return th.Bad
+	case sources.Paused:
+		return th.Warn
+	}
+	return th.Info
+}
+
+// RenderRollout draws each deployment's rollout, its pods with problems
+// first, and recent warning events. Only the rows that fit are built, so a
+// namespace of thousands of pods costs what the screen shows.
+func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
+	if !v.Source.Configured || !v.HasData {
+		return RenderSource(v.Source, width, height, th)
+	}
+	inner, rows := width-2, height-2
+	title := "2 Rollout"
+	if inner < 1 || rows < 1 {
+		return Frame(title, v.Focused, nil, width, height, th)
+	}
+	var body []string
+	room := func() bool { return len(body) < rows+v.Offset }
+	add := func(s string) {
+		if room() {
+			body = append(body, s)
+		}
+	}
+	if v.Source.Health.State != sources.OK {
+		add(Trunc(HealthMark(v.Source.Health, th), inner))
+	}
+	if len(v.State.Deployments) == 0 {
+		add(th.Dim.S("no deployments match the [kubernetes] section"))
+	}
+	for _, d := range v.State.Deployments {
+		if !room() {
+			break
+		}
+		renderDeployment(d, v.Now, inner, th, add)
+	}
+	if len(v.State.Events) > 0 && room() {
+		add(th.Header.S("warnings"))
+		for i, e := range v.State.Events {
+			if i == 5 || !room() {
+				break
+			}
+			age := runbook.Short(v.Now.Sub(e.At))
+			add(Trunc(th.Warn.S(fmt.Sprintf("%5s %s %s: ", age, e.Object, e.Reason))+th.Dim.S(sources.OneLine(e.Message)), inner))
+		}
+	}
+	if v.Offset > 0 {
+		off := min(v.Offset, max(len(body)-1, 0))
+		body = body[off:]
+		title += fmt.Sprintf(" ↓%d", off)
+	}
+	return Frame(title, v.Focused, body, width, height, th)
+}
+
+func renderDeployment(d sources.DeploymentState, now time.Time, w int, th theme.Theme, add func(string)) {
+	phase := string(d.Phase)
+	if d.Phase == sources.Stalled {
+		phase = "STALLED"
+	}
+	counts := fmt.Sprintf("%d/%d updated %d ready", d.Updated, d.Desired, d.Ready)
+	head := th.Bold.S(d.Name) + " " + phasePaint(d.Phase, th).S(phase) + "  " + counts
+	if bw := w - 2 - len(d.Name) - len(phase) - len(counts) - 4; bw >= 6 {
+		head += "  " + phasePaint(d.Phase, th).S(bar(d.Updated, d.Desired, min(bw, 20)))
+	}
+	add(Trunc(head, w))
+	img := "  " + th.Info.S(Tag(d.Image))
+	if d.PrevImage != "" {
+		img += th.Dim.S(" ← " + Tag(d.PrevImage))
+	}
+	img += th.Dim.S(fmt.Sprintf("  rev %d", d.Revision))
+	add(Trunc(img, w))
+	if d.Why != "" && d.Phase != sources.Complete {
+		add(Trunc("  "+phasePaint(d.Phase, th).S(sources.OneLine(d.Why)), w))
+	}
+	if d.OldPods > 0 {
+		add(Trunc(th.Dim.S(fmt.Sprintf("  %d pods of older revisions still running", d.OldPods)), w))
+	}
+	for i, p := range d.Pods {
+		if !p.Problem && i >= 3 {
+			if rest := len(d.Pods) - i; rest > 0 {
+				add(th.Dim.S(fmt.Sprintf("  … %d more pods fine", rest)))
+			}
+			break
+		}
+		add(podRow(p, now, w, th))
+	}
+}
+
+func podRow(p sources.PodState, now time.Time, w int, th theme.Theme) string {
+	paint := th.Text
+	if p.Problem {
+		paint = th.Bad
+	}
+	restarts := ""
+	if p.Restarts > 0 {
+		restarts = fmt.Sprintf(" ↻%d", p.Restarts)
+	}
+	row := fmt.Sprintf("  %-*s %d/%d %s%s %s r%d", min(32, max(w/3, 10)), Trunc(p.Name, min(32, max(w/3, 10))),
+		p.Ready, p.Total, p.Status, restarts, runbook.Short(now.Sub(p.Created)), p.Revision)
+	if p.Node != "" && w >= 90 {
+		row += " " + p.Node
+	}
+	if p.Problem && p.Reason != "" && w >= 60 {
+		row += " — " + sources.OneLine(p.Reason)
+	}
+	return Trunc(paint.S(row), w)
 }

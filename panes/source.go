@@ -48,6 +48,9 @@ func (p *SourcePane) SetReach(r []sources.Reach, h sources.Health) {
 	p.Data.Reach, p.Data.Health = r, h
 }
 
+// SetHealth updates the health alone, as it ages between readings.
+func (p *SourcePane) SetHealth(h sources.Health) { p.Data.Health = h }
+
 // Update implements Pane.
 func (p *SourcePane) Update(tea.Msg) (Pane, tea.Cmd) { return p, nil }
 

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 )
 
 // RolloutPhase is where a deployment's rollout stands.
@@ -295,4 +298,25 @@ func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
 		ps.Problem = false
 	}
 	return ps
+}
+
+// Facts are the rollout gates' inputs.
+func (s RolloutState) Facts() gates.Facts {
+	old, crash := 0, s.CrashLooping()
+	var notDone []string
+	for _, d := range s.Deployments {
+		old += d.OldPods
+		if d.Phase != Complete {
+			notDone = append(notDone, fmt.Sprintf("%s %d/%d %s", d.Name, d.Ready, d.Desired, d.Phase))
+		}
+	}
+	detail := "all complete"
+	if len(notDone) > 0 {
+		detail = strings.Join(notDone, ", ")
+	}
+	return gates.Facts{
+		"rollout.complete":      {Known: true, Bool: s.Complete(), Detail: detail},
+		"rollout.no_crashloops": {Known: true, Bool: crash == 0, Detail: fmt.Sprintf("%d crash-looping", crash)},
+		"rollout.old_pods_gone": {Known: true, Bool: old == 0, Detail: fmt.Sprintf("%d old pods", old)},
+	}
 }

@@ -104,7 +104,8 @@ type Model struct {
 	panes         [paneCount]panes.Pane
 	checklist     *panes.Checklist
 	output        *panes.Output
-	sourcePanes   map[string]*panes.SourcePane
+	sourcePanes   map[string]reachPane
+	rollout       *panes.Rollout
 	focus         int
 	zoom          bool
 	mode          mode
@@ -169,8 +170,9 @@ func New(opts Options) *Model {
 	m.checklist.Data.Vars = m.vars
 	m.checklist.Data.Now = m.now
 	m.output = panes.NewOutput(m.th)
-	m.sourcePanes = map[string]*panes.SourcePane{
-		"kubernetes": panes.NewRollout(opts.Config, m.th),
+	m.rollout = panes.NewRollout(opts.Config, m.th)
+	m.sourcePanes = map[string]reachPane{
+		"kubernetes": m.rollout,
 		"postgres":   panes.NewLocks(opts.Config, m.th),
 		"jira":       panes.NewJira(opts.Config, m.th),
 		"sentry":     panes.NewErrors(opts.Config, m.th),
@@ -306,6 +308,12 @@ func (m *Model) applyRelay(msg relayMsg) {
 			if p := m.sourcePanes[u.Source]; p != nil {
 				p.SetReach(data, sources.Judge(u, m.now, m.opts.StaleAfter))
 			}
+		case sources.RolloutState:
+			h := sources.Judge(u, m.now, m.opts.StaleAfter)
+			if !u.GoodAt.IsZero() {
+				m.rollout.SetState(data, h, m.now)
+			}
+			m.setFacts(u, data.Facts())
 		}
 	}
 	for _, id := range msg.order {
@@ -316,12 +324,33 @@ func (m *Model) applyRelay(msg relayMsg) {
 	// Health ages with the clock even when a source says nothing.
 	for sec, p := range m.sourcePanes {
 		if u, ok := m.updates[sec]; ok {
-			p.SetReach(p.Data.Reach, sources.Judge(u, m.now, m.opts.StaleAfter))
+			p.SetHealth(sources.Judge(u, m.now, m.opts.StaleAfter))
 		}
 	}
+	m.rollout.Data.Now = m.now
 	m.checklist.Data.Now = m.now
 	m.output.Data.Now = m.now
 	m.refreshGates()
+}
+
+// reachPane is a pane fed by one system.
+type reachPane interface {
+	panes.Pane
+	SetReach([]sources.Reach, sources.Health)
+	SetHealth(sources.Health)
+}
+
+// setFacts records a source's gate inputs. A source that is down or has no
+// good data yet makes its gates unknown: a gate must never pass on data the
+// cockpit cannot vouch for.
+func (m *Model) setFacts(u sources.Update, f gates.Facts) {
+	ok := u.Err == nil && !u.GoodAt.IsZero()
+	for name, fact := range f {
+		if !ok {
+			fact = gates.Fact{Detail: "down: " + sources.OneLine(fmt.Sprint(u.Err))}
+		}
+		m.facts[name] = fact
+	}
 }
 
 func (m *Model) refreshGates() {

@@ -14,8 +14,12 @@ const ReachInterval = 15 * time.Second
 // configured system in the group, all emitting into the relay.
 func StartSources(g *sources.Group, cfg *config.Config, day time.Time, r *Relay) {
 	sources.Start(g, sources.Clock{}, sources.DefaultBackoff, r.Emit)
+	if cfg.Kubernetes != nil {
+		// The rollout source's own health says whether the cluster answers.
+		sources.Start(g, &sources.Kube{Config: cfg.Kubernetes}, sources.DefaultBackoff, r.Emit)
+	}
 	for _, sec := range sources.Sections {
-		if !sources.Configured(cfg, sec) {
+		if !sources.Configured(cfg, sec) || sec == "kubernetes" {
 			continue
 		}
 		src := sources.Reachability{Config: cfg, Section: sec, Interval: ReachInterval, Day: day}
