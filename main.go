@@ -112,7 +112,7 @@ Exit codes:
   3  check: the configuration is valid but a configured system did not answer
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
-	root.AddCommand(newCheckCmd(&g), newVersionCmd())
+	root.AddCommand(newCheckCmd(&g), newVersionCmd(), newSandboxCmd())
 	return root
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
 )
 
 // needTool fails under CI (where the set-up must have installed it) and
@@ -197,5 +199,48 @@ func TestHelpNamesFilesAndExitCodes(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("--help lacks %q", want)
 		}
+	}
+}
+
+// TestCockpitOnSandbox is the new user's first run: the cockpit on the
+// sandbox's config in a 160×48 tmux, every pane connected to its system, a
+// step checked off and a command step run for real, then a clean quit.
+func TestCockpitOnSandbox(t *testing.T) {
+	needTool(t, "tmux", "apt-get install tmux")
+	info := sandboxtest.Start(t)
+	bin := buildBinary(t)
+	state := t.TempDir()
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-sandbox-%d", os.Getpid()), name: "cockpit"}
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	s.run("new-session", "-d", "-s", s.name, "-x", "160", "-y", "48",
+		fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", state, bin, info.Config))
+	s.waitFor("1 Checklist")
+	// Live data from every system.
+	s.waitFor("api complete")
+	s.waitFor("worker complete")
+	s.waitFor("PostgreSQL 15")
+	s.waitFor("signed in as")
+	s.waitFor("organization")
+	scr := s.screen()
+	for _, want := range []string{"k8s ●", "pg ●", "jira ●", "sentry ●"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("status bar lacks %q:\n%s", want, scr)
+		}
+	}
+	// Tick off the first step, then run the clone step for real.
+	s.run("send-keys", "-t", s.name, "Space")
+	s.waitFor("[x] A deployment plan exists")
+	s.run("send-keys", "-t", s.name, "j", "Enter")
+	s.waitFor("Confirm")
+	s.run("send-keys", "-t", s.name, "y")
+	s.waitFor("is a clone of acme")
+	s.waitFor("[x] Clone the production database")
+	s.run("send-keys", "-t", s.name, "q")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-L", s.socket, "has-session", "-t", s.name).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cockpit did not quit:\n%s", s.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

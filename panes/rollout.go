@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"

@@ -1,0 +1,397 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
+)
+
+// sandboxZone is the seed team's zone; the window is laid around the time
+// the sandbox comes up, so a demo is always inside it.
+const sandboxZone = "Europe/London"
+
+// window returns HH:MM start and end for a 3½-hour window opening on the
+// quarter hour before now, kept within the day (windows do not cross
+// midnight).
+func window(now time.Time) (string, string) {
+	loc, err := time.LoadLocation(sandboxZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	n := now.In(loc)
+	start := time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute()/15*15, 0, 0, loc)
+	end := start.Add(3*time.Hour + 30*time.Minute)
+	if end.Day() != start.Day() {
+		return start.Format("15:04"), "23:59"
+	}
+	return start.Format("15:04"), end.Format("15:04")
+}
+
+// splitPassword takes the password out of a URL DSN: the cockpit's config
+// refuses passwords in DSNs, so it goes to a secret file instead.
+func splitPassword(dsn string) (string, string) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn, ""
+	}
+	pw, _ := u.User.Password()
+	u.User = url.User(u.User.Username())
+	return u.String(), pw
+}
+
+func tomlString(s string) string { return strconv.Quote(s) }
+
+// renderConfig writes the seed runbook adapted to the sandbox: the same
+// phases and steps, with commands that really work here.
+func renderConfig(info *Info, now time.Time) string {
+	start, end := window(now)
+	appDSN, appPassword := splitPassword(info.PostgresApp)
+	cloneDSN, _ := splitPassword(info.PostgresClone)
+	adminDSN, _ := splitPassword(info.PostgresAdmin)
+	pwFile := filepath.Join(info.Dir, "secrets", "pg-password")
+	_ = os.WriteFile(pwFile, []byte(appPassword+"\n"), 0o600)
+	exe, _ := os.Executable()
+	image := k8s.ImageRepo + ":release-"
+
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w(`# Written by flightdeck sandbox up. The seed runbook adapted to the local
+# sandbox: a real Kubernetes control plane, a real Postgres with a workload,
+# and stand-ins for Jira, Sentry and Slack. Rewritten on every sandbox up.
+
+[deploy]
+name = "Acme sandbox deploy"
+environment = "production"
+release = "release-{{date}}"
+workdir = %s
+command_timeout = "5m"
+
+[window]
+start = %q
+end = %q
+timezone = %q
+
+[vars]
+kubeconfig = %s
+admin_dsn = %s
+app_dsn = %s
+clone = %q
+clone_dsn = %s
+migration = %s
+flightdeck = %s
+image = %q
+sandbox = %s
+`, tomlString(info.GitRepo), start, end, sandboxZone,
+		tomlString(info.Kubeconfig), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
+		tomlString(cloneDSN), tomlString(info.MigrationFile), tomlString(exe), image, tomlString(info.Dir))
+
+	w(`[[phase]]
+name = "Pre-Deployment"
+
+[[phase.step]]
+id = "pre/deployment-plan"
+title = "A deployment plan exists"
+estimate = "2m"
+notes = "Clone the last deployment plan and rename it for today."
+
+[[phase.step]]
+id = "pre/clone-database"
+title = "Clone the production database"
+estimate = "2m"
+command = "{{flightdeck}} sandbox clone --dir {{sandbox}} --name {{clone}}"
+notes = "CREATE DATABASE {{clone}} TEMPLATE acme, on the sandbox's Postgres."
+
+[[phase.step]]
+id = "pre/prune-clones"
+title = "Delete clones older than three deploys ago"
+estimate = "1m"
+command = '''
+psql {{admin_dsn}} -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'acme-clone-%' ORDER BY datname DESC OFFSET 4" |
+  while read -r db; do echo "dropping $db"; psql {{admin_dsn}} -c "DROP DATABASE \"$db\""; done'''
+
+[[phase.step]]
+id = "pre/jira-columns"
+title = "JIRA is up to date for every deployment column"
+estimate = "5m"
+gate = "jira.columns_clean"
+
+[[phase.step]]
+id = "pre/qa-hold-blockers"
+title = "QA Hold has no deployment blockers"
+estimate = "2m"
+notes = "The Jira pane flags QA Hold cards labelled or prioritised as blockers."
+
+[[phase.step]]
+id = "pre/pull-branches"
+title = "Bring master, staging and production up to date locally"
+estimate = "1m"
+command = "git checkout master && git pull && git checkout staging && git pull && git checkout production && git pull"
+
+[[phase.step]]
+id = "pre/merge-down"
+title = "Merge hotfixes down: production into staging into master"
+estimate = "1m"
+command = "git checkout staging && git merge --no-edit production && git push && git checkout master && git merge --no-edit staging && git push"
+
+[[phase]]
+name = "Deployment Proper"
+
+[[phase.step]]
+id = "deploy/merge-staging"
+title = "Merge staging into production"
+estimate = "1m"
+command = "git checkout production && git merge --no-edit staging"
+
+[[phase.step]]
+id = "deploy/dry-run-migrations"
+title = "Dry-run the migrations on today's clone"
+estimate = "3m"
+timeout = "3m"
+command = "psql {{clone_dsn}} -v ON_ERROR_STOP=1 -f {{migration}}"
+notes = "Watch the DB locks pane: the migration holds ACCESS EXCLUSIVE on the clone."
+
+[[phase.step]]
+id = "deploy/clone-locks"
+title = "Nothing locks the database for more than ~30 seconds"
+estimate = "2m"
+gate = "locks.max_hold < 30s"
+
+[[phase.step]]
+id = "deploy/push-production"
+title = "Push production and roll the new image out"
+estimate = "3m"
+command = '''
+git push origin production &&
+sha=$(git rev-parse --short=7 production) &&
+kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}$sha &&
+kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}$sha'''
+
+[[phase.step]]
+id = "deploy/merge-master"
+title = "Merge master into staging and push"
+estimate = "1m"
+command = "git checkout staging && git merge --no-edit master && git push origin staging"
+
+[[phase]]
+name = "Post-Deployment"
+
+[[phase.step]]
+id = "post/jira-to-production"
+title = "Move Staging, QA Hold and Testing For Production cards to Production"
+estimate = "1m"
+action = "jira.move"
+args = { move = "Production" }
+
+[[phase.step]]
+id = "post/jira-to-staging"
+title = "Move Merged to Master cards to Staging"
+estimate = "1m"
+action = "jira.move"
+args = { move = "Staging" }
+
+[[phase.step]]
+id = "post/rollout-complete"
+title = "Production rollout complete"
+estimate = "3m"
+gate = "rollout.complete"
+
+[[phase.step]]
+id = "post/no-crashloops"
+title = "No pods crash-looping"
+estimate = "1m"
+gate = "rollout.no_crashloops"
+
+[[phase.step]]
+id = "post/announce"
+title = "Tell #general the deployment was successful"
+estimate = "1m"
+action = "slack.notify"
+args = { channel = "#general", text = ":rocket: {{release}} is live in {{env}}. Deployed by {{operator}}." }
+
+[[phase.step]]
+id = "post/sentry-spikes"
+title = "Sentry: no error spikes"
+estimate = "5m"
+gate = "sentry.no_spike"
+
+[[phase.step]]
+id = "post/sentry-new-issues"
+title = "Sentry: no new errors"
+estimate = "2m"
+gate = "sentry.no_new_issues"
+
+[[phase]]
+name = "Disaster Recovery"
+contingency = true
+
+[[phase.step]]
+id = "dr/rollback"
+title = "Pods missing or down: roll back the deployment"
+estimate = "3m"
+action = "kube.rollback"
+
+[[phase.step]]
+id = "dr/rollout-undo"
+title = "Roll back by hand (kubectl rollout undo)"
+estimate = "2m"
+command = "kubectl --kubeconfig {{kubeconfig}} -n production rollout undo deployment/api && kubectl --kubeconfig {{kubeconfig}} -n production rollout undo deployment/worker"
+
+[[phase.step]]
+id = "dr/watch-pods"
+title = "Watch pods: is the issue resolved?"
+estimate = "3m"
+gate = "rollout.complete"
+
+[[phase.step]]
+id = "dr/alert"
+title = "Alert the EM/TL/DevOps channel"
+estimate = "1m"
+action = "slack.notify"
+args = { channel = "#dev-ops", text = ":rotating_light: {{deploy}} {{release}} rolled back. Deployer: {{operator}}." }
+
+[[phase.step]]
+id = "dr/long-running-queries"
+title = "List long-running queries"
+estimate = "1m"
+command = "psql {{admin_dsn}} -c \"SELECT pid, now() - query_start AS age, state, left(query, 60) AS query FROM pg_stat_activity WHERE state <> 'idle' ORDER BY age DESC\""
+
+[[phase.step]]
+id = "dr/cancel-backends"
+title = "Cancel the blocking queries"
+estimate = "2m"
+action = "postgres.cancel"
+args = { target = "production" }
+
+[[phase.step]]
+id = "dr/terminate-backends"
+title = "Terminate them if cancelling did not help"
+estimate = "2m"
+action = "postgres.terminate"
+args = { target = "production" }
+
+[[phase]]
+name = "Sandbox drills"
+contingency = true
+
+[[phase.step]]
+id = "drill/bad-release"
+title = "Ship a bad release (pods crash-loop)"
+estimate = "1m"
+command = "kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}bad-{{date}} && kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}bad-{{date}}"
+
+[[phase.step]]
+id = "drill/lock-production"
+title = "Run the migration on production (blocks the workload)"
+estimate = "1m"
+command = "psql {{app_dsn}} -v ON_ERROR_STOP=1 -f {{migration}}"
+`)
+
+	w(`[kubernetes]
+kubeconfig = %s
+namespaces = ["production"]
+deployments = ["api", "worker"]
+progress_timeout = "1m"
+
+[postgres]
+poll = "1s"
+lock_threshold = "30s"
+long_query = "30s"
+
+[[postgres.target]]
+name = "production"
+dsn = %s
+password = %q
+
+[[postgres.target]]
+name = "clone"
+dsn = "%s"
+password = %q
+
+[git]
+repo = %s
+remote = "origin"
+branches = ["master", "staging", "production"]
+
+[jira]
+url = %q
+flavor = "cloud"
+email = %q
+token = %q
+board = %d
+project = %q
+poll = "15s"
+fix_version = "2026.11.22"
+blocker_labels = ["blocker"]
+blocker_priorities = ["Blocker", "Highest"]
+
+[[jira.column]]
+name = "In Progress"
+not_merged_to = "master"
+
+[[jira.column]]
+name = "Code Review"
+not_merged_to = "master"
+
+[[jira.column]]
+name = "Merged to Master"
+merged_to = "master"
+check_release = true
+
+[[jira.column]]
+name = "Staging"
+merged_to = "staging"
+check_release = true
+
+[[jira.column]]
+name = "QA Hold"
+merged_to = "staging"
+check_release = true
+no_blockers = true
+
+[[jira.column]]
+name = "Testing For Production"
+merged_to = "staging"
+check_release = true
+
+[[jira.column]]
+name = "Production"
+
+[[jira.move]]
+from = ["Staging", "QA Hold", "Testing For Production"]
+to = "Production"
+
+[[jira.move]]
+from = ["Merged to Master"]
+to = "Staging"
+
+[sentry]
+url = %q
+org = %q
+projects = [%q]
+environment = "production"
+token = %q
+poll = "10s"
+baseline = "30m"
+spike_factor = 3
+spike_floor = 10
+spike_intervals = 2
+ignore = ["^DBConnection"]
+
+[slack]
+webhook = %q
+channel = "#general"
+incident_channel = "#dev-ops"
+`, tomlString(info.Kubeconfig), tomlString(appDSN), "file:"+pwFile, strings.ReplaceAll(cloneDSN, info.CloneName, "{{clone}}"), "file:"+pwFile,
+		tomlString(info.GitRepo),
+		info.JiraURL, info.JiraEmail, "file:"+info.JiraTokenFile, JiraBoard, JiraProject,
+		info.SentryURL, SentryOrg, SentryProj, "file:"+info.SentryTokenFile,
+		"file:"+filepath.Join(info.Dir, "secrets", "slack-webhook"))
+	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "slack-webhook"), []byte(info.SlackWebhook+"\n"), 0o600)
+	return b.String()
+}

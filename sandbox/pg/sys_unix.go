@@ -1,0 +1,173 @@
+//go:build unix
+
+package pg
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const supported = true
+
+func isRoot() bool { return os.Geteuid() == 0 }
+
+// runAs makes cmd run as the server's OS user. Setting credentials in the
+// child, rather than wrapping the command in runuser or su, needs no helper
+// program and keeps the caller's exit status and output untouched.
+func runAs(cmd *exec.Cmd, u osUser) {
+	if !u.switchTo {
+		return
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: u.groups},
+	}
+}
+
+func chownTo(path string, u osUser) error {
+	if !u.switchTo {
+		return nil
+	}
+	return os.Lchown(path, int(u.uid), int(u.gid))
+}
+
+// lockFile takes an exclusive flock on path, calling waiting once if another
+// process holds it. The kernel drops the lock when its holder dies, so a
+// killed Up never wedges the next one.
+func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, err
+		}
+		if !told && waiting != nil {
+			waiting()
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// processAlive reports whether pid names a live process. A zombie counts as
+// gone: it holds no ports, files or shared memory, and an orphaned
+// postmaster may stay one for as long as whoever adopted it fails to reap it.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		// The state follows the parenthesised command name, which may itself
+		// contain spaces and parentheses.
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+			return s[i+2] != 'Z' && s[i+2] != 'X'
+		}
+		return true
+	} else if errors.Is(err, os.ErrNotExist) && procMounted() {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func procMounted() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
+}
+
+// postmasterOf reports whether pid is a postgres process working in
+// dataDir. A postmaster.pid can outlive its server (a reboot, a kill -9) and
+// its pid be reused by anything; postgres chdirs into its data directory,
+// so the process's working directory tells them apart. Where /proc cannot
+// say, a live pid is trusted, as pg_ctl itself does.
+func postmasterOf(pid int, dataDir string) bool {
+	if !processAlive(pid) {
+		return false
+	}
+	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+	if err != nil {
+		return true
+	}
+	return sameDir(cwd, dataDir)
+}
+
+func sameDir(a, b string) bool {
+	if ra, err := filepath.EvalSymlinks(a); err == nil {
+		a = ra
+	}
+	if rb, err := filepath.EvalSymlinks(b); err == nil {
+		b = rb
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
+}
+
+// processesIn lists live processes whose working directory is dataDir: the
+// postmaster and its children. Backends outlive a postmaster killed with
+// SIGKILL, and they hold on to shared memory and the port's socket.
+func processesIn(dataDir string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
+		if err != nil || !sameDir(cwd, dataDir) {
+			continue
+		}
+		if processAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// signal names postgres's shutdown modes: SIGINT is pg_ctl's "fast",
+// SIGQUIT its "immediate".
+func signal(pid int, sig string) error {
+	s := map[string]syscall.Signal{"fast": syscall.SIGINT, "immediate": syscall.SIGQUIT, "kill": syscall.SIGKILL}[sig]
+	err := syscall.Kill(pid, s)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+func ownerAndMode(p string) (uid, gid uint32, mode os.FileMode, ok bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, 0, false
+	}
+	return st.Uid, st.Gid, fi.Mode().Perm(), true
+}
