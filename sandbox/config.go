@@ -49,14 +49,13 @@ func tomlString(s string) string { return strconv.Quote(s) }
 
 // renderConfig writes the seed runbook adapted to the sandbox: the same
 // phases and steps, with commands that really work here.
-func renderConfig(info *Info, now time.Time) string {
+func renderConfig(info *Info, exe string, now time.Time) string {
 	start, end := window(now)
 	appDSN, appPassword := splitPassword(info.PostgresApp)
 	cloneDSN, _ := splitPassword(info.PostgresClone)
 	adminDSN, _ := splitPassword(info.PostgresAdmin)
 	pwFile := filepath.Join(info.Dir, "secrets", "pg-password")
 	_ = os.WriteFile(pwFile, []byte(appPassword+"\n"), 0o600)
-	exe, _ := os.Executable()
 	image := k8s.ImageRepo + ":release-"
 
 	var b strings.Builder

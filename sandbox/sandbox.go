@@ -208,7 +208,7 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	o.say("stand-ins: jira %s, sentry %s, slack %s (pid %d)", info.JiraURL, info.SentryURL, info.SlackWebhook, svc.PID)
 
 	info.Config = filepath.Join(o.Dir, ConfigFile)
-	if err := os.WriteFile(info.Config, []byte(renderConfig(info, time.Now())), 0o644); err != nil {
+	if err := os.WriteFile(info.Config, []byte(renderConfig(info, o.Exe, time.Now())), 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(o.Dir, InfoFile), info); err != nil {
