@@ -19,6 +19,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
@@ -305,7 +306,17 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	}
 	log.Info("cockpit start", "config", cfg.Path, "journal", path, "read_only", g.readOnly, "version", versionString())
 
+	var kube kubernetes.Interface
+	var kubeErr error
+	if cfg.Kubernetes != nil {
+		if rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes); err != nil {
+			kubeErr = err
+		} else if kube, err = kubernetes.NewForConfig(rc); err != nil {
+			kubeErr = err
+		}
+	}
 	model := tui.New(tui.Options{
+		Kube: kube, KubeErr: kubeErr,
 		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log, Notices: notices,
 		Theme: theme.New(true, theme.NoColorFromEnv()),

@@ -244,3 +244,75 @@ func TestCockpitOnSandbox(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRollbackOnSandbox is the incident: a bad release crash-loops, R then
+// y returns every deployment to the last known good image, and the journal
+// holds the intent and the result.
+func TestRollbackOnSandbox(t *testing.T) {
+	needTool(t, "tmux", "apt-get install tmux")
+	info := sandboxtest.Start(t)
+	bin := buildBinary(t)
+	state := t.TempDir()
+	kubectl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("kubectl", append([]string{"--kubeconfig", info.Kubeconfig, "-n", "production"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	good := strings.TrimSpace(kubectl("get", "deployment", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}"))
+	if strings.Contains(good, "bad") {
+		t.Fatalf("the sandbox starts on a bad image: %s", good)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-rollback-%d", os.Getpid()), name: "cockpit"}
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+		// Leave the shared sandbox as other tests expect it.
+		exec.Command("kubectl", "--kubeconfig", info.Kubeconfig, "-n", "production", "set", "image", "deployment/api", "deployment/worker", "app="+good).Run()
+	})
+	s.run("new-session", "-d", "-s", s.name, "-x", "160", "-y", "48",
+		fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", state, bin, info.Config))
+	s.waitFor("api complete")
+	s.waitFor("worker complete")
+
+	bad := "registry.local/acme/app:release-bad-e2e"
+	kubectl("set", "image", "deployment/api", "deployment/worker", "app="+bad)
+	s.waitFor("CrashLoopBackOff")
+	s.waitFor("R rolls back to " + good[strings.LastIndex(good, ":")+1:])
+
+	s.run("send-keys", "-t", s.name, "R")
+	s.waitFor("Confirm")
+	scr := s.waitFor("release-bad-e2e → ")
+	if !strings.Contains(scr, "production/api") || !strings.Contains(scr, "production/worker") {
+		t.Fatalf("the preview must list every deployment:\n%s", scr)
+	}
+	s.run("send-keys", "-t", s.name, "y")
+	s.waitFor("done: rolled back")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		api := kubectl("get", "deployment", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		worker := kubectl("get", "deployment", "worker", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		if api == good && worker == good {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rollback api runs %s and worker %s, want %s", api, worker, good)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	kubectl("rollout", "status", "deployment/api", "--timeout=90s")
+	s.run("send-keys", "-t", s.name, "q")
+
+	matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("journals: %v", matches)
+	}
+	b, _ := os.ReadFile(matches[0])
+	j := string(b)
+	for _, want := range []string{`"type":"kube.last_known_good"`, `"type":"action.intent"`, `"kind":"kube.rollback"`, `"type":"action.result"`} {
+		if !strings.Contains(j, want) {
+			t.Errorf("journal lacks %s:\n%s", want, j)
+		}
+	}
+}

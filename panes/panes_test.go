@@ -340,6 +340,10 @@ func rolloutFixture(t testing.TB) RolloutView {
 	v.HasData = true
 	v.Now = fixtureNow
 	v.Focused = true
+	v.LKG = map[string]sources.LastKnownGood{
+		"production/api":    {Namespace: "production", Name: "api", Image: "registry.local/acme/app:release-4f2a9c1", Revision: 2},
+		"production/worker": {Namespace: "production", Name: "worker", Image: "registry.local/acme/app:release-4f2a9c1", Revision: 2},
+	}
 	ago := func(d time.Duration) time.Time { return fixtureNow.Add(-d) }
 	v.State = sources.RolloutState{
 		Deployments: []sources.DeploymentState{
@@ -378,7 +382,7 @@ func TestRenderRolloutGolden(t *testing.T) {
 
 func TestRenderRolloutShowsTheStall(t *testing.T) {
 	out := ansi.Strip(RenderRollout(rolloutFixture(t), 120, 24, dark))
-	for _, want := range []string{"api STALLED", "release-bad1 ← release-4f2a9c1", "CrashLoopBackOff ↻4", "6 pods of older revisions", "worker complete", "BackOff"} {
+	for _, want := range []string{"api STALLED", "release-bad1 ← release-4f2a9c1", "R rolls back to release-4f2a9c1 (rev 2", "CrashLoopBackOff ↻4", "6 pods of older revisions", "worker complete", "BackOff"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}

@@ -22,6 +22,8 @@ type RolloutView struct {
 	Now     time.Time
 	Focused bool
 	Offset  int // first row shown, when scrolled
+	// LKG is each deployment's rollback target, by namespace/name.
+	LKG map[string]sources.LastKnownGood
 }
 
 type rolloutKeys struct{ scrollKeys }
@@ -173,7 +175,7 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 		if !room() {
 			break
 		}
-		renderDeployment(d, v.Now, inner, th, add)
+		renderDeployment(d, v.LKG[d.Namespace+"/"+d.Name], v.Now, inner, th, add)
 	}
 	if len(v.State.Events) > 0 && room() {
 		add(th.Header.S("warnings"))
@@ -193,7 +195,7 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	return Frame(title, v.Focused, body, width, height, th)
 }
 
-func renderDeployment(d sources.DeploymentState, now time.Time, w int, th theme.Theme, add func(string)) {
+func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, now time.Time, w int, th theme.Theme, add func(string)) {
 	phase := string(d.Phase)
 	if d.Phase == sources.Stalled {
 		phase = "STALLED"
@@ -210,6 +212,9 @@ func renderDeployment(d sources.DeploymentState, now time.Time, w int, th theme.
 	}
 	img += th.Dim.S(fmt.Sprintf("  rev %d", d.Revision))
 	add(Trunc(img, w))
+	if lkg.Image != "" && lkg.Image != d.Image {
+		add(Trunc(th.Warn.S(fmt.Sprintf("  R rolls back to %s (rev %d, last known good)", Tag(lkg.Image), lkg.Revision)), w))
+	}
 	if d.Why != "" && d.Phase != sources.Complete {
 		add(Trunc("  "+phasePaint(d.Phase, th).S(sources.OneLine(d.Why)), w))
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -253,4 +254,24 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 		case <-timer.C:
 		}
 	}
+}
+
+// RollbackDenied asks the API server, with SelfSubjectAccessReviews, whether
+// this user may patch deployments in each namespace, and returns those where
+// it may not. Knowing before an incident beats finding out during one.
+func RollbackDenied(ctx context.Context, cs kubernetes.Interface, namespaces []string) ([]string, error) {
+	var denied []string
+	for _, ns := range namespaces {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"},
+		}}
+		res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("asking whether deployments in %s may be patched: %w", ns, err)
+		}
+		if !res.Status.Allowed {
+			denied = append(denied, ns)
+		}
+	}
+	return denied, nil
 }

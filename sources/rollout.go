@@ -320,3 +320,35 @@ func (s RolloutState) Facts() gates.Facts {
 		"rollout.old_pods_gone": {Known: true, Bool: old == 0, Detail: fmt.Sprintf("%d old pods", old)},
 	}
 }
+
+// LastKnownGood is a deployment's rollback target: what ran before the
+// deploy touched it.
+type LastKnownGood struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Image     string `json:"image"`
+	Revision  int64  `json:"revision"`
+}
+
+// Key names the deployment.
+func (l LastKnownGood) Key() string { return l.Namespace + "/" + l.Name }
+
+// LastKnownGood reads the rollback targets off the state as first seen: a
+// finished rollout's current template, or, for one still rolling out, the
+// revision before it.
+func (s RolloutState) LastKnownGood() []LastKnownGood {
+	var out []LastKnownGood
+	for _, d := range s.Deployments {
+		l := LastKnownGood{Namespace: d.Namespace, Name: d.Name, Image: d.Image, Revision: d.Revision}
+		if d.Phase != Complete {
+			for _, h := range d.History {
+				if h.Number < d.Revision && h.Image != d.Image {
+					l.Image, l.Revision = h.Image, h.Number
+					break
+				}
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}

@@ -4,7 +4,7 @@ import "charm.land/bubbles/v2/key"
 
 // globalKeys work from every pane.
 type globalKeys struct {
-	Next, Prev, Focus, Zoom, Help, Quit, Dismiss key.Binding
+	Next, Prev, Focus, Zoom, Help, Quit, Dismiss, Rollback key.Binding
 }
 
 func newGlobalKeys() globalKeys {
@@ -16,13 +16,15 @@ func newGlobalKeys() globalKeys {
 		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss message")),
+		// Handled by the root from any pane; the binding is for help.
+		Rollback: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "roll back to last known good")),
 	}
 }
 
 func (k globalKeys) short() []key.Binding {
-	return []key.Binding{k.Next, k.Zoom, k.Help, k.Quit}
+	return []key.Binding{k.Rollback, k.Next, k.Zoom, k.Help, k.Quit}
 }
 
 func (k globalKeys) full() []key.Binding {
-	return []key.Binding{k.Next, k.Prev, k.Focus, k.Zoom, k.Help, k.Dismiss, k.Quit}
+	return []key.Binding{k.Rollback, k.Next, k.Prev, k.Focus, k.Zoom, k.Help, k.Dismiss, k.Quit}
 }

@@ -6,9 +6,12 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,10 +19,12 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
@@ -44,7 +49,16 @@ type Options struct {
 	Notices []string // shown once at start: a torn journal line, interrupted actions
 	// StaleAfter: a source whose last good data is older is marked stale.
 	StaleAfter time.Duration
+	// Kube is the client rollouts are changed with; nil without [kubernetes].
+	Kube    kubernetes.Interface
+	KubeErr error // why Kube is nil although [kubernetes] is configured
+	// AfterRollback is called once a rollback has run, whatever its
+	// outcome: the place for the incident alert.
+	AfterRollback func(context.Context, actions.Outcome) error
 }
+
+// RecLastKnownGood is the journal record of the rollback targets.
+const RecLastKnownGood = "kube.last_known_good"
 
 type mode int
 
@@ -128,6 +142,12 @@ type Model struct {
 
 	keys globalKeys
 	help help.Model
+
+	lkg      map[string]sources.LastKnownGood
+	lkgKnown bool
+	// rollbackDenied lists the namespaces where this user may not patch
+	// deployments, as the API server said at start.
+	rollbackDenied []string
 }
 
 // New builds the root model. The relay must be started with Run once the
@@ -182,6 +202,13 @@ func New(opts Options) *Model {
 		m.sourcePanes["jira"], m.sourcePanes["sentry"], m.output,
 	}
 	m.setFocus(paneChecklist)
+	m.keys.Rollback.SetEnabled(!opts.ReadOnly && opts.Kube != nil)
+	if rec, ok := m.rb.Last(RecLastKnownGood); ok {
+		var list []sources.LastKnownGood
+		if json.Unmarshal(rec.Data, &list) == nil {
+			m.setLKG(list)
+		}
+	}
 	m.input = textinput.New()
 	m.input.Placeholder = "why is this step skipped?"
 	m.input.CharLimit = 300
@@ -242,9 +269,24 @@ func (m *Model) setFocus(i int) {
 	}
 }
 
+type accessMsg struct {
+	denied []string
+	err    error
+}
+
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd {
-	return tea.RequestBackgroundColor
+	cmds := []tea.Cmd{tea.RequestBackgroundColor}
+	if m.opts.Kube != nil && m.opts.Config.Kubernetes != nil {
+		kube, nss, ctx := m.opts.Kube, m.opts.Config.Kubernetes.Namespaces, m.ctx
+		cmds = append(cmds, func() tea.Msg {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			denied, err := sources.RollbackDenied(cctx, kube, nss)
+			return accessMsg{denied: denied, err: err}
+		})
+	}
+	return tea.Batch(cmds...)
 }
 
 type actionDoneMsg struct{ out actions.Outcome }
@@ -267,7 +309,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.applyTheme()
 		return m, nil
 	case relayMsg:
-		m.applyRelay(msg)
+		return m, m.applyRelay(msg)
+	case previewMsg:
+		return m, m.previewed(msg)
+	case accessMsg:
+		if msg.err != nil {
+			m.opts.Log.Warn("access review", "err", msg.err)
+		}
+		m.rollbackDenied = msg.denied
 		return m, nil
 	case recordMsg:
 		m.rb.Apply(msg.rec)
@@ -296,7 +345,8 @@ func (m *Model) syncSpinner() {
 	m.checklist.Data.Spinner = frames[m.spin%len(frames)]
 }
 
-func (m *Model) applyRelay(msg relayMsg) {
+func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
+	var cmds []tea.Cmd
 	for _, u := range msg.updates {
 		m.updates[u.Source] = u
 		switch data := u.Data.(type) {
@@ -314,6 +364,9 @@ func (m *Model) applyRelay(msg relayMsg) {
 				m.rollout.SetState(data, h, m.now)
 			}
 			m.setFacts(u, data.Facts())
+			if !m.lkgKnown && u.Err == nil && len(data.Deployments) > 0 {
+				cmds = append(cmds, m.recordLKG(data.LastKnownGood()))
+			}
 		}
 	}
 	for _, id := range msg.order {
@@ -331,6 +384,29 @@ func (m *Model) applyRelay(msg relayMsg) {
 	m.checklist.Data.Now = m.now
 	m.output.Data.Now = m.now
 	m.refreshGates()
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) setLKG(list []sources.LastKnownGood) {
+	m.lkg = map[string]sources.LastKnownGood{}
+	for _, l := range list {
+		m.lkg[l.Key()] = l
+	}
+	m.lkgKnown = true
+	m.rollout.Data.LKG = m.lkg
+}
+
+// recordLKG keeps what ran when the cockpit first saw the deploy: that is
+// what R rolls back to, and a restart must not move it.
+func (m *Model) recordLKG(list []sources.LastKnownGood) tea.Cmd {
+	m.setLKG(list)
+	data, _ := json.Marshal(list)
+	var parts []string
+	for _, l := range list {
+		parts = append(parts, fmt.Sprintf("%s %s rev %d", l.Name, panes.Tag(l.Image), l.Revision))
+	}
+	note := &actions.Note{Rec: journal.Record{Type: RecLastKnownGood, Summary: "rollback target: " + strings.Join(parts, ", "), Data: data}}
+	return m.execute(note, note.Rec.Summary, 0, nil)
 }
 
 // reachPane is a pane fed by one system.
@@ -395,6 +471,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeHelp
 	case key.Matches(k, m.keys.Dismiss):
 		m.flash = nil
+	case k.String() == "R":
+		// Matched by hand so that in read-only mode the key still says why
+		// it does nothing.
+		return m.rollback("", nil)
 	default:
 		p, cmd := m.panes[m.focus].Update(k)
 		m.panes[m.focus] = p
@@ -480,6 +560,9 @@ func (m *Model) stepRequest(req panes.StepRequest) tea.Cmd {
 // prepareRun builds the step's action, refuses it in read-only mode, and asks
 // for confirmation with its preview.
 func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
+	if st.Kind == config.Action && st.Action == "kube.rollback" {
+		return m.rollback(st.ID, st.Args)
+	}
 	if st.Kind == config.Action {
 		m.setFlash(fmt.Sprintf("%s: the cockpit cannot run action %s yet; do it by hand, then skip this step with s and say so", st.Title, st.Action), true)
 		return nil
@@ -612,12 +695,96 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
 	case !out.Result.OK:
 		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
-	case out.Kind == runbook.KindCommand:
+	case out.Kind == runbook.KindCommand || out.Kind == "kube.rollback":
 		m.setFlash("done: "+out.Result.Summary, false)
 	}
-	if m.quitting && len(m.running) == 0 {
-		return tea.Quit
+	var hook tea.Cmd
+	if out.Kind == "kube.rollback" && m.opts.AfterRollback != nil {
+		after, ctx, log := m.opts.AfterRollback, m.ctx, m.opts.Log
+		hook = func() tea.Msg {
+			if err := after(ctx, out); err != nil {
+				log.Warn("after-rollback hook failed", "err", err)
+			}
+			return nil
+		}
 	}
+	if m.quitting && len(m.running) == 0 {
+		return tea.Batch(hook, tea.Quit)
+	}
+	return hook
+}
+
+type previewMsg struct {
+	action  actions.Action
+	preview actions.Preview
+	summary string
+	err     error
+}
+
+// rollback builds the rollback to the last known good templates and asks
+// the server for a dry run before showing the preview.
+func (m *Model) rollback(step string, args map[string]string) tea.Cmd {
+	if m.opts.Kube == nil {
+		if m.opts.KubeErr != nil {
+			m.setFlash(fmt.Sprintf("cannot roll back: %v", m.opts.KubeErr), true)
+		} else {
+			m.setFlash(fmt.Sprintf("nothing to roll back: add a [kubernetes] section to %s", m.opts.Config.Path), true)
+		}
+		return nil
+	}
+	if !m.lkgKnown {
+		m.setFlash("no rollback target yet: waiting for the first reading of the deployments", true)
+		return nil
+	}
+	var targets []actions.KubeTarget
+	keys := make([]string, 0, len(m.lkg))
+	for k := range m.lkg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		l := m.lkg[k]
+		if d := args["deployment"]; d != "" && d != l.Name {
+			continue
+		}
+		t := actions.KubeTarget{Namespace: l.Namespace, Name: l.Name, ToRevision: l.Revision, ToImage: l.Image}
+		if r := args["revision"]; r != "" {
+			t.ToRevision, _ = strconv.ParseInt(r, 10, 64)
+			t.ToImage = ""
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		m.setFlash(fmt.Sprintf("no deployment %q is watched", args["deployment"]), true)
+		return nil
+	}
+	a := &actions.Rollback{Client: m.opts.Kube, Targets: targets, StepID: step}
+	if err := m.runner.Allowed(a); err != nil {
+		m.setFlash(err.Error(), true)
+		return nil
+	}
+	m.setFlash("rollback: asking the API server for a dry run…", false)
+	ctx := m.ctx
+	return func() tea.Msg {
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		pv, err := a.Preview(pctx)
+		return previewMsg{action: a, preview: pv, summary: "roll back " + strings.Join(keys, ", "), err: err}
+	}
+}
+
+func (m *Model) previewed(msg previewMsg) tea.Cmd {
+	if msg.err != nil {
+		m.setFlash(fmt.Sprintf("%s: cannot preview: %v", msg.action.Kind(), msg.err), true)
+		return nil
+	}
+	if m.mode != modeNormal {
+		m.setFlash("preview ready but another question is open; press R again", true)
+		return nil
+	}
+	m.flash = nil
+	m.pending = &pendingAction{action: msg.action, preview: msg.preview, summary: msg.summary, timeout: 2 * time.Minute}
+	m.mode = modeConfirm
 	return nil
 }
 

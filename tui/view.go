@@ -143,6 +143,10 @@ func (m *Model) statusBar(w int) string {
 	if m.opts.ReadOnly {
 		left += " · READ-ONLY"
 	}
+	line0 := th.Bold.S(left)
+	if len(m.rollbackDenied) > 0 {
+		line0 += " " + th.BadStrong.S(" rollback not permitted in "+strings.Join(m.rollbackDenied, ", ")+" ")
+	}
 	ws := m.window()
 	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())
 	clock := th.OK.S(clockText)
@@ -155,7 +159,7 @@ func (m *Model) statusBar(w int) string {
 		clock = th.Info.S(clockText)
 	}
 	health := m.healthMarks(false)
-	line := th.Bold.S(left) + "  " + clock
+	line := line0 + "  " + clock
 	if ansi.StringWidth(line)+2+ansi.StringWidth(health) > w {
 		health = m.healthMarks(true)
 	}

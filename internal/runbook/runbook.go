@@ -105,11 +105,14 @@ type Runbook struct {
 	byID     map[string]*Step
 	open     map[string]journal.Record // action id → intent without a result
 	openSeq  []string
+	// last keeps the newest record of each type the checklist itself does
+	// not interpret (a rollback target, say), for the panes that do.
+	last map[string]journal.Record
 }
 
 // New builds the runbook from a validated config, with every step pending.
 func New(cfg *config.Config) *Runbook {
-	r := &Runbook{byID: map[string]*Step{}, open: map[string]journal.Record{}}
+	r := &Runbook{byID: map[string]*Step{}, open: map[string]journal.Record{}, last: map[string]journal.Record{}}
 	for pi, p := range cfg.Phases {
 		ph := &Phase{Name: p.Name, Contingency: p.Contingency}
 		for _, s := range p.Steps {
@@ -120,6 +123,12 @@ func New(cfg *config.Config) *Runbook {
 		r.Phases = append(r.Phases, ph)
 	}
 	return r
+}
+
+// Last returns the newest record of a type, if the journal has one.
+func (r *Runbook) Last(recType string) (journal.Record, bool) {
+	rec, ok := r.last[recType]
+	return rec, ok
 }
 
 // Step returns the step with that id, or nil.
@@ -139,6 +148,7 @@ func (r *Runbook) Steps() []*Step {
 // journal is history, and a renamed step must not stop the cockpit.
 func (r *Runbook) Apply(rec journal.Record) {
 	st := r.byID[rec.Step]
+	r.last[rec.Type] = rec
 	switch rec.Type {
 	case RecDeployStart:
 		if r.Started.IsZero() {

@@ -1,0 +1,153 @@
+package sources_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// testNamespace makes a namespace of the test's own on the shared sandbox,
+// with a copy of the production api deployment (3 replicas, a short
+// progress deadline), and removes it afterwards.
+func testNamespace(t *testing.T, prefix string) (*rest.Config, kubernetes.Interface, string) {
+	t.Helper()
+	info := sandboxtest.Start(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", info.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	var b [3]byte
+	rand.Read(b[:])
+	ns := prefix + "-" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	prod, err := cs.AppsV1().Deployments("production").Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas, deadline := int32(3), int32(12)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: prod.Labels},
+		Spec:       *prod.Spec.DeepCopy(),
+	}
+	d.Spec.Replicas, d.Spec.ProgressDeadlineSeconds = &replicas, &deadline
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return rc, cs, ns
+}
+
+// watchUntil runs the Kube source and returns the first state that
+// satisfies ok.
+func watchUntil(t *testing.T, src *sources.Kube, what string, ok func(sources.RolloutState) bool) sources.RolloutState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	found := make(chan sources.RolloutState, 1)
+	go sources.Supervise(ctx, src, sources.DefaultBackoff, func(u sources.Update) {
+		if st, isState := u.Data.(sources.RolloutState); isState && u.Err == nil && ok(st) {
+			select {
+			case found <- st:
+			default:
+			}
+		}
+	})
+	select {
+	case st := <-found:
+		return st
+	case <-ctx.Done():
+		t.Fatalf("never saw %s", what)
+	}
+	return sources.RolloutState{}
+}
+
+func TestKubeSourceFollowsGoodAndBadRollouts(t *testing.T) {
+	info := sandboxtest.Start(t)
+	_, cs, ns := testNamespace(t, "src")
+	src := &sources.Kube{Config: &config.Kubernetes{
+		Kubeconfig: info.Kubeconfig, Namespaces: []string{ns}, Deployments: []string{"api"},
+		ProgressTimeout: config.Duration(5 * time.Minute),
+	}}
+	st := watchUntil(t, src, "a complete rollout", func(s sources.RolloutState) bool { return s.Complete() })
+	if d := st.Deployments[0]; d.Ready != 3 || len(d.Pods) != 3 || d.Revision != 1 {
+		t.Fatalf("complete rollout: %+v", d)
+	}
+
+	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"registry.local/acme/app:release-bad-src"}]}}}}`)
+	if _, err := cs.AppsV1().Deployments(ns).Patch(context.Background(), "api", "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st = watchUntil(t, src, "crash-looping pods of the bad release", func(s sources.RolloutState) bool { return s.CrashLooping() > 0 })
+	d := st.Deployments[0]
+	if d.Pods[0].Status != "CrashLoopBackOff" || !d.Pods[0].Problem || d.OldPods != 3 {
+		t.Fatalf("problems must come first and old pods stay: %+v", d)
+	}
+	if d.PrevImage == "" || d.Image != "registry.local/acme/app:release-bad-src" {
+		t.Fatalf("images: now %q, before %q", d.Image, d.PrevImage)
+	}
+	st = watchUntil(t, src, "the stall (ProgressDeadlineExceeded)", func(s sources.RolloutState) bool {
+		return len(s.Deployments) == 1 && s.Deployments[0].Phase == sources.Stalled
+	})
+	if f := st.Facts(); f["rollout.complete"].Bool || f["rollout.no_crashloops"].Bool {
+		t.Fatalf("gates pass on a stalled rollout: %+v", f)
+	}
+}
+
+func TestRollbackDeniedUpFront(t *testing.T) {
+	rc, cs, ns := testNamespace(t, "rbac")
+	ctx := context.Background()
+	denied, err := sources.RollbackDenied(ctx, cs, []string{ns})
+	if err != nil || len(denied) != 0 {
+		t.Fatalf("the sandbox admin is denied: %v %v", denied, err)
+	}
+	// A service account that may only look.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "viewer", Namespace: ns}}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "view-deployments", Namespace: ns}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: []string{"get", "list", "watch"},
+	}}}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "viewer", Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "view-deployments"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "viewer", Namespace: ns}}}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "viewer", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := rest.AnonymousClientConfig(rc)
+	viewer.BearerToken = tok.Status.Token
+	vcs := kubernetes.NewForConfigOrDie(viewer)
+	denied, err = sources.RollbackDenied(ctx, vcs, []string{ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(denied) != 1 || denied[0] != ns {
+		t.Fatalf("denied = %v, want [%s]", denied, ns)
+	}
+}
