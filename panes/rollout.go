@@ -22,18 +22,40 @@ type RolloutView struct {
 	Now     time.Time
 	Focused bool
 	Offset  int // first row shown, when scrolled
+	Cursor  int // the selected deployment
 	// LKG is each deployment's rollback target, by namespace/name.
 	LKG map[string]sources.LastKnownGood
 }
 
-type rolloutKeys struct{ scrollKeys }
+type rolloutKeys struct {
+	scrollKeys
+	Pause, Restart, Scale key.Binding
+}
+
+// KubeOp is what the operator asked to do to a deployment.
+type KubeOp string
+
+const (
+	OpPauseResume KubeOp = "pause/resume"
+	OpRestart     KubeOp = "restart"
+	OpScale       KubeOp = "scale"
+)
+
+// KubeRequest asks the root to act on one deployment.
+type KubeRequest struct {
+	Op              KubeOp
+	Namespace, Name string
+	Paused          bool
+	Replicas        int32
+}
 
 // Rollout is the pod rollout pane: Deployments, ReplicaSets and pods.
 type Rollout struct {
-	Data    RolloutView
-	keys    rolloutKeys
-	th      theme.Theme
-	visible int
+	Data     RolloutView
+	keys     rolloutKeys
+	th       theme.Theme
+	visible  int
+	readOnly bool
 }
 
 // NewRollout builds the pane for the [kubernetes] section.
@@ -55,7 +77,12 @@ func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
 		}
 		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.String()+" without progress")
 	}
-	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{newScrollKeys()}}
+	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{
+		scrollKeys: newScrollKeys(),
+		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume rollout")),
+		Restart:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
+		Scale:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "scale")),
+	}}
 }
 
 // Title implements Pane.
@@ -87,11 +114,22 @@ func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	if !ok {
 		return r, nil
 	}
+	deps := r.Data.State.Deployments
 	switch {
 	case key.Matches(k, r.keys.Up):
-		r.Data.Offset = max(r.Data.Offset-1, 0)
+		r.Data.Cursor = max(r.Data.Cursor-1, 0)
 	case key.Matches(k, r.keys.Down):
-		r.Data.Offset++
+		r.Data.Cursor = min(r.Data.Cursor+1, max(len(deps)-1, 0))
+	case r.Data.Cursor >= len(deps):
+	case key.Matches(k, r.keys.Pause), r.readOnly && k.String() == "p":
+		d := deps[r.Data.Cursor]
+		return r, kubeRequest(KubeRequest{Op: OpPauseResume, Namespace: d.Namespace, Name: d.Name, Paused: d.Paused})
+	case key.Matches(k, r.keys.Restart), r.readOnly && k.String() == "r":
+		d := deps[r.Data.Cursor]
+		return r, kubeRequest(KubeRequest{Op: OpRestart, Namespace: d.Namespace, Name: d.Name})
+	case key.Matches(k, r.keys.Scale), r.readOnly && k.String() == "S":
+		d := deps[r.Data.Cursor]
+		return r, kubeRequest(KubeRequest{Op: OpScale, Namespace: d.Namespace, Name: d.Name, Replicas: d.Desired})
 	case key.Matches(k, r.keys.PageUp):
 		r.Data.Offset = max(r.Data.Offset-max(r.visible-2, 1), 0)
 	case key.Matches(k, r.keys.PageDown):
@@ -102,6 +140,17 @@ func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	return r, nil
 }
 
+func kubeRequest(req KubeRequest) tea.Cmd { return func() tea.Msg { return req } }
+
+// SetReadOnly hides the keys that change deployments; pressing them still
+// reaches the root, which says why nothing happens.
+func (r *Rollout) SetReadOnly(ro bool) {
+	r.readOnly = ro
+	for _, b := range []*key.Binding{&r.keys.Pause, &r.keys.Restart, &r.keys.Scale} {
+		b.SetEnabled(!ro)
+	}
+}
+
 // View implements Pane.
 func (r *Rollout) View(width, height int) string {
 	r.visible = height - 2
@@ -109,11 +158,13 @@ func (r *Rollout) View(width, height int) string {
 }
 
 // ShortHelp implements help.KeyMap.
-func (r *Rollout) ShortHelp() []key.Binding { return []key.Binding{r.keys.Up, r.keys.Down} }
+func (r *Rollout) ShortHelp() []key.Binding {
+	return []key.Binding{r.keys.Pause, r.keys.Restart, r.keys.Scale, r.keys.Up, r.keys.Down}
+}
 
 // FullHelp implements help.KeyMap.
 func (r *Rollout) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
+	return [][]key.Binding{{r.keys.Pause, r.keys.Restart, r.keys.Scale}, {r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
 }
 
 // Tag returns the part of an image after its last colon: what people call
@@ -171,11 +222,11 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	if len(v.State.Deployments) == 0 {
 		add(th.Dim.S("no deployments match the [kubernetes] section"))
 	}
-	for _, d := range v.State.Deployments {
+	for i, d := range v.State.Deployments {
 		if !room() {
 			break
 		}
-		renderDeployment(d, v.LKG[d.Namespace+"/"+d.Name], v.Now, inner, th, add)
+		renderDeployment(d, v.LKG[d.Namespace+"/"+d.Name], i == v.Cursor && v.Focused, v.Now, inner, th, add)
 	}
 	if len(v.State.Events) > 0 && room() {
 		add(th.Header.S("warnings"))
@@ -195,13 +246,17 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	return Frame(title, v.Focused, body, width, height, th)
 }
 
-func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, now time.Time, w int, th theme.Theme, add func(string)) {
+func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, selected bool, now time.Time, w int, th theme.Theme, add func(string)) {
 	phase := string(d.Phase)
 	if d.Phase == sources.Stalled {
 		phase = "STALLED"
 	}
 	counts := fmt.Sprintf("%d/%d updated %d ready", d.Updated, d.Desired, d.Ready)
-	head := th.Bold.S(d.Name) + " " + phasePaint(d.Phase, th).S(phase) + "  " + counts
+	name := d.Name
+	if selected {
+		name = th.Selected.S("▸ " + d.Name)
+	}
+	head := th.Bold.S(name) + " " + phasePaint(d.Phase, th).S(phase) + "  " + counts
 	if bw := w - 2 - len(d.Name) - len(phase) - len(counts) - 4; bw >= 6 {
 		head += "  " + phasePaint(d.Phase, th).S(bar(d.Updated, d.Desired, min(bw, 20)))
 	}
@@ -220,6 +275,18 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, now 
 	}
 	if d.OldPods > 0 {
 		add(Trunc(th.Dim.S(fmt.Sprintf("  %d pods of older revisions still running", d.OldPods)), w))
+	}
+	if len(d.History) > 1 && selected {
+		for i, h := range d.History {
+			if i == 4 {
+				break
+			}
+			cause := h.ChangeCause
+			if cause == "" {
+				cause = "-"
+			}
+			add(Trunc(th.Dim.S(fmt.Sprintf("  rev %d %s %s ago: %s", h.Number, Tag(h.Image), runbook.Short(now.Sub(h.Created)), cause)), w))
+		}
 	}
 	for i, p := range d.Pods {
 		if !p.Problem && i >= 3 {

@@ -7,9 +7,12 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sources"
 )
 
 func sizedModel(t *testing.T, w, h int) *Model {
@@ -115,4 +118,64 @@ func TestWindowClockInStatusBar(t *testing.T) {
 	if out := ansi.Strip(m.Render()); !strings.Contains(out, "ROLL BACK") {
 		t.Fatalf("want ROLL BACK:\n%s", strings.SplitN(out, "\n", 2)[0])
 	}
+}
+
+// TestReadOnlyRefusesEveryMutatingKey: in read-only mode each key that would
+// change the world says so and starts nothing.
+func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
+	cfg := bigConfig(t)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	rec := &recordingJournal{}
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: rec, Day: now, Now: now,
+		Theme: theme.New(true, true), ReadOnly: true, Kube: fake.NewClientset()})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6}}},
+		sources.Health{State: sources.OK}, now)
+	m.setLKG([]sources.LastKnownGood{{Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}})
+	press := func(s string) {
+		k := tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
+		if s == "enter" {
+			k = tea.KeyPressMsg{Code: tea.KeyEnter}
+		}
+		_, cmd := m.Update(k)
+		// Run what the key asked for, as the program would.
+		for cmd != nil {
+			msg := cmd()
+			if msg == nil {
+				break
+			}
+			if _, isBatch := msg.(tea.BatchMsg); isBatch {
+				break
+			}
+			_, cmd = m.Update(msg)
+		}
+	}
+	cases := []struct{ pane, key string }{
+		{"1", "enter"}, // run the first (command) step
+		{"2", "p"}, {"2", "r"}, {"2", "S"},
+		{"1", "R"}, {"2", "R"},
+	}
+	for _, c := range cases {
+		m.flash = nil
+		press(c.pane)
+		press(c.key)
+		if m.flash == nil || !strings.Contains(m.flash.text, "read-only") {
+			t.Errorf("pane %s key %s: flash %+v, want a read-only refusal", c.pane, c.key, m.flash)
+		}
+		if m.mode != modeNormal || len(m.running) != 0 {
+			t.Errorf("pane %s key %s: mode %d, %d running", c.pane, c.key, m.mode, len(m.running))
+		}
+	}
+	for _, r := range rec.records {
+		if r.Type == runbook.RecIntent {
+			t.Fatalf("read-only mode journaled an intent: %+v", r)
+		}
+	}
+}
+
+type recordingJournal struct{ records []journal.Record }
+
+func (r *recordingJournal) Append(rec journal.Record) (journal.Record, error) {
+	r.records = append(r.records, rec)
+	return rec, nil
 }

@@ -133,7 +133,8 @@ type Model struct {
 
 	pending  *pendingAction
 	input    textinput.Model
-	inputFor string // step id being skipped
+	inputFor string             // step id being skipped
+	scaleFor *panes.KubeRequest // the deployment being scaled, when the input asks for replicas
 	running  map[string]*running
 	spin     int
 	spinning bool
@@ -191,6 +192,7 @@ func New(opts Options) *Model {
 	m.checklist.Data.Now = m.now
 	m.output = panes.NewOutput(m.th)
 	m.rollout = panes.NewRollout(opts.Config, m.th)
+	m.rollout.SetReadOnly(opts.ReadOnly)
 	m.sourcePanes = map[string]reachPane{
 		"kubernetes": m.rollout,
 		"postgres":   panes.NewLocks(opts.Config, m.th),
@@ -334,6 +336,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, spinTick()
 	case panes.StepRequest:
 		return m, m.stepRequest(msg)
+	case panes.KubeRequest:
+		return m, m.kubeRequest(msg)
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -530,6 +534,7 @@ func (m *Model) stepRequest(req panes.StepRequest) tea.Cmd {
 		m.mode = modeInput
 		m.inputFor = st.ID
 		m.input.Reset()
+		m.input.Placeholder = "why is this step skipped?"
 		return m.input.Focus()
 	case panes.OpReopen:
 		if err := m.rb.CanReopen(st.ID); err != nil {
@@ -624,9 +629,27 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 	case "esc":
 		m.mode = modeNormal
 		m.input.Blur()
+		if m.scaleFor != nil {
+			m.scaleFor = nil
+			m.setFlash("not scaled", false)
+			return nil
+		}
 		m.setFlash("not skipped", false)
 		return nil
 	case "enter":
+		if req := m.scaleFor; req != nil {
+			n, err := strconv.Atoi(strings.TrimSpace(m.input.Value()))
+			if err != nil || n < 0 || n > 1000 {
+				m.setFlash("replicas: a whole number from 0 to 1000, or esc to go back", true)
+				return nil
+			}
+			m.mode = modeNormal
+			m.input.Blur()
+			m.scaleFor = nil
+			t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name}}
+			return m.previewAction(&actions.Scale{Client: m.opts.Kube, Targets: t, Replicas: int32(n)},
+				fmt.Sprintf("scale %s/%s to %d", req.Namespace, req.Name, n))
+		}
 		reason := m.input.Value()
 		if len(reason) == 0 {
 			m.setFlash("a skip needs a reason: type one, or esc to go back", true)
@@ -695,7 +718,7 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
 	case !out.Result.OK:
 		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
-	case out.Kind == runbook.KindCommand || out.Kind == "kube.rollback":
+	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube."):
 		m.setFlash("done: "+out.Result.Summary, false)
 	}
 	var hook tea.Cmd
@@ -758,19 +781,56 @@ func (m *Model) rollback(step string, args map[string]string) tea.Cmd {
 		m.setFlash(fmt.Sprintf("no deployment %q is watched", args["deployment"]), true)
 		return nil
 	}
-	a := &actions.Rollback{Client: m.opts.Kube, Targets: targets, StepID: step}
+	return m.previewAction(&actions.Rollback{Client: m.opts.Kube, Targets: targets, StepID: step}, "roll back "+strings.Join(keys, ", "))
+}
+
+// previewAction refuses a dangerous action in read-only mode, else asks for
+// its preview (a server-side dry run: I/O, so in a command) and then for
+// confirmation.
+func (m *Model) previewAction(a actions.Action, summary string) tea.Cmd {
 	if err := m.runner.Allowed(a); err != nil {
 		m.setFlash(err.Error(), true)
 		return nil
 	}
-	m.setFlash("rollback: asking the API server for a dry run…", false)
+	m.setFlash(a.Kind()+": asking the API server for a dry run…", false)
 	ctx := m.ctx
 	return func() tea.Msg {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		pv, err := a.Preview(pctx)
-		return previewMsg{action: a, preview: pv, summary: "roll back " + strings.Join(keys, ", "), err: err}
+		return previewMsg{action: a, preview: pv, summary: summary, err: err}
 	}
+}
+
+// kubeRequest turns a key in the rollout pane into its action.
+func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
+	if m.opts.ReadOnly {
+		m.setFlash("kube."+string(req.Op)+": "+actions.ErrReadOnly.Error(), true)
+		return nil
+	}
+	if m.opts.Kube == nil {
+		m.setFlash(fmt.Sprintf("cannot change deployments: %v", m.opts.KubeErr), true)
+		return nil
+	}
+	t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name}}
+	name := req.Namespace + "/" + req.Name
+	switch req.Op {
+	case panes.OpPauseResume:
+		if req.Paused {
+			return m.previewAction(&actions.Resume{Client: m.opts.Kube, Targets: t}, "resume "+name)
+		}
+		return m.previewAction(&actions.Pause{Client: m.opts.Kube, Targets: t}, "pause "+name)
+	case panes.OpRestart:
+		return m.previewAction(&actions.Restart{Client: m.opts.Kube, Targets: t}, "restart "+name)
+	case panes.OpScale:
+		r := req
+		m.scaleFor = &r
+		m.mode = modeInput
+		m.input.Reset()
+		m.input.Placeholder = fmt.Sprintf("replicas (now %d)", req.Replicas)
+		return m.input.Focus()
+	}
+	return nil
 }
 
 func (m *Model) previewed(msg previewMsg) tea.Cmd {
