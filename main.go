@@ -20,6 +20,7 @@ import (
 	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
@@ -271,6 +272,9 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		return fail(exitFailure, fmt.Errorf("opening the log %s: %w", logPath(), err))
 	}
 	defer logFile.Close()
+	// client-go logs through klog, to stderr by default: under the TUI that
+	// would scribble over the screen.
+	klog.SetSlogLogger(log)
 
 	now := time.Now()
 	day := now.In(cfg.Window.Location)

@@ -207,6 +207,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 		wanted[n] = true
 	}
 	var seq uint64
+	var healthErr error
 	for {
 		var deps []*appsv1.Deployment
 		var rss []*appsv1.ReplicaSet
@@ -240,18 +241,52 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 			snap.Err = fmt.Errorf("watch failed, retrying: %w", err)
 		default:
 		}
-		emit(snap)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-dirty:
+		if healthErr != nil {
+			snap.Err = fmt.Errorf("API server not answering, retrying: %w", healthErr)
 		}
-		timer := time.NewTimer(every)
+		emit(snap)
+		if err := k.wait(ctx, cs, dirty, every, &healthErr); err != nil {
+			return nil
+		}
+	}
+}
+
+// HealthEvery is how often the source asks the API server whether it is
+// there. Informers retry quietly when it goes away; this is what turns an
+// outage into "down" on screen within seconds. It is one tiny request, not
+// a list.
+var HealthEvery = 3 * time.Second
+
+// wait blocks until there is something new to show: a watch event (then
+// lets a burst settle for every), or a change in the API server's health.
+func (k *Kube) wait(ctx context.Context, cs kubernetes.Interface, dirty <-chan struct{}, every time.Duration, healthErr *error) error {
+	tick := time.NewTicker(HealthEvery)
+	defer tick.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
+			return ctx.Err()
+		case <-dirty:
+			timer := time.NewTimer(every)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-timer.C:
+			}
 			return nil
-		case <-timer.C:
+		case <-tick.C:
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(hctx).Raw()
+			cancel()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			was := *healthErr
+			*healthErr = err
+			if (was == nil) != (err == nil) {
+				return nil
+			}
 		}
 	}
 }

@@ -471,3 +471,19 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// Stop stops every process of the cluster, keeping its data and
+// certificates, and Start brings them back at the same addresses: how tests
+// play an API server outage without a new cluster.
+func Stop(ctx context.Context, o Options) error { return clusterCmd(ctx, o, "stop") }
+
+// Start starts a cluster stopped with Stop.
+func Start(ctx context.Context, o Options) error { return clusterCmd(ctx, o, "start") }
+
+func clusterCmd(ctx context.Context, o Options, verb string) error {
+	o, err := o.withDefaults()
+	if err != nil {
+		return err
+	}
+	return kwokctl(ctx, o, binariesIn(o.CacheDir), verb, "cluster", "--name", o.Name)
+}
