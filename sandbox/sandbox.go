@@ -8,6 +8,8 @@
 package sandbox
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/flock"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -417,34 +419,7 @@ func stopDaemon(o Options) error {
 // lockDir serialises Up and Down on one directory: test packages run in
 // parallel and all want the same sandbox.
 func lockDir(ctx context.Context, dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".sandbox.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	done := false
-	return func() {
-		if !done {
-			done = true
-			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-			f.Close()
-		}
-	}, nil
+	return flock.Lock(ctx, filepath.Join(dir, ".sandbox.lock"), nil)
 }
 
 // ensureRepo builds the sandbox's application repository once, with a bare

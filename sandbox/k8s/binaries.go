@@ -1,6 +1,8 @@
 package k8s
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/flock"
+
 	"bytes"
 	"context"
 	"errors"
@@ -110,7 +112,7 @@ func EnsureBinaries(ctx context.Context, o Options) (Binaries, error) {
 	}
 
 	lockPath := filepath.Join(o.CacheDir, ".build.lock")
-	unlock, err := lockFile(ctx, lockPath, func() {
+	unlock, err := flock.Lock(ctx, lockPath, func() {
 		fmt.Fprintf(o.Progress, "waiting for another process building into %s (lock %s)…\n", o.CacheDir, lockPath)
 	})
 	if err != nil {

@@ -7,6 +7,8 @@
 package k8s
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/flock"
+
 	"bytes"
 	"context"
 	_ "embed"
@@ -172,7 +174,7 @@ func create(ctx context.Context, o Options, bins Binaries) error {
 	}
 	// kwokctl picks ports by probing which are free, so two clusters
 	// created at once could pick the same ones.
-	unlock, err := lockFile(ctx, filepath.Join(o.CacheDir, ".create.lock"), func() {
+	unlock, err := flock.Lock(ctx, filepath.Join(o.CacheDir, ".create.lock"), func() {
 		fmt.Fprintf(o.Progress, "waiting for another sandbox cluster to finish starting…\n")
 	})
 	if err != nil {
@@ -275,7 +277,7 @@ func (o Options) lockState(ctx context.Context) (func(), error) {
 	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create sandbox state directory: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(o.StateDir, ".lock"), func() {
+	unlock, err := flock.Lock(ctx, filepath.Join(o.StateDir, ".lock"), func() {
 		fmt.Fprintf(o.Progress, "waiting for another process using the sandbox in %s…\n", o.StateDir)
 	})
 	if err != nil {

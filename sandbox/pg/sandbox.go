@@ -1,6 +1,8 @@
 package pg
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/flock"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -253,7 +255,7 @@ func Up(ctx context.Context, o Options) (*Instance, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create sandbox directory %s: %w", o.Dir, err)
 	}
-	unlock, err := lockFile(ctx, layoutOf(o.Dir).lock, func() {
+	unlock, err := flock.Lock(ctx, layoutOf(o.Dir).lock, func() {
 		fmt.Fprintf(o.Progress, "waiting for another process using the sandbox postgres in %s…\n", o.Dir)
 	})
 	if err != nil {
@@ -343,7 +345,7 @@ func (i *Instance) Stop(ctx context.Context) error {
 	if progress == nil {
 		progress = io.Discard
 	}
-	unlock, err := lockFile(ctx, l.lock, nil)
+	unlock, err := flock.Lock(ctx, l.lock, nil)
 	if err != nil {
 		return fmt.Errorf("lock the sandbox postgres in %s: %w", l.root, err)
 	}
@@ -422,7 +424,7 @@ func Down(ctx context.Context, o Options) error {
 		}
 		l = layoutAt(o.Dir, ext)
 	}
-	unlock, err := lockFile(ctx, l.lock, func() {
+	unlock, err := flock.Lock(ctx, l.lock, func() {
 		fmt.Fprintf(o.Progress, "waiting for another process using the sandbox postgres in %s (lock %s)…\n", l.root, l.lock)
 	})
 	if err != nil {

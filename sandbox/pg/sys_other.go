@@ -3,7 +3,6 @@
 package pg
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -20,8 +19,5 @@ func processAlive(int) bool         { return false }
 func postmasterOf(int, string) bool { return false }
 func processesIn(string) []int      { return nil }
 func signal(int, string) error      { return errors.ErrUnsupported }
-func lockFile(context.Context, string, func()) (func(), error) {
-	return func() {}, nil
-}
 
 func ownerAndMode(string) (uint32, uint32, os.FileMode, bool) { return 0, 0, 0, false }

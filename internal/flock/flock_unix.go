@@ -1,6 +1,8 @@
 //go:build unix
 
-package k8s
+// Package flock serialises processes on a lock file. The kernel drops the
+// lock when its holder dies, so a killed process never wedges the next one.
+package flock
 
 import (
 	"context"
@@ -10,10 +12,9 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock on path, calling waiting once if another
-// process holds it. The kernel drops the lock if the holder dies, so a
-// killed build never wedges the next one.
-func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+// Lock takes an exclusive lock on path (created if missing), calling
+// waiting once if another process holds it, until ctx ends.
+func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -22,9 +23,13 @@ func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), 
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			done := false
 			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				_ = f.Close()
+				if !done {
+					done = true
+					_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+					_ = f.Close()
+				}
 			}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
@@ -39,7 +44,7 @@ func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), 
 		case <-ctx.Done():
 			f.Close()
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
