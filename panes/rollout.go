@@ -288,6 +288,13 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, sele
 			add(Trunc(th.Dim.S(fmt.Sprintf("  rev %d %s %s ago: %s", h.Number, Tag(h.Image), runbook.Short(now.Sub(h.Created)), cause)), w))
 		}
 	}
+	// Pod names carry the revision's hash: give them the room the other
+	// columns leave, so two pods stay tellable apart, aligned per deployment.
+	nameW := 0
+	for _, p := range d.Pods {
+		nameW = max(nameW, len(p.Name))
+	}
+	nameW = min(nameW, max(w-40, 10))
 	for i, p := range d.Pods {
 		if !p.Problem && i >= 3 {
 			if rest := len(d.Pods) - i; rest > 0 {
@@ -295,11 +302,11 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, sele
 			}
 			break
 		}
-		add(podRow(p, now, w, th))
+		add(podRow(p, nameW, now, w, th))
 	}
 }
 
-func podRow(p sources.PodState, now time.Time, w int, th theme.Theme) string {
+func podRow(p sources.PodState, nameW int, now time.Time, w int, th theme.Theme) string {
 	paint := th.Text
 	if p.Problem {
 		paint = th.Bad
@@ -308,7 +315,7 @@ func podRow(p sources.PodState, now time.Time, w int, th theme.Theme) string {
 	if p.Restarts > 0 {
 		restarts = fmt.Sprintf(" ↻%d", p.Restarts)
 	}
-	row := fmt.Sprintf("  %-*s %d/%d %s%s %s r%d", min(32, max(w/3, 10)), Trunc(p.Name, min(32, max(w/3, 10))),
+	row := fmt.Sprintf("  %-*s %d/%d %s%s %s r%d", nameW, Trunc(p.Name, nameW),
 		p.Ready, p.Total, p.Status, restarts, runbook.Short(now.Sub(p.Created)), p.Revision)
 	if p.Node != "" && w >= 90 {
 		row += " " + p.Node
