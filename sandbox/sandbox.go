@@ -8,6 +8,8 @@
 package sandbox
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/proc"
+
 	"github.com/flightdeckhq/flightdeck/internal/flock"
 
 	"context"
@@ -20,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -176,7 +177,9 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	if err := pg.CreateClone(ctx, inst.AdminDSN, Database, info.CloneName); err != nil {
 		return nil, fmt.Errorf("postgres clone: %w", err)
 	}
-	info.PostgresClone = replaceDatabase(inst.AppDSN, info.CloneName)
+	if info.PostgresClone, err = pg.DSNWithDatabase(inst.AppDSN, info.CloneName); err != nil {
+		return nil, err
+	}
 	o.say("postgres: %s, clone %s (%s)", redactDSN(inst.AppDSN), info.CloneName, time.Since(start).Round(time.Second))
 
 	info.GitRepo = filepath.Join(o.Dir, "repo")
@@ -325,28 +328,12 @@ func readServices(dir string) (*Services, error) {
 	return &s, json.Unmarshal(b, &s)
 }
 
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	// A zombie still answers kill 0; it is not serving anything.
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	f := strings.Fields(string(b))
-	return len(f) < 3 || f[2] != "Z"
-}
-
 func daemonAlive(dir string) (*Services, bool) {
 	svc, err := readServices(dir)
 	if err != nil {
 		return nil, false
 	}
-	return svc, processAlive(svc.PID)
+	return svc, proc.Alive(svc.PID)
 }
 
 // ensureDaemon starts `flightdeck sandbox serve` detached from this
@@ -387,8 +374,9 @@ func ensureDaemon(ctx context.Context, o Options) (*Services, error) {
 			return nil, fmt.Errorf("the stand-in daemon did not start within 60s; see %s", filepath.Join(o.Dir, "daemon.log"))
 		case <-tick.C:
 			if svc, err := readServices(o.Dir); err == nil && svc.PID == cmd.Process.Pid {
-				// Let it go: the daemon is reparented when we exit.
-				_ = cmd.Process.Release()
+				// The Wait above stays behind to reap the daemon should it
+				// exit while this process lives (a test binary); when this
+				// process exits first, the daemon is reparented.
 				return svc, nil
 			}
 		}
@@ -403,14 +391,14 @@ func stopDaemon(o Options) error {
 	o.say("stand-ins: stopping pid %d…", svc.PID)
 	_ = syscall.Kill(svc.PID, syscall.SIGTERM)
 	for i := 0; i < 100; i++ {
-		if !processAlive(svc.PID) {
+		if !proc.Alive(svc.PID) {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = syscall.Kill(svc.PID, syscall.SIGKILL)
 	time.Sleep(200 * time.Millisecond)
-	if processAlive(svc.PID) {
+	if proc.Alive(svc.PID) {
 		return fmt.Errorf("pid %d survived SIGKILL", svc.PID)
 	}
 	return nil
@@ -449,19 +437,6 @@ func ensureRepo(ctx context.Context, repo, origin string) error {
 		}
 	}
 	return nil
-}
-
-// replaceDatabase swaps the database name of a URL-form DSN.
-func replaceDatabase(dsn, db string) string {
-	i := strings.LastIndex(dsn, "/")
-	if i < 0 {
-		return dsn
-	}
-	rest := ""
-	if q := strings.Index(dsn[i:], "?"); q >= 0 {
-		rest = dsn[i+q:]
-	}
-	return dsn[:i+1] + db + rest
 }
 
 // redactDSN hides the password of a URL-form DSN for printing.

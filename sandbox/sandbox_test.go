@@ -137,8 +137,7 @@ func TestDownLeavesNoProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	exe := filepath.Join(sandboxtest.Dir()+"-bin", "flightdeck")
-	info, err := sandbox.Up(ctx, sandbox.Options{Dir: dir, Exe: exe})
-	if err != nil {
+	if _, err := sandbox.Up(ctx, sandbox.Options{Dir: dir, Exe: exe}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sandbox.Down(ctx, sandbox.Options{Dir: dir}); err != nil {
@@ -150,7 +149,6 @@ func TestDownLeavesNoProcess(t *testing.T) {
 	if left := processesMentioning(dir); len(left) > 0 {
 		t.Fatalf("processes of the sandbox remain after down: %v", left)
 	}
-	_ = info
 }
 
 // processesMentioning lists live processes whose command line names dir.

@@ -3,12 +3,13 @@
 package pg
 
 import (
+	"github.com/flightdeckhq/flightdeck/internal/proc"
+
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 )
 
@@ -35,32 +36,8 @@ func chownTo(path string, u osUser) error {
 	return os.Lchown(path, int(u.uid), int(u.gid))
 }
 
-// processAlive reports whether pid names a live process. A zombie counts as
-// gone: it holds no ports, files or shared memory, and an orphaned
-// postmaster may stay one for as long as whoever adopted it fails to reap it.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		// The state follows the parenthesised command name, which may itself
-		// contain spaces and parentheses.
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-			return s[i+2] != 'Z' && s[i+2] != 'X'
-		}
-		return true
-	} else if errors.Is(err, os.ErrNotExist) && procMounted() {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-func procMounted() bool {
-	_, err := os.Stat("/proc/self/stat")
-	return err == nil
-}
+// processAlive is proc.Alive; the name keeps the package's call sites short.
+func processAlive(pid int) bool { return proc.Alive(pid) }
 
 // postmasterOf reports whether pid is a postgres process working in
 // dataDir. A postmaster.pid can outlive its server (a reboot, a kill -9) and
