@@ -111,7 +111,7 @@ func (c *Checklist) Update(msg tea.Msg) (Pane, tea.Cmd) {
 		return c, request(OpCheck, sel.ID)
 	case key.Matches(k, c.keys.Skip):
 		return c, request(OpSkip, sel.ID)
-	case key.Matches(k, c.keys.Run), c.readOnly && k.String() == "enter":
+	case pressed(k, c.keys.Run, c.readOnly):
 		return c, request(OpRun, sel.ID)
 	case key.Matches(k, c.keys.Reopen):
 		return c, request(OpReopen, sel.ID)

@@ -5,6 +5,8 @@
 package panes
 
 import (
+	"slices"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -38,6 +40,13 @@ const (
 type StepRequest struct {
 	Op   StepOp
 	Step string
+}
+
+// pressed matches k against a dangerous binding even when read-only mode
+// has disabled it (and so hidden it from help): the key still reaches the
+// root, which says why nothing happens instead of staying silent.
+func pressed(k tea.KeyPressMsg, b key.Binding, readOnly bool) bool {
+	return key.Matches(k, b) || readOnly && slices.Contains(b.Keys(), k.String())
 }
 
 func request(op StepOp, step string) tea.Cmd {

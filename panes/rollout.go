@@ -121,13 +121,13 @@ func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	case key.Matches(k, r.keys.Down):
 		r.Data.Cursor = min(r.Data.Cursor+1, max(len(deps)-1, 0))
 	case r.Data.Cursor >= len(deps):
-	case key.Matches(k, r.keys.Pause), r.readOnly && k.String() == "p":
+	case pressed(k, r.keys.Pause, r.readOnly):
 		d := deps[r.Data.Cursor]
 		return r, kubeRequest(KubeRequest{Op: OpPauseResume, Namespace: d.Namespace, Name: d.Name, Paused: d.Paused})
-	case key.Matches(k, r.keys.Restart), r.readOnly && k.String() == "r":
+	case pressed(k, r.keys.Restart, r.readOnly):
 		d := deps[r.Data.Cursor]
 		return r, kubeRequest(KubeRequest{Op: OpRestart, Namespace: d.Namespace, Name: d.Name})
-	case key.Matches(k, r.keys.Scale), r.readOnly && k.String() == "S":
+	case pressed(k, r.keys.Scale, r.readOnly):
 		d := deps[r.Data.Cursor]
 		return r, kubeRequest(KubeRequest{Op: OpScale, Namespace: d.Namespace, Name: d.Name, Replicas: d.Desired})
 	case key.Matches(k, r.keys.PageUp):

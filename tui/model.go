@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -475,7 +476,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeHelp
 	case key.Matches(k, m.keys.Dismiss):
 		m.flash = nil
-	case k.String() == "R":
+	case slices.Contains(m.keys.Rollback.Keys(), k.String()):
 		// Matched by hand so that in read-only mode the key still says why
 		// it does nothing.
 		return m.rollback("", nil)
@@ -565,7 +566,7 @@ func (m *Model) stepRequest(req panes.StepRequest) tea.Cmd {
 // prepareRun builds the step's action, refuses it in read-only mode, and asks
 // for confirmation with its preview.
 func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
-	if st.Kind == config.Action && st.Action == "kube.rollback" {
+	if st.Kind == config.Action && st.Action == actions.KindKubeRollback {
 		return m.rollback(st.ID, st.Args)
 	}
 	if st.Kind == config.Action {
@@ -722,7 +723,7 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash("done: "+out.Result.Summary, false)
 	}
 	var hook tea.Cmd
-	if out.Kind == "kube.rollback" && m.opts.AfterRollback != nil {
+	if out.Kind == actions.KindKubeRollback && m.opts.AfterRollback != nil {
 		after, ctx, log := m.opts.AfterRollback, m.ctx, m.opts.Log
 		hook = func() tea.Msg {
 			if err := after(ctx, out); err != nil {
