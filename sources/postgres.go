@@ -2,31 +2,66 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+)
+
+// The cockpit's own session must never pile onto a locked database: every
+// statement gives up after ProbeStatementTimeout, and waits for a lock (a
+// catalog another session rewrites) at most ProbeLockTimeout.
+const (
+	ProbeStatementTimeout = 2 * time.Second
+	ProbeLockTimeout      = time.Second
+	probeConnectTimeout   = 3 * time.Second
 )
 
 // PostgresConnConfig parses a target's DSN the way libpq does (PG* variables
 // and .pgpass included), after template expansion, and marks the session as
 // the cockpit's so it is recognisable in pg_stat_activity.
 func PostgresConnConfig(t config.PostgresTarget, vars map[string]string) (*pgconn.Config, error) {
+	cc, err := PostgresPgxConfig(t, vars)
+	if err != nil {
+		return nil, err
+	}
+	return &cc.Config, nil
+}
+
+// PostgresPgxConfig is PostgresConnConfig for pgx connections.
+func PostgresPgxConfig(t config.PostgresTarget, vars map[string]string) (*pgx.ConnConfig, error) {
 	dsn, err := config.Expand(t.DSN, vars, false)
 	if err != nil {
 		return nil, fmt.Errorf("postgres target %q: %w", t.Name, err)
 	}
-	pc, err := pgconn.ParseConfig(dsn)
+	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres target %q: %w", t.Name, err)
 	}
 	if t.Password.IsSet() {
-		pc.Password = t.Password.Value()
+		cc.Password = t.Password.Value()
 	}
-	pc.RuntimeParams["application_name"] = "flightdeck"
-	return pc, nil
+	cc.RuntimeParams["application_name"] = "flightdeck"
+	return cc, nil
+}
+
+// readOnlySession makes a connection safe to watch a production database
+// with: read-only, short statement and lock timeouts, and no transaction left
+// open by accident.
+func readOnlySession(cc *pgx.ConnConfig) {
+	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	cc.RuntimeParams["statement_timeout"] = strconv.Itoa(int(ProbeStatementTimeout.Milliseconds()))
+	cc.RuntimeParams["lock_timeout"] = strconv.Itoa(int(ProbeLockTimeout.Milliseconds()))
+	cc.RuntimeParams["idle_in_transaction_session_timeout"] = "5000"
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > probeConnectTimeout {
+		cc.ConnectTimeout = probeConnectTimeout
+	}
 }
 
 // ProbePostgres connects to one target and asks for the server version.
@@ -35,7 +70,7 @@ func ProbePostgres(ctx context.Context, t config.PostgresTarget, vars map[string
 	if err != nil {
 		return Reach{Target: t.Name, Err: err}
 	}
-	r := Reach{Target: fmt.Sprintf("%s (%s:%d/%s)", t.Name, pc.Host, pc.Port, pc.Database)}
+	r := Reach{Target: fmt.Sprintf("%s (%s)", t.Name, where(pc))}
 	if dl, ok := ctx.Deadline(); ok {
 		pc.ConnectTimeout = time.Until(dl)
 	}
@@ -47,4 +82,284 @@ func ProbePostgres(ctx context.Context, t config.PostgresTarget, vars map[string
 	defer conn.Close(context.Background())
 	r.Detail = "PostgreSQL " + conn.ParameterStatus("server_version")
 	return r
+}
+
+func where(pc *pgconn.Config) string {
+	return fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)
+}
+
+// Postgres is the locks source: it reads every target each Poll interval, all
+// targets at once, never starting a read while one is in flight.
+type Postgres struct {
+	Config *config.Config
+	Day    time.Time // picks the clone's templated name; zero means today
+	// Interval overrides [postgres] poll, for tests.
+	Interval time.Duration
+}
+
+// Name implements Source.
+func (p *Postgres) Name() string { return "postgres" }
+
+// Run implements Source. A target that fails keeps its last good reading
+// with its error; the snapshot itself fails only when the configuration
+// cannot be used at all.
+func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[DBState])) error {
+	cfg := p.Config
+	if errs := cfg.SecretErrors["postgres"]; len(errs) > 0 {
+		return errs
+	}
+	day := p.Day
+	if day.IsZero() {
+		day = time.Now()
+	}
+	vars := cfg.TemplateVars(day)
+	probes := make([]*LockProbe, len(cfg.Postgres.Targets))
+	for i, t := range cfg.Postgres.Targets {
+		probes[i] = &LockProbe{Target: t, Vars: vars}
+	}
+	defer func() {
+		for _, pr := range probes {
+			pr.Close()
+		}
+	}()
+	interval := p.Interval
+	if interval <= 0 {
+		interval = cfg.Postgres.Poll.D()
+	}
+	last := make([]TargetLocks, len(probes))
+	read := func(ctx context.Context) (DBState, error) {
+		var wg sync.WaitGroup
+		for i, pr := range probes {
+			wg.Go(func() {
+				t, err := pr.Read(ctx)
+				if err != nil {
+					// Keep what was last seen, marked with why it is old.
+					t = last[i]
+					t.Name, t.Err = pr.Target.Name, err
+					if t.Where == "" {
+						t.Where = pr.where
+					}
+				}
+				last[i] = t
+			})
+		}
+		wg.Wait()
+		s := DBState{Targets: append([]TargetLocks(nil), last...),
+			LockThreshold: cfg.Postgres.LockThreshold.D(), LongQuery: cfg.Postgres.LongQuery.D()}
+		return s, nil
+	}
+	return Poll(ctx, interval, read, emit)
+}
+
+// LockProbe reads one target's backends and locks over one long-lived
+// connection, reconnecting after a failure.
+type LockProbe struct {
+	Target config.PostgresTarget
+	Vars   map[string]string
+
+	conn    *pgx.Conn
+	where   string
+	version int // server_version_num
+}
+
+// Close drops the connection.
+func (p *LockProbe) Close() {
+	if p.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.conn.Close(ctx)
+		p.conn = nil
+	}
+}
+
+func (p *LockProbe) connect(ctx context.Context) error {
+	cc, err := PostgresPgxConfig(p.Target, p.Vars)
+	if err != nil {
+		return err
+	}
+	readOnlySession(cc)
+	p.where = where(&cc.Config)
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return err
+	}
+	p.version, _ = strconv.Atoi(conn.PgConn().ParameterStatus("server_version_num"))
+	if p.version == 0 {
+		var v string
+		if err := conn.QueryRow(ctx, "SHOW server_version_num").Scan(&v); err == nil {
+			p.version, _ = strconv.Atoi(v)
+		}
+	}
+	p.conn = conn
+	return nil
+}
+
+// backendsSQL reads the sessions. pg_blocking_pids is asked only for the
+// backends waiting on a lock: it takes every lock-manager partition, so
+// calling it for a thousand idle sessions would cost the server the most.
+// Idle sessions' last query is cut short: it is history, and there can be
+// thousands of them.
+const backendsSQL = `SELECT a.pid, a.backend_type, coalesce(a.usename, ''), coalesce(a.application_name, ''),
+  coalesce(host(a.client_addr), ''), coalesce(a.datname, ''), coalesce(a.state, ''),
+  coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''),
+  a.xact_start, a.query_start, a.state_change,
+  CASE WHEN a.state = 'idle' THEN left(a.query, 80) ELSE a.query END,
+  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END,
+  statement_timestamp()
+FROM pg_stat_activity a
+WHERE a.pid <> pg_backend_pid() AND a.backend_type IN ('client backend', 'autovacuum worker')
+  AND a.datname = current_database()`
+
+// locksSQL copies the lock table once, keeps the locks of the target
+// database's sessions, and of those the waits and the heavy relation locks
+// held, and counts them all by mode. A relation is named only in the
+// database the probe is connected to: elsewhere the same OID is another
+// table (a session may lock a shared catalog).
+const locksSQL = `WITH l AS MATERIALIZED (
+  SELECT pid, locktype, mode, granted, database, relation, %s AS waitstart FROM pg_locks
+  WHERE pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()) AND pid <> pg_backend_pid()
+)
+SELECT l.pid, l.locktype, l.mode, l.granted,
+  CASE WHEN l.relation IS NULL THEN ''
+       WHEN l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) THEN l.relation::regclass::text
+       ELSE 'oid ' || l.relation::text END,
+  l.waitstart, 0
+FROM l
+WHERE (NOT l.granted OR (l.locktype = 'relation' AND l.mode IN ('AccessExclusiveLock', 'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')))
+UNION ALL
+SELECT NULL, '', l.mode, l.granted, '', NULL, count(*) FROM l GROUP BY l.mode, l.granted`
+
+// ErrCatalogContended says the probe gave up instead of queueing behind
+// someone else's lock on a catalog.
+var ErrCatalogContended = errors.New("the probe's own read timed out: the catalog or lock table is contended; it will try again")
+
+// Read takes one reading of the target. Both statements go in one pipeline,
+// so they cost one round trip and run in one implicit read-only transaction.
+func (p *LockProbe) Read(ctx context.Context) (TargetLocks, error) {
+	t := TargetLocks{Name: p.Target.Name}
+	if p.conn == nil || p.conn.IsClosed() {
+		p.conn = nil
+		if err := p.connect(ctx); err != nil {
+			t.Where = p.where
+			return t, err
+		}
+	}
+	t.Where = p.where
+	t.Server = p.conn.PgConn().ParameterStatus("server_version")
+	waitstart := "NULL::timestamptz"
+	if p.version >= 140000 {
+		waitstart = "waitstart"
+	}
+	started := time.Now()
+	b := &pgx.Batch{}
+	b.Queue(backendsSQL)
+	b.Queue(fmt.Sprintf(locksSQL, waitstart))
+	br := p.conn.SendBatch(ctx, b)
+	err := p.scan(br, &t)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	t.Took = time.Since(started)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "57014" || pgErr.Code == "55P03") {
+			// statement_timeout or lock_timeout: the session is fine.
+			return t, fmt.Errorf("%w (%s)", ErrCatalogContended, pgErr.Message)
+		}
+		p.Close()
+		return t, err
+	}
+	t.GoodAt = time.Now()
+	return t, nil
+}
+
+func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			b                        Backend
+			xact, query, change, now *time.Time
+			blockers                 []int32
+		)
+		if err := rows.Scan(&b.PID, &b.Type, &b.User, &b.Application, &b.ClientAddr, &b.Database, &b.State,
+			&b.WaitEventType, &b.WaitEvent, &xact, &query, &change, &b.Query, &blockers, &now); err != nil {
+			rows.Close()
+			return err
+		}
+		b.XactStart, b.QueryStart, b.StateChange, t.At = deref(xact), deref(query), deref(change), deref(now)
+		b.BlockedBy = blockers
+		t.Backend = append(t.Backend, b)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return err
+	}
+	var locks []lockRow
+	modes := map[string]*ModeCount{}
+	var order []string
+	for rows.Next() {
+		var (
+			pid   *int32
+			l     lockRow
+			since *time.Time
+			n     int64
+		)
+		if err := rows.Scan(&pid, &l.LockType, &l.Mode, &l.Granted, &l.Relation, &since, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		if pid == nil {
+			m := modes[l.Mode]
+			if m == nil {
+				m = &ModeCount{Mode: l.Mode}
+				modes[l.Mode] = m
+				order = append(order, l.Mode)
+			}
+			if l.Granted {
+				m.Granted += int(n)
+			} else {
+				m.Waiting += int(n)
+			}
+			t.Locks += int(n)
+			continue
+		}
+		l.PID, l.WaitStart = *pid, deref(since)
+		locks = append(locks, l)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range lockModeOrder {
+		if c := modes[m]; c != nil {
+			t.Modes = append(t.Modes, *c)
+			delete(modes, m)
+		}
+	}
+	for _, m := range order {
+		if c := modes[m]; c != nil {
+			t.Modes = append(t.Modes, *c)
+		}
+	}
+	if t.At.IsZero() {
+		t.At = time.Now()
+	}
+	buildTarget(t, locks)
+	return nil
+}
+
+// lockModeOrder is strongest first, so the summary leads with what hurts.
+var lockModeOrder = []string{"AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock",
+	"ShareUpdateExclusiveLock", "RowExclusiveLock", "RowShareLock", "AccessShareLock"}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }

@@ -1,0 +1,441 @@
+package sources_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/sandbox/pg"
+	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// pgSession is one connection a test drives: statements that block run in
+// the background, and the test waits for them when it needs to.
+type pgSession struct {
+	t    *testing.T
+	conn *pgx.Conn
+	pid  int32
+	wg   sync.WaitGroup
+	err  chan error
+}
+
+func openSession(t *testing.T, dsn, app string) *pgSession {
+	t.Helper()
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.RuntimeParams["application_name"] = app
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &pgSession{t: t, conn: conn, pid: int32(conn.PgConn().PID()), err: make(chan error, 8)}
+	t.Cleanup(func() {
+		// Whatever a session still waits for must not outlive the test.
+		conn.PgConn().CancelRequest(context.Background())
+		s.wg.Wait()
+		conn.Close(context.Background())
+	})
+	return s
+}
+
+func (s *pgSession) exec(sql string, args ...any) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := s.conn.Exec(ctx, sql, args...); err != nil {
+		s.t.Fatalf("pid %d: %s: %v", s.pid, sql, err)
+	}
+}
+
+// background runs sql without waiting; its error arrives on s.err.
+func (s *pgSession) background(sql string) {
+	s.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := s.conn.Exec(ctx, sql)
+		s.err <- err
+	})
+}
+
+// lockTable makes a table of the test's own in the sandbox's application
+// database, so concurrent tests never share a lock.
+func lockTable(t *testing.T, dsn string) string {
+	t.Helper()
+	var b [3]byte
+	rand.Read(b[:])
+	name := "locks_" + hex.EncodeToString(b[:])
+	s := openSession(t, dsn, "flightdeck-test-setup")
+	s.exec(fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, n int)", name))
+	s.exec(fmt.Sprintf("INSERT INTO %s SELECT g, 0 FROM generate_series(1, 10) g", name))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+name)
+	})
+	return name
+}
+
+func probeFor(t *testing.T, dsn string) *sources.LockProbe {
+	p := &sources.LockProbe{Target: config.PostgresTarget{Name: "production", DSN: dsn}}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// readUntil reads until ok accepts the reading, or fails after 15 s.
+func readUntil(t *testing.T, p *sources.LockProbe, what string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last sources.TargetLocks
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		tl, err := p.Read(ctx)
+		cancel()
+		if err == nil {
+			last = tl
+			if ok(tl) {
+				return tl
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("never saw %s; last reading: waits %+v, held %+v", what, last.Waits, last.Held)
+	return last
+}
+
+func waitOf(tl sources.TargetLocks, pid int32) (sources.Wait, bool) {
+	for _, w := range tl.Waits {
+		if w.PID == pid {
+			return w, true
+		}
+	}
+	return sources.Wait{}, false
+}
+
+func treeOf(tl sources.TargetLocks, pids ...int32) []sources.TreeRow {
+	var rows []sources.TreeRow
+	for _, r := range tl.Tree {
+		if slices.Contains(pids, r.PID) {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// TestLockChainShownAsTree: A holds a row, B waits for A while holding
+// another row, C waits for B. The tree is A ▸ B ▸ C with A the root
+// blocker, and the waits grow between readings.
+func TestLockChainShownAsTree(t *testing.T) {
+	info := sandboxtest.Start(t)
+	dsn := info.PostgresApp
+	tbl := lockTable(t, dsn)
+	a, b, c := openSession(t, dsn, "chain-a"), openSession(t, dsn, "chain-b"), openSession(t, dsn, "chain-c")
+	a.exec("BEGIN")
+	a.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
+	b.exec("BEGIN")
+	b.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
+	b.background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
+	c.background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
+
+	p := probeFor(t, dsn)
+	first := readUntil(t, p, "B waiting for A and C for B", func(tl sources.TargetLocks) bool {
+		wb, okB := waitOf(tl, b.pid)
+		wc, okC := waitOf(tl, c.pid)
+		return okB && okC && slices.Equal(wb.BlockedBy, []int32{a.pid}) && slices.Equal(wc.BlockedBy, []int32{b.pid})
+	})
+	got := treeOf(first, a.pid, b.pid, c.pid)
+	want := []sources.TreeRow{{PID: a.pid, Depth: 0}, {PID: b.pid, Depth: 1}, {PID: c.pid, Depth: 2}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("tree = %+v, want %+v", got, want)
+	}
+	if roots := first.RootsOf(c.pid); !slices.Equal(roots, []int32{a.pid}) {
+		t.Errorf("RootsOf(C) = %v, want [A=%d]", roots, a.pid)
+	}
+	ab, _ := first.Find(a.pid)
+	if !ab.IdleInTransaction() || ab.Blocks != 1 {
+		t.Errorf("A = %+v: want idle in transaction blocking 1", ab)
+	}
+	wb, _ := waitOf(first, b.pid)
+	if wb.LockType != "transactionid" || wb.Mode != "ShareLock" {
+		t.Errorf("B waits for %s %s, want ShareLock on A's transactionid", wb.Mode, wb.LockType)
+	}
+
+	time.Sleep(1100 * time.Millisecond)
+	second := readUntil(t, p, "the chain again", func(tl sources.TargetLocks) bool {
+		_, ok := waitOf(tl, c.pid)
+		return ok
+	})
+	w1, _ := waitOf(first, c.pid)
+	w2, _ := waitOf(second, c.pid)
+	if w2.For <= w1.For || w2.For-w1.For < time.Second {
+		t.Errorf("C's wait did not grow by the time between readings: %v then %v", w1.For, w2.For)
+	}
+	if second.At.Sub(first.At) < time.Second {
+		t.Errorf("server times %v and %v are less than a second apart", first.At, second.At)
+	}
+	a.exec("ROLLBACK")
+	if err := <-b.err; err != nil {
+		t.Fatal(err)
+	}
+	b.exec("ROLLBACK")
+	if err := <-c.err; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTwoBlockersOnOneWaiter: two readers hold ACCESS SHARE; an ACCESS
+// EXCLUSIVE request waits for both, and both are listed (pg_activity got
+// this wrong once) and both are its root blockers.
+func TestTwoBlockersOnOneWaiter(t *testing.T) {
+	info := sandboxtest.Start(t)
+	dsn := info.PostgresApp
+	tbl := lockTable(t, dsn)
+	r1, r2, w := openSession(t, dsn, "reader-1"), openSession(t, dsn, "reader-2"), openSession(t, dsn, "ddl")
+	for _, r := range []*pgSession{r1, r2} {
+		r.exec("BEGIN")
+		r.exec("SELECT count(*) FROM " + tbl)
+	}
+	w.background(fmt.Sprintf("ALTER TABLE %s ADD COLUMN extra int", tbl))
+	p := probeFor(t, dsn)
+	tl := readUntil(t, p, "the DDL waiting for both readers", func(tl sources.TargetLocks) bool {
+		ww, ok := waitOf(tl, w.pid)
+		return ok && len(ww.BlockedBy) == 2
+	})
+	ww, _ := waitOf(tl, w.pid)
+	want := []int32{r1.pid, r2.pid}
+	slices.Sort(want)
+	got := slices.Sorted(slices.Values(ww.BlockedBy))
+	if !slices.Equal(got, want) {
+		t.Errorf("blocked by %v, want %v", got, want)
+	}
+	if ww.Mode != "AccessExclusiveLock" || ww.Relation != tbl {
+		t.Errorf("wait = %+v, want AccessExclusiveLock on %s", ww, tbl)
+	}
+	if roots := tl.RootsOf(w.pid); !slices.Equal(roots, want) {
+		t.Errorf("RootsOf = %v, want %v", roots, want)
+	}
+	rows := treeOf(tl, r1.pid, r2.pid, w.pid)
+	if len(rows) != 4 {
+		t.Fatalf("tree rows %+v: want each reader with the DDL under it", rows)
+	}
+	if !rows[3].Repeat || rows[1].Repeat {
+		t.Errorf("the waiter's second appearance should be marked as a repeat: %+v", rows)
+	}
+	for _, r := range []*pgSession{r1, r2} {
+		r.exec("ROLLBACK")
+	}
+	if err := <-w.err; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProbeNeverBlocksDDL: while the probe reads as fast as it can, DDL
+// with a 200 ms lock timeout must never time out because of it.
+func TestProbeNeverBlocksDDL(t *testing.T) {
+	info := sandboxtest.Start(t)
+	dsn := info.PostgresApp
+	tbl := lockTable(t, dsn)
+	p := probeFor(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	reads := 0
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if _, err := p.Read(ctx); err == nil {
+				reads++
+			}
+		}
+	})
+	ddl := openSession(t, dsn, "ddl")
+	ddl.exec("SET lock_timeout = '200ms'")
+	for i := range 40 {
+		ddl.exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN c%d int", tbl, i))
+		ddl.exec(fmt.Sprintf("ALTER TABLE %s DROP COLUMN c%d", tbl, i))
+	}
+	cancel()
+	wg.Wait()
+	if reads < 5 {
+		t.Fatalf("only %d probe reads ran alongside the DDL", reads)
+	}
+}
+
+// TestMigrationOnProductionBlocksWorkload runs the sandbox migration against
+// the database the workload uses: the workload's sessions queue behind the
+// migration, which is their root blocker and holds ACCESS EXCLUSIVE.
+func TestMigrationOnProductionBlocksWorkload(t *testing.T) {
+	info := sandboxtest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pg.RunMigration(ctx, info.PostgresApp, 6) }()
+	t.Cleanup(func() { cancel(); <-done })
+	p := probeFor(t, info.PostgresApp)
+	tl := readUntil(t, p, "workload sessions waiting for the migration", func(tl sources.TargetLocks) bool {
+		mig := migrationPID(tl)
+		if mig == 0 {
+			return false
+		}
+		n := 0
+		for _, w := range tl.Waits {
+			b, _ := tl.Find(w.PID)
+			if strings.HasPrefix(b.Application, "acme-") && slices.Contains(tl.RootsOf(w.PID), mig) {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	mig := migrationPID(tl)
+	held := false
+	for _, h := range tl.Held {
+		if h.PID == mig && h.Mode == "AccessExclusiveLock" && h.Relation == "appointments" && h.Waiters > 0 {
+			held = true
+		}
+	}
+	if !held {
+		t.Errorf("the migration's ACCESS EXCLUSIVE on appointments with waiters is missing: %+v", tl.Held)
+	}
+	if !slices.Contains(tl.RootBlockers(), mig) {
+		t.Errorf("root blockers %v do not include the migration %d", tl.RootBlockers(), mig)
+	}
+	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LockThreshold: 30 * time.Second, LongQuery: time.Minute}.Facts()
+	if mw := f["locks.max_wait"]; !mw.Known || mw.Duration <= 0 {
+		t.Errorf("locks.max_wait = %+v", mw)
+	}
+}
+
+// TestMigrationOnCloneHoldsLock: on the clone nothing waits, and what the
+// pane and locks.max_hold show is the lock held and for how long.
+func TestMigrationOnCloneHoldsLock(t *testing.T) {
+	info := sandboxtest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pg.RunMigration(ctx, info.PostgresClone, 6) }()
+	t.Cleanup(func() { cancel(); <-done })
+	p := probeFor(t, info.PostgresClone)
+	tl := readUntil(t, p, "the held ACCESS EXCLUSIVE on the clone for over 2 s", func(tl sources.TargetLocks) bool {
+		for _, h := range tl.Held {
+			if h.PID == migrationPID(tl) && h.Relation == "appointments" && h.Mode == "AccessExclusiveLock" && h.For > 2*time.Second {
+				return true
+			}
+		}
+		return false
+	})
+	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LongQuery: time.Minute}.Facts()
+	if mh := f["locks.max_hold"]; !mh.Known || mh.Duration <= 2*time.Second || !strings.Contains(mh.Detail, "appointments") {
+		t.Errorf("locks.max_hold = %+v", mh)
+	}
+}
+
+func migrationPID(tl sources.TargetLocks) int32 {
+	for _, b := range tl.Backend {
+		if b.Application == pg.MigrationApp && b.State == "active" {
+			return b.PID
+		}
+	}
+	return 0
+}
+
+// TestPostgresSourceTargetDown: a target that cannot be reached is marked
+// down with its reason while the other target keeps reporting, and the
+// gates are unknown rather than passing on half the picture.
+func TestPostgresSourceTargetDown(t *testing.T) {
+	info := sandboxtest.Start(t)
+	cfg := &config.Config{Postgres: &config.Postgres{
+		Poll: config.Duration(200 * time.Millisecond), LockThreshold: config.Duration(30 * time.Second), LongQuery: config.Duration(time.Minute),
+		Targets: []config.PostgresTarget{
+			{Name: "production", DSN: info.PostgresApp},
+			{Name: "clone", DSN: "postgres://app@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=1"},
+		},
+	}}
+	src := &sources.Postgres{Config: cfg}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan sources.DBState, 16)
+	go src.Run(ctx, func(s sources.Snapshot[sources.DBState]) {
+		select {
+		case got <- s.Data:
+		default:
+		}
+	})
+	var s sources.DBState
+	for s = range got {
+		if len(s.Targets) == 2 && s.Targets[0].Err == nil && s.Targets[1].Err != nil {
+			break
+		}
+	}
+	if s.Targets[0].At.IsZero() || len(s.Targets[0].Backend) == 0 {
+		t.Errorf("production read nothing: %+v", s.Targets[0])
+	}
+	if err := s.Down(); err == nil || !strings.Contains(err.Error(), "clone") {
+		t.Errorf("Down() = %v, want the clone named", err)
+	}
+	if f := s.Facts()["locks.max_wait"]; f.Known || !strings.Contains(f.Detail, "clone") {
+		t.Errorf("locks.max_wait with the clone down = %+v, want unknown naming the clone", f)
+	}
+}
+
+// TestPostgresRestartSurvival stops and starts a server of the test's own
+// under the source: the target shows down with the reason, then recovers by
+// itself without a new source.
+func TestPostgresRestartSurvival(t *testing.T) {
+	sandboxtest.Start(t) // only for the skip/fail policy: the server here is private
+	dir := t.TempDir()
+	ctx := context.Background()
+	inst, err := pg.Up(ctx, pg.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Down(context.Background(), pg.Options{Dir: dir}) })
+	cfg := &config.Config{Postgres: &config.Postgres{
+		Poll: config.Duration(100 * time.Millisecond), LockThreshold: config.Duration(30 * time.Second), LongQuery: config.Duration(time.Minute),
+		Targets: []config.PostgresTarget{{Name: "production", DSN: inst.AppDSN}},
+	}}
+	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	snaps := make(chan sources.DBState, 1)
+	go (&sources.Postgres{Config: cfg}).Run(runCtx, func(s sources.Snapshot[sources.DBState]) {
+		select {
+		case <-snaps:
+		default:
+		}
+		snaps <- s.Data
+	})
+	until := func(what string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			select {
+			case s := <-snaps:
+				if ok(s.Targets[0]) {
+					return s.Targets[0]
+				}
+			case <-deadline:
+				t.Fatalf("never saw %s", what)
+			}
+		}
+	}
+	before := until("a first good reading", func(tl sources.TargetLocks) bool { return tl.Err == nil })
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	down := until("the target down", func(tl sources.TargetLocks) bool { return tl.Err != nil })
+	if down.GoodAt.Before(before.GoodAt) {
+		t.Errorf("the down target lost its last good reading: good at %v, before %v", down.GoodAt, before.GoodAt)
+	}
+	if _, err := pg.Up(ctx, pg.Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	until("recovery after the restart", func(tl sources.TargetLocks) bool { return tl.Err == nil && tl.GoodAt.After(down.GoodAt) })
+}
