@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
 )
 
@@ -311,6 +313,64 @@ func TestRollbackOnSandbox(t *testing.T) {
 	b, _ := os.ReadFile(matches[0])
 	j := string(b)
 	for _, want := range []string{`"type":"kube.last_known_good"`, `"type":"action.intent"`, `"kind":"kube.rollback"`, `"type":"action.result"`} {
+		if !strings.Contains(j, want) {
+			t.Errorf("journal lacks %s:\n%s", want, j)
+		}
+	}
+}
+
+// TestLocksOnSandbox is the seed's locked database: the migration runs
+// against the database the workload uses; within seconds the locks pane
+// shows the workload queued behind it; b tags the root blocker, c and y
+// cancel it, the waits clear, and the journal has the cancel and its result.
+func TestLocksOnSandbox(t *testing.T) {
+	needTool(t, "tmux", "apt-get install tmux")
+	info := sandboxtest.Start(t)
+	bin := buildBinary(t)
+	state := t.TempDir()
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-locks-%d", os.Getpid()), name: "cockpit"}
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	s.run("new-session", "-d", "-s", s.name, "-x", "160", "-y", "48",
+		fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", state, bin, info.Config))
+	s.waitFor("1 Checklist")
+	s.run("send-keys", "-t", s.name, "3", "z")
+	s.waitFor("[production] ●")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	migrated := make(chan error, 1)
+	go func() { migrated <- pg.RunMigration(ctx, info.PostgresApp, 60) }()
+	t.Cleanup(func() { cancel(); <-migrated })
+	s.waitFor("AccessExclusive appointments")
+	scr := s.waitFor("waiting (")
+	if !strings.Contains(scr, "acme-migrate") || !strings.Contains(scr, "acme-") {
+		t.Fatalf("the pane does not show the migration and the workload behind it:\n%s", scr)
+	}
+	s.run("send-keys", "-t", s.name, "Home", "b", "c")
+	scr = s.waitFor("Confirm")
+	if !strings.Contains(scr, "pg_sleep(60)") || !strings.Contains(scr, "pg_cancel_backend") {
+		t.Fatalf("the preview must show the blocker's query and what will run:\n%s", scr)
+	}
+	s.run("send-keys", "-t", s.name, "y")
+	select {
+	case err := <-migrated:
+		if err == nil || !strings.Contains(err.Error(), "canceling statement due to user request") {
+			t.Fatalf("the migration ended with %v, want it cancelled", err)
+		}
+		migrated <- err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the migration was not cancelled:\n%s", s.screen())
+	}
+	s.waitFor("done: cancel on production")
+	s.waitFor("nothing waits")
+	s.run("send-keys", "-t", s.name, "q")
+
+	matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("journals: %v", matches)
+	}
+	b, _ := os.ReadFile(matches[0])
+	j := string(b)
+	for _, want := range []string{`"kind":"postgres.cancel"`, `"type":"action.intent"`, `"type":"action.result"`, `"result":"true"`} {
 		if !strings.Contains(j, want) {
 			t.Errorf("journal lacks %s:\n%s", want, j)
 		}

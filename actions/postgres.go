@@ -146,7 +146,7 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 			pv.Lines = append(pv.Lines, fmt.Sprintf("pid %d: no longer running", pid))
 			continue
 		}
-		line := fmt.Sprintf("pid %d %s %s, %s %s: %s", pid, b.user, orDash(b.app), b.state, gates.FormatDuration(b.queryAge.Round(time.Second)), oneLineQuery(b.query, 200))
+		line := fmt.Sprintf("pid %d %s %s, %s %s: %s", pid, b.user, orDash(b.app), b.state, gates.FormatDuration(b.queryAge.Round(time.Second)), sources.QueryLine(b.query, 400))
 		pv.Lines = append(pv.Lines, line)
 		if !a.Terminate && strings.HasPrefix(b.state, "idle in transaction") {
 			pv.Lines = append(pv.Lines, fmt.Sprintf("  pid %d runs no query: cancel does nothing to it and it keeps its locks; terminate (K) ends the session", pid))
@@ -198,7 +198,7 @@ func (a *PGSignal) Run(ctx context.Context) (Result, error) {
 	d := PGSignalDetail{Target: a.Target.Name}
 	sent := 0
 	for _, pid := range a.PIDs {
-		r := PGSignalResult{PID: pid, Query: oneLineQuery(queries[pid].query, 200)}
+		r := PGSignalResult{PID: pid, Query: sources.QueryLine(queries[pid].query, 400)}
 		var ok bool
 		// The function name is one of two constants; the pid is a parameter.
 		err := conn.QueryRow(ctx, "SELECT "+a.function()+"($1)", pid).Scan(&ok)
@@ -226,15 +226,6 @@ func (a *PGSignal) Run(ctx context.Context) (Result, error) {
 	}
 	res.Detail, _ = json.Marshal(d)
 	return res, nil
-}
-
-// oneLineQuery folds a query onto one line and cuts it to n runes.
-func oneLineQuery(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if r := []rune(q); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return q
 }
 
 func orDash(s string) string {

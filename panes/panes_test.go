@@ -272,7 +272,7 @@ func sourcePanes(t testing.TB) map[string]SourceView {
 	okRollout := NewRollout(cfg, dark).Data.Source
 	okRollout.Health = sources.Health{Source: "kubernetes", State: sources.OK}
 	okRollout.Reach = []sources.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
-	downLocks := NewLocks(cfg, dark).Data
+	downLocks := NewLocks(cfg, dark).Data.Source
 	downLocks.Health = sources.Health{Source: "postgres", State: sources.Down, Reason: "clone: dial tcp 10.0.0.6:5432: connect: connection refused"}
 	downLocks.Reach = []sources.Reach{
 		{Target: "production (10.0.0.5:5432/vetspire)", Detail: "PostgreSQL 15.18"},

@@ -37,6 +37,8 @@ type TargetLocks struct {
 	Modes   []ModeCount   // every lock in the server by mode
 	Locks   int           // total entries in pg_locks
 	Tree    []TreeRow     // blocking tree, root blockers first
+
+	byPID map[int32]int // index into Backend; nil in readings built by hand
 }
 
 // Backend is one server process as pg_stat_activity shows it.
@@ -104,8 +106,26 @@ type TreeRow struct {
 // EXCLUSIVE, reads): the ones a migration must not hold for long.
 var HeavyModes = []string{"AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock"}
 
+// Index makes Find constant-time; readings from the probe come indexed,
+// this is for readings built by hand.
+func (t *TargetLocks) Index() {
+	if t.byPID != nil {
+		return
+	}
+	t.byPID = make(map[int32]int, len(t.Backend))
+	for i, b := range t.Backend {
+		t.byPID[b.PID] = i
+	}
+}
+
 // Find returns the backend with pid.
 func (t *TargetLocks) Find(pid int32) (Backend, bool) {
+	if t.byPID != nil {
+		if i, ok := t.byPID[pid]; ok {
+			return t.Backend[i], true
+		}
+		return Backend{}, false
+	}
 	for _, b := range t.Backend {
 		if b.PID == pid {
 			return b, true
@@ -138,18 +158,25 @@ func (s DBState) Down() error {
 // LongRunning lists the active queries, and the transactions idle in the
 // middle, older than limit, oldest first.
 func (t *TargetLocks) LongRunning(limit time.Duration) []Backend {
-	var out []Backend
-	for _, b := range t.Backend {
-		if b.QueryAge(t.At) > limit && b.State != "idle" || b.IdleInTransaction() && b.XactAge(t.At) > limit {
-			out = append(out, b)
+	type aged struct {
+		i   int
+		age time.Duration
+	}
+	var found []aged
+	for i, b := range t.Backend {
+		if b.State == "idle" {
+			continue
+		}
+		if b.QueryAge(t.At) > limit || b.IdleInTransaction() && b.XactAge(t.At) > limit {
+			found = append(found, aged{i, max(b.QueryAge(t.At), b.XactAge(t.At))})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return longest(out[i], t.At) > longest(out[j], t.At) })
+	slices.SortStableFunc(found, func(a, b aged) int { return int(b.age - a.age) })
+	out := make([]Backend, len(found))
+	for k, f := range found {
+		out[k] = t.Backend[f.i]
+	}
 	return out
-}
-
-func longest(b Backend, now time.Time) time.Duration {
-	return max(b.QueryAge(now), b.XactAge(now))
 }
 
 // IdleInTransaction is true for a session that opened a transaction and
@@ -187,6 +214,7 @@ func buildTarget(t *TargetLocks, locks []lockRow) {
 	for i, b := range t.Backend {
 		byPID[b.PID] = i
 	}
+	t.byPID = byPID
 	// The ungranted lock says what a waiter asked for; pg_blocking_pids
 	// (already on the backend) says who is in the way.
 	asked := map[int32]lockRow{}
@@ -429,4 +457,58 @@ func pidList(p []int32) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// QueryLine folds a query onto one line for a table cell or a preview:
+// line comments go (a migration script starts with a screenful of them),
+// whitespace runs become one space, and at most n runes are kept. Quoted
+// text is left as it is.
+func QueryLine(q string, n int) string {
+	var b strings.Builder
+	b.Grow(min(len(q), n*4))
+	runes, space, cut := 0, false, false
+	var quote rune
+	rs := []rune(q)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '\'' || r == '"':
+			quote = r
+		case r == '-' && i+1 < len(rs) && rs[i+1] == '-':
+			for i < len(rs) && rs[i] != '\n' {
+				i++
+			}
+			space = b.Len() > 0
+			continue
+		case r == ' ' || r == '\n' || r == '\t' || r == '\r':
+			space = b.Len() > 0
+			continue
+		}
+		if runes+btoi(space)+1 > n {
+			cut = true
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			runes++
+			space = false
+		}
+		b.WriteRune(r)
+		runes++
+	}
+	if cut {
+		return b.String() + "…"
+	}
+	return b.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -68,6 +68,7 @@ type PodState struct {
 	Restarts int32
 	Created  time.Time
 	Node     string
+	IP       string // what a database sees as the client address
 	Revision int64
 	Image    string
 	Problem  bool
@@ -263,7 +264,7 @@ func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration)
 }
 
 func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
-	ps := PodState{Name: p.Name, Created: p.CreationTimestamp.Time, Node: p.Spec.NodeName, Revision: rev,
+	ps := PodState{Name: p.Name, IP: p.Status.PodIP, Created: p.CreationTimestamp.Time, Node: p.Spec.NodeName, Revision: rev,
 		Image: firstImage(p.Spec), Status: string(p.Status.Phase), Total: len(p.Spec.Containers)}
 	for _, c := range p.Status.ContainerStatuses {
 		if c.Ready {

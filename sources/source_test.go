@@ -662,3 +662,21 @@ func TestClockRealTime(t *testing.T) {
 		t.Fatalf("the clock did not stop on cancel")
 	}
 }
+
+func TestQueryLine(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"SELECT 1", 100, "SELECT 1"},
+		{"-- header\n-- more\nBEGIN;\n  LOCK TABLE t;\nSELECT pg_sleep(45); -- wait\nCOMMIT;", 100, "BEGIN; LOCK TABLE t; SELECT pg_sleep(45); COMMIT;"},
+		{"SELECT '--not a comment'  ,  \"a--b\"", 100, "SELECT '--not a comment' , \"a--b\""},
+		{"UPDATE appointments SET status = $1", 10, "UPDATE app…"},
+		{"SELECT 1", 8, "SELECT 1"},
+	} {
+		if got := sources.QueryLine(c.in, c.n); got != c.want {
+			t.Errorf("QueryLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}

@@ -132,6 +132,10 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6}}},
 		sources.Health{State: sources.OK}, now)
 	m.setLKG([]sources.LastKnownGood{{Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}})
+	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
+		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
+		Tree:    []sources.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}, sources.Health{State: sources.OK})
 	press := func(s string) {
 		k := tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
 		if s == "enter" {
@@ -154,6 +158,7 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 		{"1", "enter"}, // run the first (command) step
 		{"2", "p"}, {"2", "r"}, {"2", "S"},
 		{"1", "R"}, {"2", "R"},
+		{"3", "c"}, {"3", "K"},
 	}
 	for _, c := range cases {
 		m.flash = nil

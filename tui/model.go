@@ -121,6 +121,7 @@ type Model struct {
 	output        *panes.Output
 	sourcePanes   map[string]reachPane
 	rollout       *panes.Rollout
+	locks         *panes.Locks
 	focus         int
 	zoom          bool
 	mode          mode
@@ -194,9 +195,11 @@ func New(opts Options) *Model {
 	m.output = panes.NewOutput(m.th)
 	m.rollout = panes.NewRollout(opts.Config, m.th)
 	m.rollout.SetReadOnly(opts.ReadOnly)
+	m.locks = panes.NewLocks(opts.Config, m.th)
+	m.locks.SetReadOnly(opts.ReadOnly)
 	m.sourcePanes = map[string]reachPane{
 		"kubernetes": m.rollout,
-		"postgres":   panes.NewLocks(opts.Config, m.th),
+		"postgres":   m.locks,
 		"jira":       panes.NewJira(opts.Config, m.th),
 		"sentry":     panes.NewErrors(opts.Config, m.th),
 	}
@@ -339,6 +342,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.stepRequest(msg)
 	case panes.KubeRequest:
 		return m, m.kubeRequest(msg)
+	case panes.LocksRequest:
+		return m, m.locksRequest(msg)
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -372,6 +377,12 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 			if !m.lkgKnown && u.Err == nil && len(data.Deployments) > 0 {
 				cmds = append(cmds, m.recordLKG(data.LastKnownGood()))
 			}
+			m.locks.SetPods(podsByClient(data))
+		case sources.DBState:
+			if !u.GoodAt.IsZero() {
+				m.locks.SetState(data, m.judge(u))
+			}
+			m.setFacts(u, data.Facts())
 		}
 	}
 	for _, id := range msg.order {
@@ -382,7 +393,7 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 	// Health ages with the clock even when a source says nothing.
 	for sec, p := range m.sourcePanes {
 		if u, ok := m.updates[sec]; ok {
-			p.SetHealth(sources.Judge(u, m.now, m.opts.StaleAfter))
+			p.SetHealth(m.judge(u))
 		}
 	}
 	m.rollout.Data.Now = m.now
@@ -569,6 +580,9 @@ func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
 	if st.Kind == config.Action && st.Action == actions.KindKubeRollback {
 		return m.rollback(st.ID, st.Args)
 	}
+	if st.Kind == config.Action && (st.Action == actions.KindPostgresCancel || st.Action == actions.KindPostgresTerminate) {
+		return m.signalFromStep(st)
+	}
 	if st.Kind == config.Action {
 		m.setFlash(fmt.Sprintf("%s: the cockpit cannot run action %s yet; do it by hand, then skip this step with s and say so", st.Title, st.Action), true)
 		return nil
@@ -719,7 +733,7 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
 	case !out.Result.OK:
 		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
-	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube."):
+	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube.") || strings.HasPrefix(out.Kind, "postgres."):
 		m.setFlash("done: "+out.Result.Summary, false)
 	}
 	var hook tea.Cmd
@@ -793,7 +807,7 @@ func (m *Model) previewAction(a actions.Action, summary string) tea.Cmd {
 		m.setFlash(err.Error(), true)
 		return nil
 	}
-	m.setFlash(a.Kind()+": asking the API server for a dry run…", false)
+	m.setFlash(a.Kind()+": preparing the preview…", false)
 	ctx := m.ctx
 	return func() tea.Msg {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -834,6 +848,58 @@ func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
 	return nil
 }
 
+// pgTarget finds a [[postgres.target]] by name; "" is the first.
+func (m *Model) pgTarget(name string) (config.PostgresTarget, bool) {
+	if m.opts.Config.Postgres == nil || len(m.opts.Config.Postgres.Targets) == 0 {
+		return config.PostgresTarget{}, false
+	}
+	for _, t := range m.opts.Config.Postgres.Targets {
+		if t.Name == name || name == "" {
+			return t, true
+		}
+	}
+	return config.PostgresTarget{}, false
+}
+
+// locksRequest turns c or K in the locks pane into a previewed signal.
+func (m *Model) locksRequest(req panes.LocksRequest) tea.Cmd {
+	kind := actions.KindPostgresCancel
+	if req.Op == panes.OpTerminateBackend {
+		kind = actions.KindPostgresTerminate
+	}
+	if m.opts.ReadOnly {
+		m.setFlash(kind+": "+actions.ErrReadOnly.Error(), true)
+		return nil
+	}
+	if len(req.PIDs) == 0 {
+		m.setFlash("nothing to "+string(req.Op)+": select a backend in a list, or tag some with space", true)
+		return nil
+	}
+	t, ok := m.pgTarget(req.Target)
+	if !ok {
+		m.setFlash(fmt.Sprintf("no [[postgres.target]] named %q", req.Target), true)
+		return nil
+	}
+	a := &actions.PGSignal{Terminate: req.Op == panes.OpTerminateBackend, Target: t, Vars: m.vars, PIDs: actions.SortedPIDs(req.PIDs)}
+	return m.previewAction(a, fmt.Sprintf("%s %v on %s", req.Op, a.PIDs, t.Name))
+}
+
+// signalFromStep runs a postgres.cancel or postgres.terminate step: on the
+// backends tagged in the locks pane when that pane shows the step's target,
+// else on the target's root blockers as the preview finds them.
+func (m *Model) signalFromStep(st *runbook.Step) tea.Cmd {
+	t, ok := m.pgTarget(st.Args["target"])
+	if !ok {
+		m.setFlash(fmt.Sprintf("%s: no [[postgres.target]] named %q (config line %d)", st.Title, st.Args["target"], st.Line), true)
+		return nil
+	}
+	a := &actions.PGSignal{Terminate: st.Action == actions.KindPostgresTerminate, Target: t, Vars: m.vars, StepID: st.ID}
+	if pids := m.locks.TaggedOn(t.Name); len(pids) > 0 {
+		a.PIDs = pids
+	}
+	return m.previewAction(a, fmt.Sprintf("%s: %s on %s", st.Title, st.Action, t.Name))
+}
+
 func (m *Model) previewed(msg previewMsg) tea.Cmd {
 	if msg.err != nil {
 		m.setFlash(fmt.Sprintf("%s: cannot preview: %v", msg.action.Kind(), msg.err), true)
@@ -849,6 +915,33 @@ func (m *Model) previewed(msg previewMsg) tea.Cmd {
 	return nil
 }
 
+// judge is a source's health now. The locks source reads several databases
+// and stays up while one of them is down; the status bar still says which.
+func (m *Model) judge(u sources.Update) sources.Health {
+	h := sources.Judge(u, m.now, m.opts.StaleAfter)
+	if db, ok := u.Data.(sources.DBState); ok && u.Err == nil {
+		if err := db.Down(); err != nil {
+			h.State, h.Reason = sources.Down, sources.OneLine(err.Error())
+		}
+	}
+	return h
+}
+
+// podsByClient maps what a database sees of a client (application_name set
+// to the pod name, or the pod's address) to the pod.
+func podsByClient(s sources.RolloutState) map[string]string {
+	pods := map[string]string{}
+	for _, d := range s.Deployments {
+		for _, p := range d.Pods {
+			pods[p.Name] = p.Name
+			if p.IP != "" {
+				pods[p.IP] = p.Name
+			}
+		}
+	}
+	return pods
+}
+
 // Sections with health marks, in status bar order.
 func (m *Model) healthList() []sources.Health {
 	var out []sources.Health
@@ -860,7 +953,7 @@ func (m *Model) healthList() []sources.Health {
 		if !ok {
 			u = sources.Update{Source: sec}
 		}
-		out = append(out, sources.Judge(u, m.now, m.opts.StaleAfter))
+		out = append(out, m.judge(u))
 	}
 	return out
 }

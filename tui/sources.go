@@ -18,8 +18,12 @@ func StartSources(g *sources.Group, cfg *config.Config, day time.Time, r *Relay)
 		// The rollout source's own health says whether the cluster answers.
 		sources.Start(g, &sources.Kube{Config: cfg.Kubernetes}, sources.DefaultBackoff, r.Emit)
 	}
+	if cfg.Postgres != nil {
+		// Each target's own reading says whether it answers.
+		sources.Start(g, &sources.Postgres{Config: cfg, Day: day}, sources.DefaultBackoff, r.Emit)
+	}
 	for _, sec := range sources.Sections {
-		if !sources.Configured(cfg, sec) || sec == "kubernetes" {
+		if !sources.Configured(cfg, sec) || sec == "kubernetes" || sec == "postgres" {
 			continue
 		}
 		src := sources.Reachability{Config: cfg, Section: sec, Interval: ReachInterval, Day: day}
