@@ -52,7 +52,7 @@ func locksState() sources.DBState {
 		Modes: []sources.ModeCount{{Mode: "AccessExclusiveLock", Granted: 1}, {Mode: "RowExclusiveLock", Granted: 14, Waiting: 1},
 			{Mode: "AccessShareLock", Granted: 230, Waiting: 1}},
 		Locks: 247,
-		Tree: []sources.TreeRow{{PID: 4100}, {PID: 4123, Depth: 1}, {PID: 4130, Depth: 2}, {PID: 4124, Depth: 1}},
+		Tree:  []sources.TreeRow{{PID: 4100}, {PID: 4123, Depth: 1}, {PID: 4130, Depth: 2}, {PID: 4124, Depth: 1}},
 	}
 	clone := sources.TargetLocks{Name: "clone", Where: "10.0.0.6:5432/vetspire", Err: errors.New("dial tcp 10.0.0.6:5432: connect: connection refused")}
 	return sources.DBState{Targets: []sources.TargetLocks{prod, clone}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
