@@ -422,7 +422,7 @@ func targetsLine(v LocksView, t sources.TargetLocks, th theme.Theme) string {
 }
 
 func summaryLine(t *sources.TargetLocks, threshold time.Duration, th theme.Theme) string {
-	idle, idleTx := 0, 0
+	idle, idleTx := t.Idle, 0
 	for _, b := range t.Backend {
 		switch {
 		case b.State == "idle":
@@ -431,7 +431,7 @@ func summaryLine(t *sources.TargetLocks, threshold time.Duration, th theme.Theme
 			idleTx++
 		}
 	}
-	s := fmt.Sprintf("%d backends (%d idle", len(t.Backend), idle)
+	s := fmt.Sprintf("%d backends (%d idle", len(t.Backend)+t.Idle, idle)
 	if idleTx > 0 {
 		s += fmt.Sprintf(", %d idle in tx", idleTx)
 	}

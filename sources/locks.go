@@ -31,7 +31,8 @@ type TargetLocks struct {
 	GoodAt  time.Time
 	At      time.Time     // server time of the reading
 	Took    time.Duration // round trip of the poll, as the cockpit saw it
-	Backend []Backend     // the database's client backends and autovacuum workers, not the cockpit's own
+	Backend []Backend     // the database's sessions, bar idle ones that block nobody and the cockpit's own
+	Idle    int           // idle sessions not listed in Backend
 	Waits   []Wait        // lock waits, longest first
 	Held    []HeldLock    // heavy relation locks held, longest first
 	Modes   []ModeCount   // every lock in the server by mode

@@ -375,7 +375,7 @@ func TestPostgresSourceTargetDown(t *testing.T) {
 			break
 		}
 	}
-	if s.Targets[0].At.IsZero() || len(s.Targets[0].Backend) == 0 {
+	if s.Targets[0].At.IsZero() || len(s.Targets[0].Backend)+s.Targets[0].Idle == 0 {
 		t.Errorf("production read nothing: %+v", s.Targets[0])
 	}
 	if err := s.Down(); err == nil || !strings.Contains(err.Error(), "clone") {

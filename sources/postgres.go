@@ -157,9 +157,10 @@ type LockProbe struct {
 	Target config.PostgresTarget
 	Vars   map[string]string
 
-	conn    *pgx.Conn
-	where   string
-	version int // server_version_num
+	conn     *pgx.Conn
+	where    string
+	database string
+	version  int // server_version_num
 }
 
 // Close drops the connection.
@@ -178,7 +179,7 @@ func (p *LockProbe) connect(ctx context.Context) error {
 		return err
 	}
 	readOnlySession(cc)
-	p.where = where(&cc.Config)
+	p.where, p.database = where(&cc.Config), cc.Database
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return err
@@ -194,40 +195,56 @@ func (p *LockProbe) connect(ctx context.Context) error {
 	return nil
 }
 
-// backendsSQL reads the sessions. pg_blocking_pids is asked only for the
-// backends waiting on a lock: it takes every lock-manager partition, so
-// calling it for a thousand idle sessions would cost the server the most.
-// Idle sessions' last query is cut short: it is history, and there can be
-// thousands of them.
-const backendsSQL = `SELECT a.pid, a.backend_type, coalesce(a.usename, ''), coalesce(a.application_name, ''),
-  coalesce(host(a.client_addr), ''), coalesce(a.datname, ''), coalesce(a.state, ''),
+// backendsSQL reads the target database's sessions, from the function
+// behind pg_stat_activity so that the user and database names are looked
+// up for the rows returned, not for every session. Idle sessions are
+// counted, not listed, unless one of them blocks someone (a session-level
+// advisory lock outlives its transaction): a pool of a thousand idle
+// connections would otherwise be most of the probe's cost, on the server
+// and on the wire. pg_blocking_pids is asked only for the sessions waiting
+// on a lock, since each call takes every lock-manager partition. The last
+// row (pid NULL) carries the number of idle sessions left out.
+const backendsSQL = `WITH a AS MATERIALIZED (
+  SELECT s.pid, s.backend_type, s.usesysid, s.application_name, s.client_addr, s.state,
+    s.wait_event_type, s.wait_event, s.xact_start, s.query_start, s.state_change, s.query,
+    CASE WHEN s.wait_event_type = 'Lock' THEN pg_blocking_pids(s.pid) END AS blockers
+  FROM pg_stat_get_activity(NULL) s
+  WHERE s.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND s.pid <> pg_backend_pid() AND s.backend_type IN ('client backend', 'autovacuum worker')
+), blocking AS (
+  SELECT DISTINCT unnest(blockers) AS pid FROM a WHERE blockers IS NOT NULL
+)
+SELECT a.pid, a.backend_type, coalesce(pg_get_userbyid(a.usesysid)::text, ''), coalesce(a.application_name, ''),
+  coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
   coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''),
-  a.xact_start, a.query_start, a.state_change,
-  CASE WHEN a.state = 'idle' THEN left(a.query, 80) ELSE a.query END,
-  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END,
-  statement_timestamp()
-FROM pg_stat_activity a
-WHERE a.pid <> pg_backend_pid() AND a.backend_type IN ('client backend', 'autovacuum worker')
-  AND a.datname = current_database()`
+  a.xact_start, a.query_start, a.state_change, coalesce(a.query, ''), a.blockers,
+  statement_timestamp(), 0::bigint
+FROM a
+WHERE a.state IS DISTINCT FROM 'idle' OR a.pid IN (SELECT pid FROM blocking)
+UNION ALL
+SELECT NULL, '', '', '', '', '', '', '', NULL, NULL, NULL, '', NULL, statement_timestamp(),
+  count(*) FILTER (WHERE a.state = 'idle' AND a.pid NOT IN (SELECT pid FROM blocking))
+FROM a`
 
-// locksSQL copies the lock table once, keeps the locks of the target
-// database's sessions, and of those the waits and the heavy relation locks
-// held, and counts them all by mode. A relation is named only in the
+// locksSQL copies the lock table once and returns the waits and the heavy
+// relation locks held, then a count per session and mode; the scan keeps
+// the sessions of the target database (already read), which is cheaper than
+// asking pg_stat_activity again here. A relation is named only in the
 // database the probe is connected to: elsewhere the same OID is another
-// table (a session may lock a shared catalog).
+// table.
 const locksSQL = `WITH l AS MATERIALIZED (
   SELECT pid, locktype, mode, granted, database, relation, %s AS waitstart FROM pg_locks
-  WHERE pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()) AND pid <> pg_backend_pid()
+  WHERE pid <> pg_backend_pid()
 )
 SELECT l.pid, l.locktype, l.mode, l.granted,
   CASE WHEN l.relation IS NULL THEN ''
        WHEN l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) THEN l.relation::regclass::text
        ELSE 'oid ' || l.relation::text END,
-  l.waitstart, 0
+  l.waitstart, 0::bigint
 FROM l
 WHERE (NOT l.granted OR (l.locktype = 'relation' AND l.mode IN ('AccessExclusiveLock', 'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')))
 UNION ALL
-SELECT NULL, '', l.mode, l.granted, '', NULL, count(*) FROM l GROUP BY l.mode, l.granted`
+SELECT l.pid, '', l.mode, l.granted, '', NULL, count(*) FROM l GROUP BY l.pid, l.mode, l.granted`
 
 // ErrCatalogContended says the probe gave up instead of queueing behind
 // someone else's lock on a catalog.
@@ -281,15 +298,23 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 	for rows.Next() {
 		var (
 			b                        Backend
+			pid                      *int32
 			xact, query, change, now *time.Time
 			blockers                 []int32
+			idle                     int64
 		)
-		if err := rows.Scan(&b.PID, &b.Type, &b.User, &b.Application, &b.ClientAddr, &b.Database, &b.State,
-			&b.WaitEventType, &b.WaitEvent, &xact, &query, &change, &b.Query, &blockers, &now); err != nil {
+		if err := rows.Scan(&pid, &b.Type, &b.User, &b.Application, &b.ClientAddr, &b.State,
+			&b.WaitEventType, &b.WaitEvent, &xact, &query, &change, &b.Query, &blockers, &now, &idle); err != nil {
 			rows.Close()
 			return err
 		}
-		b.XactStart, b.QueryStart, b.StateChange, t.At = deref(xact), deref(query), deref(change), deref(now)
+		t.At = deref(now)
+		if pid == nil {
+			t.Idle = int(idle)
+			continue
+		}
+		b.PID, b.Database = *pid, p.database
+		b.XactStart, b.QueryStart, b.StateChange = deref(xact), deref(query), deref(change)
 		b.BlockedBy = blockers
 		t.Backend = append(t.Backend, b)
 	}
@@ -303,6 +328,10 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 	var locks []lockRow
 	modes := map[string]*ModeCount{}
 	var order []string
+	mine := make(map[int32]bool, len(t.Backend))
+	for _, b := range t.Backend {
+		mine[b.PID] = true
+	}
 	for rows.Next() {
 		var (
 			pid   *int32
@@ -314,7 +343,11 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 			rows.Close()
 			return err
 		}
-		if pid == nil {
+		if pid == nil || !mine[*pid] {
+			// Prepared transactions and other databases' sessions.
+			continue
+		}
+		if n > 0 {
 			m := modes[l.Mode]
 			if m == nil {
 				m = &ModeCount{Mode: l.Mode}
