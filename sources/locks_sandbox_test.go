@@ -2,6 +2,7 @@ package sources_test
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -427,6 +428,25 @@ func TestPostgresRestartSurvival(t *testing.T) {
 		}
 	}
 	before := until("a first good reading", func(tl sources.TargetLocks) bool { return tl.Err == nil })
+
+	// A catalog held by someone else: the probe gives up after its lock
+	// timeout, says why, and its session is fine for the next read.
+	probe := &sources.LockProbe{Target: config.PostgresTarget{Name: "production", DSN: inst.AppDSN}}
+	defer probe.Close()
+	if _, err := probe.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin := openSession(t, inst.AdminDSN, "catalog-lock")
+	admin.exec("BEGIN")
+	admin.exec("LOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE")
+	if _, err := probe.Read(ctx); !errors.Is(err, sources.ErrCatalogContended) {
+		t.Errorf("read with pg_database locked: %v, want ErrCatalogContended", err)
+	}
+	admin.exec("ROLLBACK")
+	if _, err := probe.Read(ctx); err != nil {
+		t.Errorf("read after the catalog was released: %v", err)
+	}
+
 	if err := inst.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
