@@ -276,6 +276,9 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, sele
 	if d.OldPods > 0 {
 		add(Trunc(th.Dim.S(fmt.Sprintf("  %d pods of older revisions still running", d.OldPods)), w))
 	}
+	if d.Dip != "" {
+		add(Trunc(th.Bad.S("  old pods went before the new ones were ready: "+d.Dip), w))
+	}
 	if len(d.History) > 1 && selected {
 		for i, h := range d.History {
 			if i == 4 {

@@ -1,7 +1,9 @@
 package sources
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +48,10 @@ type DeploymentState struct {
 	History         []Revision // newest first
 	Pods            []PodState // problems first
 	OldPods         int        // pods of older revisions still present
+	// Dip says when the rollout to this revision left fewer ready pods
+	// than desired: old pods went before the new ones were live, which
+	// the runbook forbids. Empty when it never happened.
+	Dip string
 }
 
 // Revision is one entry of a deployment's history (a ReplicaSet).
@@ -205,6 +211,11 @@ func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS ma
 			break
 		}
 	}
+	total := 0
+	for _, rs := range rss {
+		total += len(podsByRS[string(rs.UID)])
+	}
+	all := make([]PodState, 0, total)
 	for _, rs := range rss {
 		rev := revisionOf(rs)
 		for _, p := range podsByRS[string(rs.UID)] {
@@ -212,19 +223,34 @@ func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS ma
 			if rev != ds.Revision {
 				ds.OldPods++
 			}
-			ds.Pods = append(ds.Pods, ps)
+			all = append(all, ps)
 		}
 	}
-	sort.SliceStable(ds.Pods, func(i, j int) bool {
-		a, b := ds.Pods[i], ds.Pods[j]
+	// Sort positions, not the pods: a pod is a few hundred bytes and a
+	// deployment can have thousands, so moving them in every swap would be
+	// most of the cost of a snapshot. Names are unique, so the order is
+	// total and the same every time.
+	order := make([]int32, len(all))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		a, b := &all[x], &all[y]
 		if a.Problem != b.Problem {
-			return a.Problem
+			if a.Problem {
+				return -1
+			}
+			return 1
 		}
 		if a.Revision != b.Revision {
-			return a.Revision > b.Revision
+			return cmp.Compare(b.Revision, a.Revision)
 		}
-		return a.Name < b.Name
+		return strings.Compare(a.Name, b.Name)
 	})
+	ds.Pods = make([]PodState, len(all))
+	for i, o := range order {
+		ds.Pods[i] = all[o]
+	}
 	ds.Phase, ds.Why = rolloutPhase(d, now, stallAfter)
 	return ds
 }
@@ -301,12 +327,57 @@ func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
 	return ps
 }
 
+// capacityWatch remembers, per deployment and revision, whether its ready
+// count fell below the desired count while the rollout was under way: a
+// snapshot alone cannot tell, since by the time the rollout completes the
+// capacity is back.
+type capacityWatch map[string]capacityDip
+
+// CapacityWatch is the remembering part of the rollout source, for use
+// outside it (tests, replays).
+type CapacityWatch struct{ w capacityWatch }
+
+// NewCapacityWatch starts with nothing seen.
+func NewCapacityWatch() *CapacityWatch { return &CapacityWatch{w: capacityWatch{}} }
+
+// Observe marks s with the dips seen so far, as the source does.
+func (c *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState { return c.w.observe(s, now) }
+
+type capacityDip struct {
+	revision int64
+	text     string
+}
+
+// observe marks each deployment of s with its dip, if any, and returns s.
+// A steady deployment losing a pod is not a dip: only a rollout with work
+// left (pods to update, or old pods still running) counts.
+func (w capacityWatch) observe(s RolloutState, now time.Time) RolloutState {
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		key := d.Namespace + "/" + d.Name
+		seen, ok := w[key]
+		if !ok || seen.revision != d.Revision {
+			seen = capacityDip{revision: d.Revision}
+		}
+		rolling := d.Updated < d.Desired || d.OldPods > 0
+		if seen.text == "" && rolling && d.Desired > 0 && d.Ready < d.Desired {
+			seen.text = fmt.Sprintf("ready fell to %d/%d at %s while rolling out rev %d", d.Ready, d.Desired, now.Format("15:04:05"), d.Revision)
+		}
+		w[key] = seen
+		d.Dip = seen.text
+	}
+	return s
+}
+
 // Facts are the rollout gates' inputs.
 func (s RolloutState) Facts() gates.Facts {
 	old, crash := 0, s.CrashLooping()
-	var notDone []string
+	var notDone, dips []string
 	for _, d := range s.Deployments {
 		old += d.OldPods
+		if d.Dip != "" {
+			dips = append(dips, d.Name+": "+d.Dip)
+		}
 		if d.Phase != Complete {
 			notDone = append(notDone, fmt.Sprintf("%s %d/%d %s", d.Name, d.Ready, d.Desired, d.Phase))
 		}
@@ -318,8 +389,15 @@ func (s RolloutState) Facts() gates.Facts {
 	return gates.Facts{
 		"rollout.complete":      {Known: true, Bool: s.Complete(), Detail: detail},
 		"rollout.no_crashloops": {Known: true, Bool: crash == 0, Detail: fmt.Sprintf("%d crash-looping", crash)},
-		"rollout.old_pods_gone": {Known: true, Bool: old == 0, Detail: fmt.Sprintf("%d old pods", old)},
+		"rollout.old_pods_gone": oldPodsGone(old, dips),
 	}
+}
+
+func oldPodsGone(old int, dips []string) gates.Fact {
+	if len(dips) > 0 {
+		return gates.Fact{Known: true, Bool: false, Detail: "old pods went before the new ones were ready: " + strings.Join(dips, "; ")}
+	}
+	return gates.Fact{Known: true, Bool: old == 0, Detail: fmt.Sprintf("%d old pods", old)}
 }
 
 // LastKnownGood is a deployment's rollback target: what ran before the

@@ -680,3 +680,35 @@ func TestQueryLine(t *testing.T) {
 		}
 	}
 }
+
+// TestOldPodsGoneRemembersACapacityDip: a rollout that dropped below the
+// desired ready count fails rollout.old_pods_gone even after it completes;
+// a new revision starts afresh, and a steady deployment losing a pod is not
+// a dip.
+func TestOldPodsGoneRemembersACapacityDip(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	state := func(rev int64, updated, ready int32, old int) sources.RolloutState {
+		return sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api",
+			Desired: 6, Updated: updated, Ready: ready, Revision: rev, OldPods: old}}}
+	}
+	w := sources.NewCapacityWatch()
+	steps := []struct {
+		s    sources.RolloutState
+		pass bool
+	}{
+		{state(2, 6, 5, 0), true},  // steady, a pod restarting: not a rollout
+		{state(3, 2, 6, 4), false}, // rolling at full strength, old pods left
+		{state(3, 4, 4, 2), false}, // capacity dipped
+		{state(3, 6, 6, 0), false}, // complete, but the dip is remembered
+		{state(4, 6, 6, 0), true},  // the next revision starts afresh
+	}
+	for i, st := range steps {
+		f := w.Observe(st.s, now).Facts()["rollout.old_pods_gone"]
+		if f.Bool != st.pass {
+			t.Errorf("step %d: old_pods_gone = %v (%s), want %v", i, f.Bool, f.Detail, st.pass)
+		}
+		if i == 3 && !strings.Contains(f.Detail, "ready fell to 4/6") {
+			t.Errorf("step 3 detail %q does not say how far it fell", f.Detail)
+		}
+	}
+}
