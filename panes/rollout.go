@@ -29,7 +29,7 @@ type RolloutView struct {
 
 type rolloutKeys struct {
 	scrollKeys
-	Pause, Restart, Scale key.Binding
+	Pause, Restart, Scale, Undo key.Binding
 }
 
 // KubeOp is what the operator asked to do to a deployment.
@@ -39,6 +39,7 @@ const (
 	OpPauseResume KubeOp = "pause/resume"
 	OpRestart     KubeOp = "restart"
 	OpScale       KubeOp = "scale"
+	OpUndo        KubeOp = "undo"
 )
 
 // KubeRequest asks the root to act on one deployment.
@@ -47,6 +48,8 @@ type KubeRequest struct {
 	Namespace, Name string
 	Paused          bool
 	Replicas        int32
+	Revision        int64   // the current revision, for undo
+	History         []int64 // revisions undo may go back to, newest first
 }
 
 // Rollout is the pod rollout pane: Deployments, ReplicaSets and pods.
@@ -82,6 +85,7 @@ func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
 		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume rollout")),
 		Restart:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 		Scale:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "scale")),
+		Undo:       key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "roll back to a revision")),
 	}}
 }
 
@@ -130,6 +134,15 @@ func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	case pressed(k, r.keys.Scale, r.readOnly):
 		d := deps[r.Data.Cursor]
 		return r, kubeRequest(KubeRequest{Op: OpScale, Namespace: d.Namespace, Name: d.Name, Replicas: d.Desired})
+	case pressed(k, r.keys.Undo, r.readOnly):
+		d := deps[r.Data.Cursor]
+		req := KubeRequest{Op: OpUndo, Namespace: d.Namespace, Name: d.Name, Revision: d.Revision}
+		for _, h := range d.History {
+			if h.Number != d.Revision {
+				req.History = append(req.History, h.Number)
+			}
+		}
+		return r, kubeRequest(req)
 	case key.Matches(k, r.keys.PageUp):
 		r.Data.Offset = max(r.Data.Offset-max(r.visible-2, 1), 0)
 	case key.Matches(k, r.keys.PageDown):
@@ -146,7 +159,7 @@ func kubeRequest(req KubeRequest) tea.Cmd { return func() tea.Msg { return req }
 // reaches the root, which says why nothing happens.
 func (r *Rollout) SetReadOnly(ro bool) {
 	r.readOnly = ro
-	for _, b := range []*key.Binding{&r.keys.Pause, &r.keys.Restart, &r.keys.Scale} {
+	for _, b := range []*key.Binding{&r.keys.Pause, &r.keys.Restart, &r.keys.Scale, &r.keys.Undo} {
 		b.SetEnabled(!ro)
 	}
 }
@@ -159,12 +172,12 @@ func (r *Rollout) View(width, height int) string {
 
 // ShortHelp implements help.KeyMap.
 func (r *Rollout) ShortHelp() []key.Binding {
-	return []key.Binding{r.keys.Pause, r.keys.Restart, r.keys.Scale, r.keys.Up, r.keys.Down}
+	return []key.Binding{r.keys.Pause, r.keys.Restart, r.keys.Scale, r.keys.Undo, r.keys.Up, r.keys.Down}
 }
 
 // FullHelp implements help.KeyMap.
 func (r *Rollout) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{r.keys.Pause, r.keys.Restart, r.keys.Scale}, {r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
+	return [][]key.Binding{{r.keys.Pause, r.keys.Restart, r.keys.Scale, r.keys.Undo}, {r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
 }
 
 // Tag returns the part of an image after its last colon: what people call

@@ -12,6 +12,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -156,7 +157,7 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 	}
 	cases := []struct{ pane, key string }{
 		{"1", "enter"}, // run the first (command) step
-		{"2", "p"}, {"2", "r"}, {"2", "S"},
+		{"2", "p"}, {"2", "r"}, {"2", "S"}, {"2", "u"},
 		{"1", "R"}, {"2", "R"},
 		{"3", "c"}, {"3", "K"},
 	}
@@ -183,4 +184,51 @@ type recordingJournal struct{ records []journal.Record }
 func (r *recordingJournal) Append(rec journal.Record) (journal.Record, error) {
 	r.records = append(r.records, rec)
 	return rec, nil
+}
+
+// TestUndoAsksForARevisionFromTheHistory: u on a deployment asks which
+// revision to go back to, refuses one not in its history, and previews the
+// rollback to the one given.
+func TestUndoAsksForARevisionFromTheHistory(t *testing.T) {
+	cfg := bigConfig(t)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
+		Theme: theme.New(true, true), Kube: fake.NewClientset()})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
+		History: []sources.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}, sources.Health{State: sources.OK}, now)
+	send := func(msg tea.Msg) tea.Cmd {
+		_, cmd := m.Update(msg)
+		for cmd != nil {
+			next := cmd()
+			if _, ok := next.(panes.KubeRequest); !ok {
+				return cmd
+			}
+			_, cmd = m.Update(next)
+		}
+		return nil
+	}
+	typeText := func(s string) {
+		for _, r := range s {
+			send(tea.KeyPressMsg{Code: r, Text: string(r)})
+		}
+	}
+	send(tea.KeyPressMsg{Code: '2', Text: "2"})
+	send(tea.KeyPressMsg{Code: 'u', Text: "u"})
+	if m.mode != modeInput || !strings.Contains(m.input.Placeholder, "2, 1") {
+		t.Fatalf("u: mode %d, placeholder %q; want a question listing revisions 2, 1", m.mode, m.input.Placeholder)
+	}
+	typeText("3")
+	send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if m.mode != modeInput || m.flash == nil || !strings.Contains(m.flash.text, "one of 2, 1") {
+		t.Fatalf("the current revision was accepted: mode %d flash %+v", m.mode, m.flash)
+	}
+	m.input.Reset()
+	typeText("1")
+	if cmd := send(tea.KeyPressMsg{Code: tea.KeyEnter}); cmd == nil || m.mode != modeNormal {
+		t.Fatalf("revision 1 started no preview (mode %d)", m.mode)
+	}
+	if !strings.Contains(m.flash.text, "kube.rollback") {
+		t.Errorf("flash %q", m.flash.text)
+	}
 }

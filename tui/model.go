@@ -136,7 +136,7 @@ type Model struct {
 	pending  *pendingAction
 	input    textinput.Model
 	inputFor string             // step id being skipped
-	scaleFor *panes.KubeRequest // the deployment being scaled, when the input asks for replicas
+	scaleFor *panes.KubeRequest // the deployment being scaled or rolled back, when the input asks for a number
 	running  map[string]*running
 	spin     int
 	spinning bool
@@ -645,13 +645,30 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeNormal
 		m.input.Blur()
 		if m.scaleFor != nil {
+			what := "not scaled"
+			if m.scaleFor.Op == panes.OpUndo {
+				what = "not rolled back"
+			}
 			m.scaleFor = nil
-			m.setFlash("not scaled", false)
+			m.setFlash(what, false)
 			return nil
 		}
 		m.setFlash("not skipped", false)
 		return nil
 	case "enter":
+		if req := m.scaleFor; req != nil && req.Op == panes.OpUndo {
+			n, err := strconv.ParseInt(strings.TrimSpace(m.input.Value()), 10, 64)
+			if err != nil || !slices.Contains(req.History, n) {
+				m.setFlash(fmt.Sprintf("revision: one of %s, or esc to go back", revisionList(req.History)), true)
+				return nil
+			}
+			m.mode = modeNormal
+			m.input.Blur()
+			m.scaleFor = nil
+			t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name, ToRevision: n}}
+			return m.previewAction(&actions.Rollback{Client: m.opts.Kube, Targets: t},
+				fmt.Sprintf("roll back %s/%s to revision %d", req.Namespace, req.Name, n))
+		}
 		if req := m.scaleFor; req != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(m.input.Value()))
 			if err != nil || n < 0 || n > 1000 {
@@ -844,8 +861,27 @@ func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
 		m.input.Reset()
 		m.input.Placeholder = fmt.Sprintf("replicas (now %d)", req.Replicas)
 		return m.input.Focus()
+	case panes.OpUndo:
+		if len(req.History) == 0 {
+			m.setFlash(fmt.Sprintf("%s has no other revision to go back to", name), true)
+			return nil
+		}
+		r := req
+		m.scaleFor = &r
+		m.mode = modeInput
+		m.input.Reset()
+		m.input.Placeholder = fmt.Sprintf("roll %s back to revision (%s; now %d)", name, revisionList(req.History), req.Revision)
+		return m.input.Focus()
 	}
 	return nil
+}
+
+func revisionList(revs []int64) string {
+	s := make([]string, len(revs))
+	for i, r := range revs {
+		s[i] = strconv.FormatInt(r, 10)
+	}
+	return strings.Join(s, ", ")
 }
 
 // pgTarget finds a [[postgres.target]] by name; "" is the first.
