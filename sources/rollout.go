@@ -341,7 +341,9 @@ type CapacityWatch struct{ w capacityWatch }
 func NewCapacityWatch() *CapacityWatch { return &CapacityWatch{w: capacityWatch{}} }
 
 // Observe marks s with the dips seen so far, as the source does.
-func (c *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState { return c.w.observe(s, now) }
+func (c *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
+	return c.w.observe(s, now)
+}
 
 type capacityDip struct {
 	revision int64

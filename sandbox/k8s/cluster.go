@@ -387,7 +387,34 @@ func Status(ctx context.Context, o Options) (running bool, detail string, err er
 	if err := ready(cctx, c.Kubeconfig); err != nil {
 		return false, fmt.Sprintf("sandbox cluster %q exists but its API server at %s does not answer: %v", o.Name, c.Server, err), nil
 	}
+	// An API server alone looks healthy while nothing rolls out: the
+	// controller manager and the scheduler exit when they lose their
+	// lease, and kwokctl does not restart them.
+	if missing := missingComponents(o); len(missing) > 0 {
+		return false, fmt.Sprintf("sandbox cluster %q is missing %s (see %s)", o.Name, strings.Join(missing, ", "), filepath.Join(o.clusterDir(), "logs")), nil
+	}
 	return true, fmt.Sprintf("sandbox cluster %q: API server %s ready (kubeconfig %s)", o.Name, c.Server, c.Kubeconfig), nil
+}
+
+// clusterComponents are the processes a working sandbox cluster runs.
+var clusterComponents = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller"}
+
+func missingComponents(o Options) []string {
+	procs, err := processesUnder(o.clusterDir())
+	if err != nil {
+		return nil // cannot tell here; the API check stands
+	}
+	running := map[string]bool{}
+	for _, p := range procs {
+		running[p.name] = true
+	}
+	var missing []string
+	for _, c := range clusterComponents {
+		if !running[c] {
+			missing = append(missing, c)
+		}
+	}
+	return missing
 }
 
 func clusterInfo(o Options) (*Cluster, error) {

@@ -201,6 +201,38 @@ func TestSandboxCluster(t *testing.T) {
 		t.Logf("rollback took %s", since(t0))
 	})
 
+	t.Run("a component that exited is noticed and Up starts afresh", func(t *testing.T) {
+		procs, err := processesUnder(o.clusterDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range procs {
+			if p.name == "kube-scheduler" {
+				_ = killProcess(p.pid, true)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			running, detail, err := Status(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !running && strings.Contains(detail, "kube-scheduler") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Status with the scheduler killed: running=%v %q", running, detail)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if _, err := Up(ctx, o); err != nil {
+			t.Fatalf("Up after the scheduler died: %v", err)
+		}
+		if running, detail, err := Status(ctx, o); err != nil || !running {
+			t.Fatalf("Status after Up: running=%v %q %v", running, detail, err)
+		}
+	})
+
 	t0 = time.Now()
 	if err := Down(ctx, o); err != nil {
 		t.Fatalf("Down: %v", err)
