@@ -1,0 +1,342 @@
+package panes
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+func boardConfig() *config.Config {
+	return &config.Config{Path: "/etc/flightdeck/acme.toml", Jira: &config.Jira{
+		URL: "https://jira.acme.test", Board: 12, Project: "ACME",
+		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"},
+		Columns: []config.JiraColumn{
+			{Name: "In Progress", NotMergedTo: "master"},
+			{Name: "Code Review", NotMergedTo: "master"},
+			{Name: "Merged to Master", MergedTo: "master", CheckRelease: true},
+			{Name: "Staging", MergedTo: "staging", CheckRelease: true},
+			{Name: "QA Hold", MergedTo: "staging", CheckRelease: true, NoBlockers: true},
+			{Name: "Testing For Production", MergedTo: "staging", CheckRelease: true},
+			{Name: "Production"},
+		},
+		Moves: []config.JiraMove{
+			{From: []string{"Staging", "QA Hold", "Testing For Production"}, To: "Production"},
+			{From: []string{"Merged to Master"}, To: "Staging"},
+		},
+	}}
+}
+
+func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
+	ids := map[string]string{}
+	for i, c := range jirastub.Columns() {
+		ids[c] = fmt.Sprint(10000 + i)
+	}
+	out := make([]sources.JiraIssue, len(seed))
+	for i, is := range seed {
+		state := "active"
+		if is.Sprint == jirastub.PreviousSprint("ACME") {
+			state = "closed"
+		}
+		out[i] = sources.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: ids[is.Status],
+			Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
+			Sprints: []sources.JiraSprint{{Name: is.Sprint, State: state}}}
+	}
+	return out
+}
+
+// seedBoard is the sandbox board as the source builds it, with git as the
+// stand-in's repository has it: merged where the column says, apart from
+// the seeded mistakes.
+func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
+	var bc sources.JiraBoardConfig
+	bc.ID, bc.Name = 12, "ACME board"
+	for i, c := range jirastub.Columns() {
+		bc.Columns = append(bc.Columns, sources.JiraBoardColumn{Name: c, StatusIDs: []string{fmt.Sprint(10000 + i)}})
+	}
+	keys := map[string]map[string]bool{"master": {}, "staging": {}, "production": {}}
+	for _, is := range seed {
+		var on []string
+		switch is.Status {
+		case jirastub.StatusProduction:
+			on = []string{"master", "staging", "production"}
+		case jirastub.StatusStaging, jirastub.StatusQAHold, jirastub.StatusTestingForProd:
+			on = []string{"master", "staging"}
+		case jirastub.StatusMergedToMaster:
+			on = []string{"master"}
+		}
+		if is.Key == "ACME-35" || is.Key == "ACME-22" {
+			on = []string{"master"}
+		}
+		for _, b := range on {
+			keys[b][is.Key] = true
+		}
+	}
+	git := &sources.GitInfo{Repo: "/srv/app", Remote: "origin",
+		Branches: []sources.GitBranch{
+			{Name: "master", Head: "9c4e1f2a77", Keys: keys["master"]},
+			{Name: "staging", Head: "51d0be3c02", Keys: keys["staging"], Behind: 1},
+			{Name: "production", Head: "e07a6b9d13", Keys: keys["production"]},
+		},
+		Pairs: []sources.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
+	}
+	b := sources.BuildBoard(boardConfig().Jira, sources.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
+	b.GitAt = at
+	return b
+}
+
+func boardPane(t testing.TB) *Jira {
+	p := NewJira(boardConfig(), dark)
+	p.SetFocused(true)
+	p.SetBoard(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
+		sources.Health{Source: "jira", State: sources.OK}, fixtureNow)
+	return p
+}
+
+func pressJira(p *Jira, keys ...string) tea.Cmd {
+	var cmd tea.Cmd
+	for _, k := range keys {
+		var code rune
+		switch k {
+		case "right":
+			code = tea.KeyRight
+		case "left":
+			code = tea.KeyLeft
+		case "down":
+			code = tea.KeyDown
+		case "up":
+			code = tea.KeyUp
+		default:
+			code = []rune(k)[0]
+		}
+		msg := tea.KeyPressMsg{Code: code}
+		if len(k) == 1 {
+			msg.Text = k
+		}
+		_, cmd = p.Update(msg)
+	}
+	return cmd
+}
+
+// onACME22 puts the cursor on the card in Staging that is not on staging.
+func onACME22(t testing.TB) *Jira {
+	p := boardPane(t)
+	pressJira(p, "right", "right", "right", "down", "down", "down", "down")
+	if v := p.ViewState(); v.Board.Columns[v.Col].Cards[v.Row].Key != "ACME-22" {
+		t.Fatalf("cursor on %s", v.Board.Columns[v.Col].Cards[v.Row].Key)
+	}
+	return p
+}
+
+func TestRenderBoardGolden(t *testing.T) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			out := RenderBoard(onACME22(t).ViewState(), w, 24, dark)
+			assertBox(t, out, w, 24)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestRenderBoardShowsEveryFlag(t *testing.T) {
+	p := boardPane(t)
+	out := ansi.Strip(RenderBoard(p.ViewState(), 200, 60, dark))
+	for _, want := range []string{
+		"⚠ 4 of 40 cards need attention: 1 already merged, 1 not merged, 1 wrong fix version, 1 blocker",
+		"In Progress 6 ⚠1", "Staging 6 ⚠1", "QA Hold 4 ⚠1", "Testing For Production 5 ⚠1", "Production 8",
+		"✕ already merged to", "✕ not merged to staging", "✕ blocker: priority", "✕ fix version",
+		"git master 9c4e1f2", "staging 51d0be3 ↓1",
+		"2026.11.22 · ACME Sprint",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "✕ "); n != 4 {
+		t.Errorf("%d flags drawn, want the 4 seeded ones", n)
+	}
+}
+
+func TestRenderBoardScrollsSideways(t *testing.T) {
+	p := boardPane(t)
+	out := ansi.Strip(RenderBoard(p.ViewState(), 80, 24, dark))
+	if !strings.Contains(out, "In Progress") || strings.Contains(out, "Production 8") || !strings.Contains(out, "▸") {
+		t.Fatalf("first columns with a marker for more:\n%s", out)
+	}
+	pressJira(p, "right", "right", "right", "right", "right", "right")
+	out = ansi.Strip(RenderBoard(p.ViewState(), 80, 24, dark))
+	if !strings.Contains(out, "Production 8") || !strings.Contains(out, "◂") || strings.Contains(out, "In Progress 6") {
+		t.Fatalf("scrolled to the last column:\n%s", out)
+	}
+}
+
+// The cursor's card stays on screen however far down the column it is.
+func TestRenderBoardScrollsDown(t *testing.T) {
+	p := boardPane(t)
+	pressJira(p, "right", "right", "right", "right", "right", "right", "G")
+	out := ansi.Strip(RenderBoard(p.ViewState(), 60, 14, dark))
+	if !strings.Contains(out, "▸ ACME-10") || !strings.Contains(out, "↑ ") {
+		t.Fatalf("last Production card not shown:\n%s", out)
+	}
+}
+
+func TestRenderBoardKeepsDataWhenDown(t *testing.T) {
+	p := boardPane(t)
+	b := p.ViewState().Board
+	b.GitErr = errors.New("git for-each-ref in /srv/app: not a git repository")
+	p.SetBoard(b, sources.Health{Source: "jira", State: sources.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute))
+	out := ansi.Strip(RenderBoard(p.ViewState(), 120, 24, dark))
+	for _, want := range []string{"✕ down: Jira at https://jira.acme.test refused the credentials (401", "showing the board from",
+		"✕ git: git for-each-ref in /srv/app: not a git repository", "using data from", "ACME-35"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestJiraKeysAskTheRoot(t *testing.T) {
+	p := onACME22(t)
+	ask := func(keys ...string) JiraRequest {
+		t.Helper()
+		cmd := pressJira(p, keys...)
+		if cmd == nil {
+			t.Fatalf("%v asked nothing", keys)
+		}
+		r, ok := cmd().(JiraRequest)
+		if !ok {
+			t.Fatalf("%v sent %T", keys, cmd())
+		}
+		return r
+	}
+	if r := ask("M"); r != (JiraRequest{Op: JiraMoveCard, Key: "ACME-22", From: "Staging", To: "Production"}) {
+		t.Errorf("M: %+v", r)
+	}
+	if r := ask("m"); r.Op != JiraMoveAll {
+		t.Errorf("m: %+v", r)
+	}
+	if r := ask("f"); r.Op != JiraFetch {
+		t.Errorf("f: %+v", r)
+	}
+	if r := ask("r"); r.Op != JiraRefresh {
+		t.Errorf("r: %+v", r)
+	}
+	pressJira(p, "left", "left", "left", "up")
+	if r := ask("M"); r.Key != "ACME-38" || r.To != "" {
+		t.Errorf("M in a column no move takes from: %+v", r)
+	}
+
+	p.SetReadOnly(true)
+	for _, b := range p.ShortHelp() {
+		if b.Help().Key == "m" || b.Help().Key == "M" {
+			if b.Enabled() {
+				t.Errorf("%s enabled in read-only mode", b.Help().Key)
+			}
+		}
+	}
+	// Still sent, so the root can say why nothing happens.
+	if r := ask("m"); r.Op != JiraMoveAll {
+		t.Errorf("m in read-only: %+v", r)
+	}
+}
+
+func TestJiraCursorFollowsTheCard(t *testing.T) {
+	p := onACME22(t)
+	seed := jirastub.DefaultSeed("ACME")
+	for i := range seed {
+		if seed[i].Key == "ACME-22" {
+			seed[i].Status = jirastub.StatusProduction
+		}
+	}
+	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	v := p.ViewState()
+	if c := v.Board.Columns[v.Col]; c.Name != "Production" || c.Cards[v.Row].Key != "ACME-22" {
+		t.Errorf("cursor on %s in %s", c.Cards[v.Row].Key, c.Name)
+	}
+}
+
+func TestJiraCollapsesEmptyColumns(t *testing.T) {
+	seed := jirastub.DefaultSeed("ACME")
+	for i := range seed {
+		switch seed[i].Status {
+		case jirastub.StatusQAHold, jirastub.StatusTestingForProd, jirastub.StatusCodeReview:
+			seed[i].Status = jirastub.StatusProduction
+		}
+	}
+	p := NewJira(boardConfig(), dark)
+	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	if out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark)); !strings.Contains(out, "QA Hold 0") {
+		t.Fatalf("empty columns shown by default:\n%s", out)
+	}
+	pressJira(p, "e")
+	out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark))
+	if strings.Contains(out, "QA Hold 0") || !strings.Contains(out, "empty: Code Review, QA Hold, Testing For Production (e shows them)") {
+		t.Fatalf("collapsed:\n%s", out)
+	}
+	pressJira(p, "right")
+	if v := p.ViewState(); v.Board.Columns[v.Col].Name != "Merged to Master" {
+		t.Errorf("right from In Progress went to %s, not past the hidden Code Review", v.Board.Columns[v.Col].Name)
+	}
+}
+
+func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
+	v := onACME22(t).ViewState()
+	empty := NewJira(boardConfig(), dark)
+	empty.SetBoard(sources.Board{}, sources.Health{State: sources.OK}, fixtureNow)
+	for w := 2; w <= 210; w += 13 {
+		for h := 2; h <= 40; h += 5 {
+			assertBox(t, RenderBoard(v, w, h, dark), w, h)
+			assertBox(t, RenderBoard(empty.ViewState(), w, h, dark), w, h)
+		}
+	}
+}
+
+// bigBoard has n cards spread over the seven columns, a tenth of them
+// flagged.
+func bigBoard(n int) sources.Board {
+	cols := jirastub.Columns()
+	seed := make([]jirastub.Issue, n)
+	for i := range seed {
+		seed[i] = jirastub.Issue{Key: fmt.Sprintf("ACME-%d", 1000+i), Summary: fmt.Sprintf("Card %d with a summary long enough to be cut", i),
+			Status: cols[i%len(cols)], Priority: "Major", Sprint: jirastub.CurrentSprint("ACME"), FixVersions: []string{jirastub.CurrentRelease}}
+		if i%10 == 0 {
+			seed[i].FixVersions = []string{jirastub.PreviousRelease}
+		}
+	}
+	return seedBoard(seed, fixtureNow)
+}
+
+func BenchmarkRenderBoard(b *testing.B) {
+	p := NewJira(boardConfig(), dark)
+	p.SetFocused(true)
+	p.SetBoard(bigBoard(500), sources.Health{State: sources.OK}, fixtureNow)
+	pressJira(p, "right", "right", "G")
+	v := p.ViewState()
+	if v.Board.Cards() != 500 {
+		b.Fatalf("%d cards", v.Board.Cards())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = RenderBoard(v, 200, 50, dark)
+	}
+}
+
+func TestRenderBoardNoColor(t *testing.T) {
+	plain := theme.New(true, true)
+	out := RenderBoard(onACME22(t).ViewState(), 120, 24, plain)
+	if strings.Contains(out, "38;2;") || strings.Contains(out, "48;2;") {
+		t.Fatal("NO_COLOR render contains colour codes")
+	}
+	if !strings.Contains(ansi.Strip(out), "▸ ACME-22") {
+		t.Fatal("the cursor is invisible without colour")
+	}
+}

@@ -1,0 +1,635 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+)
+
+// FlagKind is which of a column's rules a card breaks.
+type FlagKind string
+
+const (
+	FlagMerged   FlagKind = "merged"   // merged to a branch it must not be on yet
+	FlagUnmerged FlagKind = "unmerged" // not merged to a branch it must be on
+	FlagRelease  FlagKind = "release"  // wrong or missing fix version
+	FlagSprint   FlagKind = "sprint"   // wrong or missing sprint
+	FlagBlocker  FlagKind = "blocker"  // a blocker where none may be
+)
+
+// CardFlag is one broken rule, in words for the card.
+type CardFlag struct {
+	Kind FlagKind
+	Text string // "already merged to master"
+}
+
+// Card is one issue on the board, with what is wrong with it.
+type Card struct {
+	Key, Summary     string
+	Status, StatusID string
+	Priority         string
+	Assignee         string
+	Labels           []string
+	FixVersions      []string
+	// Sprint is the card's current sprint: the active one, else a future
+	// one, else the last closed one.
+	Sprint      string
+	SprintState string
+	// Branches are the deploy branches whose history names the card; nil
+	// when git was not read.
+	Branches []string
+	Flags    []CardFlag
+}
+
+// BoardColumn is a column of the board, its rules from config and its cards
+// in rank order.
+type BoardColumn struct {
+	Name      string
+	StatusIDs []string
+	Rules     config.JiraColumn // zero when the column is not in config
+	Cards     []Card
+}
+
+// ReleaseTarget is what check_release columns must carry: the fix version
+// and sprint from [jira], with their template variables expanded for the
+// deploy day. An empty field is not checked.
+type ReleaseTarget struct {
+	FixVersion string
+	Sprint     string
+}
+
+// Board is one reading of the board, checked against git.
+type Board struct {
+	ID      int
+	Name    string
+	Columns []BoardColumn
+	Target  ReleaseTarget
+	// Git is the clone's state the merge rules were checked against; nil
+	// when there is none.
+	Git   *GitInfo
+	GitAt time.Time // when Git was read
+	// GitErr is set when reading git failed this time; Git then holds the
+	// last good reading, if any.
+	GitErr error
+	// MergeUnchecked is set when some column has merged_to / not_merged_to
+	// rules but there was no git data to check them against.
+	MergeUnchecked bool
+	// Problems are board-wide: columns in config the board does not have.
+	Problems []string
+	At       time.Time
+}
+
+// Flagged is a card that needs attention and the column it is in.
+type Flagged struct {
+	Column string
+	Card   Card
+}
+
+// Cards counts every card on the board.
+func (b Board) Cards() int {
+	n := 0
+	for _, c := range b.Columns {
+		n += len(c.Cards)
+	}
+	return n
+}
+
+// Flagged lists the cards that break a rule, column by column.
+func (b Board) Flagged() []Flagged {
+	var out []Flagged
+	for _, col := range b.Columns {
+		for _, c := range col.Cards {
+			if len(c.Flags) > 0 {
+				out = append(out, Flagged{Column: col.Name, Card: c})
+			}
+		}
+	}
+	return out
+}
+
+// Find returns the column and position of the card with key.
+func (b Board) Find(key string) (col, idx int, ok bool) {
+	for i, c := range b.Columns {
+		for j, card := range c.Cards {
+			if strings.EqualFold(card.Key, key) {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// Column returns the column named name (case-insensitively).
+func (b Board) Column(name string) (BoardColumn, bool) {
+	for _, c := range b.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return c, true
+		}
+	}
+	return BoardColumn{}, false
+}
+
+var flagOrder = []FlagKind{FlagMerged, FlagUnmerged, FlagRelease, FlagSprint, FlagBlocker}
+
+var flagWords = map[FlagKind]string{
+	FlagMerged: "already merged", FlagUnmerged: "not merged", FlagRelease: "wrong fix version",
+	FlagSprint: "wrong sprint", FlagBlocker: "blocker",
+}
+
+// Summary is the one line saying what needs attention.
+func (b Board) Summary() string {
+	total := b.Cards()
+	flagged := b.Flagged()
+	counts := map[FlagKind]int{}
+	for _, f := range flagged {
+		for _, fl := range f.Card.Flags {
+			counts[fl.Kind]++
+		}
+	}
+	var parts []string
+	for _, k := range flagOrder {
+		if n := counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, flagWords[k]))
+		}
+	}
+	var s string
+	switch {
+	case len(flagged) == 0:
+		s = fmt.Sprintf("%d cards, all clean", total)
+	case len(flagged) == 1:
+		s = fmt.Sprintf("1 of %d cards needs attention: %s", total, strings.Join(parts, ", "))
+	default:
+		s = fmt.Sprintf("%d of %d cards need attention: %s", len(flagged), total, strings.Join(parts, ", "))
+	}
+	if b.MergeUnchecked {
+		s += "; merge rules unchecked (no git data)"
+	}
+	return s
+}
+
+// Facts publishes jira.columns_clean, and git.branches_in_sync when the
+// board carries a fresh reading of git. A board whose merge rules could not
+// be checked, or whose git reading failed, leaves the gate unknown: it must
+// not pass on a check that was not made.
+func (b Board) Facts() gates.Facts {
+	f := gates.Facts{}
+	if b.Git != nil && b.GitErr == nil {
+		for k, v := range b.Git.Facts() {
+			f[k] = v
+		}
+	}
+	hasMergeRules := false
+	for _, c := range b.Columns {
+		hasMergeRules = hasMergeRules || c.Rules.MergedTo != "" || c.Rules.NotMergedTo != ""
+	}
+	switch {
+	case b.MergeUnchecked:
+		why := "no [git] section"
+		if b.GitErr != nil {
+			why = "git: " + OneLine(b.GitErr.Error())
+		}
+		f["jira.columns_clean"] = gates.Fact{Detail: "merge rules not checked: " + why}
+		return f
+	case hasMergeRules && b.GitErr != nil:
+		f["jira.columns_clean"] = gates.Fact{Detail: "git: " + OneLine(b.GitErr.Error())}
+		return f
+	}
+	flagged := b.Flagged()
+	detail := fmt.Sprintf("%d cards clean", b.Cards())
+	if len(flagged) > 0 {
+		var items []string
+		for i, fl := range flagged {
+			if i == 5 {
+				items = append(items, fmt.Sprintf("+%d more", len(flagged)-i))
+				break
+			}
+			items = append(items, fl.Card.Key+" "+fl.Card.Flags[0].Text)
+		}
+		detail = fmt.Sprintf("%d of %d cards flagged: %s", len(flagged), b.Cards(), strings.Join(items, ", "))
+	}
+	f["jira.columns_clean"] = gates.Fact{Known: true, Bool: len(flagged) == 0, Detail: detail}
+	return f
+}
+
+// BuildBoard lays the issues out in the board's columns and checks every
+// card against its column's rules in cfg: merged_to and not_merged_to
+// against git (nil when there is none), check_release against target, and
+// no_blockers against the blocker labels and priorities. Columns are
+// matched to config by name, case-insensitively.
+func BuildBoard(cfg *config.Jira, target ReleaseTarget, bc JiraBoardConfig, issues []JiraIssue, git *GitInfo, now time.Time) Board {
+	b := Board{ID: bc.ID, Name: bc.Name, Target: target, Git: git, At: now}
+	for _, cc := range cfg.Columns {
+		if !slices.ContainsFunc(bc.Columns, func(c JiraBoardColumn) bool { return strings.EqualFold(c.Name, cc.Name) }) {
+			b.Problems = append(b.Problems, fmt.Sprintf("column %q of the config is not on board %d: check [[jira.column]] names", cc.Name, cfg.Board))
+		}
+	}
+	byStatus := map[string]int{}
+	for i, c := range bc.Columns {
+		col := BoardColumn{Name: c.Name, StatusIDs: c.StatusIDs}
+		for _, cc := range cfg.Columns {
+			if strings.EqualFold(cc.Name, c.Name) {
+				col.Rules = cc
+			}
+		}
+		if git == nil && (col.Rules.MergedTo != "" || col.Rules.NotMergedTo != "") {
+			b.MergeUnchecked = true
+		}
+		for _, id := range c.StatusIDs {
+			if _, dup := byStatus[id]; !dup {
+				byStatus[id] = i
+			}
+		}
+		b.Columns = append(b.Columns, col)
+	}
+	for _, is := range issues {
+		i, ok := byStatus[is.StatusID]
+		if !ok {
+			i = slices.IndexFunc(b.Columns, func(c BoardColumn) bool { return strings.EqualFold(c.Name, is.Status) })
+			if i < 0 {
+				continue // not on the board, as Jira would not show it either
+			}
+		}
+		col := &b.Columns[i]
+		col.Cards = append(col.Cards, checkCard(cfg, target, col.Rules, is, git))
+	}
+	return b
+}
+
+func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, is JiraIssue, git *GitInfo) Card {
+	c := Card{
+		Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: is.StatusID,
+		Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
+	}
+	c.Sprint, c.SprintState = currentSprint(is.Sprints)
+	flag := func(k FlagKind, format string, args ...any) {
+		c.Flags = append(c.Flags, CardFlag{Kind: k, Text: fmt.Sprintf(format, args...)})
+	}
+	if git != nil {
+		c.Branches = git.Where(strings.ToUpper(is.Key))
+		if c.Branches == nil {
+			c.Branches = []string{}
+		}
+		if b := rules.NotMergedTo; b != "" && git.Branch(b) != nil && slices.Contains(c.Branches, b) {
+			flag(FlagMerged, "already merged to %s", b)
+		}
+		if b := rules.MergedTo; b != "" && git.Branch(b) != nil && !slices.Contains(c.Branches, b) {
+			if len(c.Branches) == 0 {
+				flag(FlagUnmerged, "not merged to %s (on no deploy branch)", b)
+			} else {
+				flag(FlagUnmerged, "not merged to %s (only on %s)", b, strings.Join(c.Branches, ", "))
+			}
+		}
+	}
+	if rules.CheckRelease {
+		if want := target.FixVersion; want != "" && !foldIn(is.FixVersions, want) {
+			if len(is.FixVersions) == 0 {
+				flag(FlagRelease, "no fix version, want %s", want)
+			} else {
+				flag(FlagRelease, "fix version %s, want %s", strings.Join(is.FixVersions, ", "), want)
+			}
+		}
+		switch want := target.Sprint; {
+		case want != "":
+			if !slices.ContainsFunc(is.Sprints, func(s JiraSprint) bool { return strings.EqualFold(s.Name, want) }) {
+				if c.Sprint == "" {
+					flag(FlagSprint, "in no sprint, want %s", want)
+				} else {
+					flag(FlagSprint, "sprint %s, want %s", c.Sprint, want)
+				}
+			}
+		case len(is.Sprints) > 0 && c.SprintState == "closed":
+			// With no sprint configured the rule is the board's own: work
+			// being deployed belongs to an open sprint, not one closed
+			// without it.
+			flag(FlagSprint, "only in closed sprint %s", c.Sprint)
+		}
+	}
+	if rules.NoBlockers {
+		var why []string
+		if is.Priority != "" && foldIn(cfg.BlockerPriorities, is.Priority) {
+			why = append(why, "priority "+is.Priority)
+		}
+		for _, l := range is.Labels {
+			if foldIn(cfg.BlockerLabels, l) {
+				why = append(why, "label "+l)
+			}
+		}
+		if len(why) > 0 {
+			flag(FlagBlocker, "blocker: %s", strings.Join(why, ", "))
+		}
+	}
+	return c
+}
+
+func currentSprint(sprints []JiraSprint) (name, state string) {
+	for _, want := range []string{"active", "future"} {
+		for _, s := range sprints {
+			if s.State == want {
+				return s.Name, s.State
+			}
+		}
+	}
+	if len(sprints) > 0 {
+		s := sprints[len(sprints)-1]
+		return s.Name, s.State
+	}
+	return "", ""
+}
+
+func foldIn(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}
+
+// MoveStep is one card a move will take, and how.
+type MoveStep struct {
+	Key, Summary string
+	From, To     string // column names
+	// TransitionID and TransitionName are the transition that reaches To;
+	// empty when Problem says why there is none.
+	TransitionID, TransitionName string
+	Problem                      string
+}
+
+// MovePlan is one [[jira.move]] worked out against the board.
+type MovePlan struct {
+	To    string
+	From  []string
+	Steps []MoveStep
+}
+
+// Problems counts the steps that cannot be taken.
+func (p MovePlan) Problems() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Problem != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// SelectMoves picks the moves a jira.move step's args.move names: "" for
+// all of them, a number from 0, or a to column.
+func SelectMoves(moves []config.JiraMove, which string) ([]config.JiraMove, error) {
+	which = strings.TrimSpace(which)
+	if which == "" {
+		return moves, nil
+	}
+	if n, err := strconv.Atoi(which); err == nil {
+		if n < 0 || n >= len(moves) {
+			return nil, fmt.Errorf("there is no [[jira.move]] number %d: they are numbered from 0 and there are %d", n, len(moves))
+		}
+		return moves[n : n+1], nil
+	}
+	var out []config.JiraMove
+	for _, m := range moves {
+		if strings.EqualFold(m.To, which) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no [[jira.move]] goes to %q", which)
+	}
+	return out, nil
+}
+
+// MoveCards lists the cards the moves would take, in plan order: the keys
+// whose transitions a planner needs. A card named by two moves goes with
+// the first.
+func MoveCards(b Board, moves []config.JiraMove) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, m := range moves {
+		for _, from := range m.From {
+			col, ok := b.Column(from)
+			if !ok {
+				continue
+			}
+			for _, c := range col.Cards {
+				if !seen[c.Key] && !inTarget(b, c, m.To) {
+					seen[c.Key] = true
+					keys = append(keys, c.Key)
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// inTarget reports whether card already sits in a status of column to, as
+// when two columns share a status: moving it again would change nothing.
+func inTarget(b Board, c Card, to string) bool {
+	col, ok := b.Column(to)
+	return ok && c.StatusID != "" && slices.Contains(col.StatusIDs, c.StatusID)
+}
+
+// PlanMoves works out, for each move, every card in its from columns and the
+// transition that takes it to the move's to column: the one whose target
+// status is in that column (by id, or by name when the board gives none).
+// transitions gives a card's available transitions, or why they could not
+// be read. A card without such a transition is a step with a Problem, never
+// left out; a card already in the target column is not moved again, so
+// planning after a completed move yields nothing to do.
+func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([]JiraTransition, error)) []MovePlan {
+	var plans []MovePlan
+	seen := map[string]bool{}
+	for _, m := range moves {
+		p := MovePlan{To: m.To, From: m.From}
+		target, haveTarget := b.Column(m.To)
+		for _, from := range m.From {
+			col, ok := b.Column(from)
+			if !ok {
+				continue
+			}
+			for _, c := range col.Cards {
+				if seen[c.Key] || inTarget(b, c, m.To) {
+					continue
+				}
+				seen[c.Key] = true
+				p.Steps = append(p.Steps, planStep(c, col.Name, m.To, target, haveTarget, transitions))
+			}
+		}
+		plans = append(plans, p)
+	}
+	return plans
+}
+
+// PlanCardMove plans moving the one card key to column to.
+func PlanCardMove(b Board, key, to string, transitions func(key string) ([]JiraTransition, error)) (MoveStep, error) {
+	ci, ki, ok := b.Find(key)
+	if !ok {
+		return MoveStep{}, fmt.Errorf("%s is not on the board (any more): refresh and look again", key)
+	}
+	col := b.Columns[ci]
+	c := col.Cards[ki]
+	if strings.EqualFold(col.Name, to) || inTarget(b, c, to) {
+		return MoveStep{Key: c.Key, Summary: c.Summary, From: col.Name, To: to, Problem: "already in " + to}, nil
+	}
+	target, haveTarget := b.Column(to)
+	return planStep(c, col.Name, to, target, haveTarget, transitions), nil
+}
+
+func planStep(c Card, from, to string, target BoardColumn, haveTarget bool, transitions func(string) ([]JiraTransition, error)) MoveStep {
+	st := MoveStep{Key: c.Key, Summary: c.Summary, From: from, To: to}
+	if !haveTarget {
+		st.Problem = fmt.Sprintf("there is no column %q on the board", to)
+		return st
+	}
+	ts, err := transitions(c.Key)
+	if err != nil {
+		st.Problem = "cannot read its transitions: " + OneLine(err.Error())
+		return st
+	}
+	for _, t := range ts {
+		if len(target.StatusIDs) > 0 && slices.Contains(target.StatusIDs, t.ToID) ||
+			len(target.StatusIDs) == 0 && strings.EqualFold(t.ToName, target.Name) {
+			st.TransitionID, st.TransitionName = t.ID, t.Name
+			return st
+		}
+	}
+	// A board whose column ids were not given may still name statuses
+	// like its columns; try the name before giving up.
+	for _, t := range ts {
+		if strings.EqualFold(t.ToName, target.Name) {
+			st.TransitionID, st.TransitionName = t.ID, t.Name
+			return st
+		}
+	}
+	var avail []string
+	for _, t := range ts {
+		avail = append(avail, fmt.Sprintf("%s → %s", t.Name, t.ToName))
+	}
+	if len(avail) == 0 {
+		st.Problem = fmt.Sprintf("the workflow offers %s no transition from %s at all", c.Key, c.Status)
+	} else {
+		st.Problem = fmt.Sprintf("no transition from %s to %s (it offers %s)", c.Status, to, strings.Join(avail, "; "))
+	}
+	return st
+}
+
+// BoardSource polls Jira and reads git every [jira] poll, and whenever
+// Refresh is called, never running two reads at once.
+type BoardSource struct {
+	Jira   *config.Jira
+	Git    *config.Git // nil: merge rules are not checked
+	Target ReleaseTarget
+	Client *JiraClient
+	Now    func() time.Time // nil uses time.Now
+
+	once    sync.Once
+	refresh chan struct{}
+	lastGit *GitInfo
+	gitAt   time.Time
+}
+
+// NewBoardSource builds the source from cfg, expanding the fix version and
+// sprint for the deploy day.
+func NewBoardSource(cfg *config.Config, day time.Time) *BoardSource {
+	s := &BoardSource{Jira: cfg.Jira, Git: cfg.Git, Client: NewJiraClient(cfg.Jira)}
+	vars := cfg.TemplateVars(day)
+	expand := func(t string) string {
+		if x, err := config.Expand(t, vars, false); err == nil {
+			return x
+		}
+		return t
+	}
+	s.Target = ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
+	return s
+}
+
+// Name implements Source.
+func (s *BoardSource) Name() string { return "jira" }
+
+func (s *BoardSource) pokes() chan struct{} {
+	s.once.Do(func() { s.refresh = make(chan struct{}, 1) })
+	return s.refresh
+}
+
+// Refresh asks for a new reading now, as after a move or a fetch. It never
+// blocks; asking during a read makes one more read right after it, so the
+// change is seen.
+func (s *BoardSource) Refresh() {
+	select {
+	case s.pokes() <- struct{}{}:
+	default:
+	}
+}
+
+// Run implements Source.
+func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error {
+	every := s.Jira.Poll.D()
+	if every <= 0 {
+		every = 60 * time.Second
+	}
+	pokes := s.pokes()
+	var seq uint64
+	for {
+		b, err := s.Read(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		seq++
+		emit(Snapshot[Board]{Seq: seq, At: b.At, Data: b, Err: err})
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-pokes:
+			t.Stop()
+		}
+	}
+}
+
+// Read reads the board and git once. A Jira failure is the error (the
+// supervisor keeps the last good board); a git failure is carried in the
+// board, which keeps the last good git reading.
+func (s *BoardSource) Read(ctx context.Context) (Board, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	client := s.Client
+	if client == nil {
+		client = NewJiraClient(s.Jira)
+	}
+	var (
+		git    GitInfo
+		gitErr error
+		wg     sync.WaitGroup
+	)
+	if s.Git != nil {
+		wg.Go(func() { git, gitErr = ReadGit(ctx, s.Git, s.Jira.Project) })
+	}
+	bc, err := client.BoardConfig(ctx, s.Jira.Board)
+	var issues []JiraIssue
+	if err == nil {
+		issues, err = client.BoardIssues(ctx, s.Jira.Project, bc)
+	}
+	wg.Wait()
+	if err != nil {
+		return Board{At: now()}, err
+	}
+	var gi *GitInfo
+	if s.Git != nil {
+		if gitErr == nil {
+			s.lastGit, s.gitAt = &git, now()
+		}
+		gi = s.lastGit
+	}
+	b := BuildBoard(s.Jira, s.Target, bc, issues, gi, now())
+	b.GitErr, b.GitAt = gitErr, s.gitAt
+	return b, nil
+}
+
+// ErrNoMoves is returned when a move is asked for but [jira] has none.
+var ErrNoMoves = errors.New("no [[jira.move]] is configured: add one to the config")
