@@ -26,6 +26,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/tui"
 )
@@ -114,7 +115,7 @@ Exit codes:
   3  check: the configuration is valid but a configured system did not answer
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
-	root.AddCommand(newCheckCmd(&g), newVersionCmd(), newSandboxCmd())
+	root.AddCommand(newCheckCmd(&g), newReportCmd(&g), newVersionCmd(), newSandboxCmd())
 	return root
 }
 
@@ -179,6 +180,46 @@ the cockpit. Exit code 0 when all is well, 2 when the configuration is invalid,
 			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config)
 		},
 	}
+}
+
+func newReportCmd(g *globalFlags) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "report [journal]",
+		Short: "Write the deploy record (Markdown) for the change review",
+		Long: `Writes the record of a deploy from its journal: the timeline; each step with
+its estimate, actual time and who; commands with their exit codes; gates with
+the values they passed on; actions with their results; rollbacks; the peaks of
+error rate and lock waits observed. Without a journal argument it reads
+today's journal of the configured deploy. The cockpit also writes it, beside
+the journal, once every step is closed.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(g.config, config.LoadOptions{DeferSecretErrors: true})
+			if err != nil {
+				return err
+			}
+			path := journal.Path(stateDir(), cfg.Deploy.Name, time.Now().In(cfg.Window.Location))
+			if len(args) == 1 {
+				path = args[0]
+			}
+			w := cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return fail(exitFailure, err)
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := report.FromFile(w, cfg, path); err != nil {
+				return fail(exitFailure, fmt.Errorf("report from %s: %w", path, err))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write; - is standard output")
+	return cmd
 }
 
 func runCheck(ctx context.Context, out io.Writer, flag string) error {
@@ -307,6 +348,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 			return fail(exitJournal, err)
 		}
 		rb.Apply(rec)
+		replay.Records = append(replay.Records, rec)
 	}
 	log.Info("cockpit start", "config", cfg.Path, "journal", path, "read_only", g.readOnly, "version", versionString())
 
@@ -323,14 +365,15 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		Kube: kube, KubeErr: kubeErr,
 		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log, Notices: notices,
-		Theme: theme.New(true, theme.NoColorFromEnv()),
+		Theme:   theme.New(true, theme.NoColorFromEnv()),
+		History: replay.Records, JournalPath: path,
 	})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	group := sources.NewGroup(ctx)
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
 	group.Go(func(ctx context.Context) { model.Relay().Run(ctx, prog.Send) })
-	tui.StartSources(group, cfg, day, model.Relay())
+	model.StartSources(group)
 
 	_, runErr := prog.Run()
 	model.Shutdown(10 * time.Second)

@@ -220,9 +220,9 @@ func TestCockpitOnSandbox(t *testing.T) {
 	// Live data from every system.
 	s.waitFor("api complete")
 	s.waitFor("worker complete")
-	s.waitFor("PostgreSQL 15")
-	s.waitFor("signed in as")
-	s.waitFor("organization")
+	s.waitFor("[production] ●")
+	s.waitFor("4 of 40 cards need attention")
+	s.waitFor("baseline")
 	scr := s.screen()
 	for _, want := range []string{"k8s ●", "pg ●", "jira ●", "sentry ●"} {
 		if !strings.Contains(scr, want) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,8 +55,13 @@ type Options struct {
 	Kube    kubernetes.Interface
 	KubeErr error // why Kube is nil although [kubernetes] is configured
 	// AfterRollback is called once a rollback has run, whatever its
-	// outcome: the place for the incident alert.
+	// outcome, after the built-in Slack alert and Sentry marker.
 	AfterRollback func(context.Context, actions.Outcome) error
+	// History is the journal as replayed at start.
+	History []journal.Record
+	// JournalPath names the journal; the deploy record is written beside
+	// it when every step is closed. Empty: no record is written.
+	JournalPath string
 }
 
 // RecLastKnownGood is the journal record of the rollback targets.
@@ -122,6 +128,8 @@ type Model struct {
 	sourcePanes   map[string]reachPane
 	rollout       *panes.Rollout
 	locks         *panes.Locks
+	jira          *panes.Jira
+	errs          *panes.Errors
 	focus         int
 	zoom          bool
 	mode          mode
@@ -151,6 +159,13 @@ type Model struct {
 	// rollbackDenied lists the namespaces where this user may not patch
 	// deployments, as the API server said at start.
 	rollbackDenied []string
+
+	board      *sources.BoardSource
+	sentry     *sources.Sentry
+	history    []journal.Record // every journal record, replayed and new
+	lockPeakMS int64
+	errorPeak  int
+	reported   bool
 }
 
 // New builds the root model. The relay must be started with Run once the
@@ -197,12 +212,19 @@ func New(opts Options) *Model {
 	m.rollout.SetReadOnly(opts.ReadOnly)
 	m.locks = panes.NewLocks(opts.Config, m.th)
 	m.locks.SetReadOnly(opts.ReadOnly)
+	m.jira = panes.NewJira(opts.Config, m.th)
+	m.jira.SetReadOnly(opts.ReadOnly)
+	m.errs = panes.NewErrors(opts.Config, m.th)
 	m.sourcePanes = map[string]reachPane{
 		"kubernetes": m.rollout,
 		"postgres":   m.locks,
-		"jira":       panes.NewJira(opts.Config, m.th),
-		"sentry":     panes.NewErrors(opts.Config, m.th),
+		"jira":       m.jira,
+		"sentry":     m.errs,
 	}
+	m.history = append([]journal.Record(nil), opts.History...)
+	m.replayPeaks()
+	m.reported = fileExists(ReportPath(opts.JournalPath))
+	m.buildSources()
 	m.panes = [paneCount]panes.Pane{
 		m.checklist, m.sourcePanes["kubernetes"], m.sourcePanes["postgres"],
 		m.sourcePanes["jira"], m.sourcePanes["sentry"], m.output,
@@ -326,8 +348,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case recordMsg:
 		m.rb.Apply(msg.rec)
+		m.history = append(m.history, msg.rec)
 		m.refreshGates()
+		return m, m.maybeReport()
+	case reportMsg:
+		if msg.err != nil {
+			m.setFlash(fmt.Sprintf("the deploy record could not be written to %s: %v", msg.path, msg.err), true)
+		} else {
+			m.setFlash("every step is closed: the deploy record is in "+msg.path, false)
+		}
 		return m, nil
+	case panes.JiraRequest:
+		return m, m.jiraRequest(msg)
 	case actionDoneMsg:
 		return m, m.actionDone(msg.out)
 	case spinMsg:
@@ -383,6 +415,20 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 				m.locks.SetState(data, m.judge(u))
 			}
 			m.setFacts(u, data.Facts())
+			cmds = append(cmds, m.notePeaks(data))
+		case sources.Board:
+			if !u.GoodAt.IsZero() {
+				m.jira.SetBoard(data, m.judge(u), m.now)
+			}
+			m.setFacts(u, data.Facts())
+		case sources.ErrorRate:
+			if !u.GoodAt.IsZero() {
+				m.errs.SetState(data, m.judge(u))
+			}
+			m.setFacts(u, data.Facts())
+			if u.Err == nil {
+				cmds = append(cmds, m.notePeaks(data))
+			}
 		}
 	}
 	for _, id := range msg.order {
@@ -584,6 +630,13 @@ func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
 		return m.signalFromStep(st)
 	}
 	if st.Kind == config.Action {
+		if a, summary, err, ok := m.stepAction(st); ok {
+			if err != nil {
+				m.setFlash(fmt.Sprintf("%s: %v (config line %d)", st.Title, err, st.Line), true)
+				return nil
+			}
+			return m.previewAction(a, summary)
+		}
 		m.setFlash(fmt.Sprintf("%s: the cockpit cannot run action %s yet; do it by hand, then skip this step with s and say so", st.Title, st.Action), true)
 		return nil
 	}
@@ -750,8 +803,19 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
 	case !out.Result.OK:
 		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
-	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube.") || strings.HasPrefix(out.Kind, "postgres."):
+	case out.Kind == actions.KindJiraMove || out.Kind == actions.KindGitFetch:
 		m.setFlash("done: "+out.Result.Summary, false)
+	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube.") || strings.HasPrefix(out.Kind, "postgres.") ||
+		out.Kind == actions.KindSlackNotify || out.Kind == actions.KindSentryDeployMarker:
+		m.setFlash("done: "+out.Result.Summary, false)
+	}
+	if (out.Kind == actions.KindJiraMove || out.Kind == actions.KindGitFetch) && m.board != nil {
+		// A partial move changed the board too: read it whatever the outcome.
+		m.board.Refresh()
+	}
+	var after []tea.Cmd
+	if out.Kind == actions.KindKubeRollback {
+		after = m.afterRollback(out)
 	}
 	var hook tea.Cmd
 	if out.Kind == actions.KindKubeRollback && m.opts.AfterRollback != nil {
@@ -766,7 +830,7 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 	if m.quitting && len(m.running) == 0 {
 		return tea.Batch(hook, tea.Quit)
 	}
-	return hook
+	return tea.Batch(append(after, hook)...)
 }
 
 type previewMsg struct {
@@ -1003,3 +1067,13 @@ func (m *Model) runningTitles() []string {
 	sort.Strings(t)
 	return t
 }
+
+func fileExists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func jsonInto(data []byte, v any) bool { return len(data) > 0 && json.Unmarshal(data, v) == nil }
