@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,10 +315,23 @@ func TestRollbackOnSandbox(t *testing.T) {
 	}
 	b, _ := os.ReadFile(matches[0])
 	j := string(b)
-	for _, want := range []string{`"type":"kube.last_known_good"`, `"type":"action.intent"`, `"kind":"kube.rollback"`, `"type":"action.result"`} {
+	for _, want := range []string{`"type":"kube.last_known_good"`, `"type":"action.intent"`, `"kind":"kube.rollback"`, `"type":"action.result"`,
+		`"kind":"slack.rollback_alert"`, `"kind":"sentry.deploy_marker"`} {
 		if !strings.Contains(j, want) {
 			t.Errorf("journal lacks %s:\n%s", want, j)
 		}
+	}
+	// The incident channel heard about it, with from and to.
+	u, _ := url.Parse(info.SlackWebhook)
+	u.Path = "/messages"
+	resp, err := http.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Rollback of") || !strings.Contains(string(body), "release-bad-e2e") {
+		t.Errorf("no rollback alert with the bad image among the Slack messages:\n%s", body)
 	}
 }
 

@@ -803,6 +803,13 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%s failed: %v", out.Kind, out.Err), true)
 	case !out.Result.OK:
 		m.setFlash(fmt.Sprintf("%s: %s — the step stays blocked until retried (enter) or skipped (s)", out.Kind, out.Result.Summary), true)
+	case out.Step == "" && (out.Kind == actions.KindSlackRollbackAlert || out.Kind == actions.KindSentryDeployMarker):
+		// What follows a rollback adds to its message rather than hiding it.
+		if m.flash != nil && !m.flash.isErr {
+			m.setFlash(m.flash.text+" · "+out.Result.Summary, false)
+		} else {
+			m.setFlash("done: "+out.Result.Summary, false)
+		}
 	case out.Kind == actions.KindJiraMove || out.Kind == actions.KindGitFetch:
 		m.setFlash("done: "+out.Result.Summary, false)
 	case out.Kind == runbook.KindCommand || strings.HasPrefix(out.Kind, "kube.") || strings.HasPrefix(out.Kind, "postgres.") ||
