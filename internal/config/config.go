@@ -213,7 +213,7 @@ type Sentry struct {
 	Baseline       Duration `toml:"baseline"`        // default 60m
 	SpikeFactor    float64  `toml:"spike_factor"`    // default 3
 	SpikeFloor     float64  `toml:"spike_floor"`     // default 10 errors/min
-	SpikeIntervals int      `toml:"spike_intervals"` // default 3
+	SpikeIntervals int      `toml:"spike_intervals"` // default 3 one-minute intervals in a row
 	// Ignore holds regular expressions matched against issue titles;
 	// matching issues count neither as new nor towards a spike.
 	Ignore []string `toml:"ignore"`

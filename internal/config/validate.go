@@ -524,7 +524,7 @@ func (l *loader) validateSentry() {
 	if !l.ix.has("sentry.spike_intervals") {
 		s.SpikeIntervals = 3
 	} else if s.SpikeIntervals < 1 && !l.isBad("sentry.spike_intervals") {
-		l.errVal("sentry.spike_intervals", fmt.Sprintf("spike_intervals must be at least 1, not %d", s.SpikeIntervals), "it is how many polls in a row must see a spike")
+		l.errVal("sentry.spike_intervals", fmt.Sprintf("spike_intervals must be at least 1, not %d", s.SpikeIntervals), "it is how many one-minute intervals in a row must be above the threshold")
 	}
 	for i, re := range s.Ignore {
 		if _, err := regexp.Compile(re); err != nil {

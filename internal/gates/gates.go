@@ -68,7 +68,7 @@ var Known = []Spec{
 	{Name: "db.long_running_queries", Type: Number, Source: "postgres",
 		Doc: "number of active queries running longer than [postgres] long_query"},
 	{Name: "sentry.no_spike", Type: Bool, Source: "sentry",
-		Doc: "the error rate has not exceeded spike_factor times its baseline (and spike_floor) for spike_intervals polls in a row"},
+		Doc: "the error rate has not exceeded spike_factor times its baseline (and spike_floor) for spike_intervals one-minute intervals in a row"},
 	{Name: "sentry.no_new_issues", Type: Bool, Source: "sentry",
 		Doc: "no issue first seen since the deploy started, other than those matched by ignore"},
 	{Name: "jira.columns_clean", Type: Bool, Source: "jira",
