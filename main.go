@@ -25,6 +25,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/selfreport"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
@@ -361,12 +362,24 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 			kubeErr = err
 		}
 	}
+	var reporter *selfreport.Reporter
+	if cfg.Sentry != nil && cfg.Sentry.DSN.IsSet() && len(cfg.SecretErrors["sentry"]) == 0 {
+		reporter, err = selfreport.New(selfreport.Options{DSN: cfg.Sentry.DSN.Value(), Redact: redactor.Redact,
+			Release: versionString(), Environment: cfg.Deploy.Environment, Deploy: cfg.Deploy.Name,
+			DeployRelease: cfg.TemplateVars(day)["release"], Operator: operator(cfg)})
+		if err != nil {
+			log.Warn("not reporting the cockpit's own errors", "err", err)
+		}
+	}
+	// Delivered after the terminal is restored: a panic's report is sent
+	// from here, not from inside the broken screen.
+	defer reporter.Flush(5 * time.Second)
 	model := tui.New(tui.Options{
 		Kube: kube, KubeErr: kubeErr,
 		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log, Notices: notices,
 		Theme:   theme.New(true, theme.NoColorFromEnv()),
-		History: replay.Records, JournalPath: path,
+		History: replay.Records, JournalPath: path, Reporter: reporter,
 	})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()

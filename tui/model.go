@@ -28,6 +28,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/selfreport"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/sources"
@@ -57,6 +58,9 @@ type Options struct {
 	// AfterRollback is called once a rollback has run, whatever its
 	// outcome, after the built-in Slack alert and Sentry marker.
 	AfterRollback func(context.Context, actions.Outcome) error
+	// Reporter sends the cockpit's own panics and failed actions to
+	// Sentry; nil reports nothing.
+	Reporter *selfreport.Reporter
 	// History is the journal as replayed at start.
 	History []journal.Record
 	// JournalPath names the journal; the deploy record is written beside
@@ -327,6 +331,7 @@ func spinTick() tea.Cmd {
 
 // Update implements tea.Model.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	defer m.reportPanic()
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -775,9 +780,16 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 	m.opts.Log.Info("action start", "id", id, "kind", a.Kind(), "step", a.Step())
 	runner := m.runner
 	m.actions.Add(1)
+	reporter := m.opts.Reporter
 	cmd := func() tea.Msg {
 		defer m.actions.Done()
 		defer cancel()
+		defer func() {
+			if r := recover(); r != nil {
+				reporter.Panic(r)
+				panic(r)
+			}
+		}()
 		return actionDoneMsg{out: runner.Execute(ctx, id, a, summary, timeout)}
 	}
 	if !m.spinning && run != nil {
@@ -789,6 +801,11 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 
 func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 	delete(m.running, out.ID)
+	failed := out.Err != nil || !out.Result.OK
+	m.opts.Reporter.Breadcrumb(out.Kind, m.opts.Redact(out.Result.Summary), failed)
+	if failed {
+		m.opts.Reporter.ActionFailed(out.Kind, m.opts.Redact(out.Result.Summary), out.Err)
+	}
 	m.opts.Log.Info("action end", "id", out.ID, "kind", out.Kind, "ok", out.Result.OK, "err", out.Err)
 	if r := m.output.Data.Run; r != nil && out.Kind == runbook.KindCommand && r.Running {
 		r.Running = false
@@ -1084,3 +1101,13 @@ func fileExists(path string) bool {
 }
 
 func jsonInto(data []byte, v any) bool { return len(data) > 0 && json.Unmarshal(data, v) == nil }
+
+// reportPanic sends a panic in Update or View to Sentry and panics on, so
+// Bubble Tea restores the terminal; the event is delivered when the
+// program has ended (see selfreport.Reporter.Flush).
+func (m *Model) reportPanic() {
+	if r := recover(); r != nil {
+		m.opts.Reporter.Panic(r)
+		panic(r)
+	}
+}

@@ -21,6 +21,7 @@ const (
 
 // View implements tea.Model.
 func (m *Model) View() tea.View {
+	defer m.reportPanic()
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
 	v.WindowTitle = "flightdeck: " + m.opts.Config.Deploy.Name
