@@ -172,6 +172,13 @@ kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/api app={
 kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}$sha'''
 
 [[phase.step]]
+id = "deploy/sentry-marker"
+title = "Mark the deploy in Sentry"
+estimate = "1m"
+action = "sentry.deploy_marker"
+args = { stage = "start" }
+
+[[phase.step]]
 id = "deploy/merge-master"
 title = "Merge master into staging and push"
 estimate = "1m"
@@ -224,6 +231,13 @@ id = "post/sentry-new-issues"
 title = "Sentry: no new errors"
 estimate = "2m"
 gate = "sentry.no_new_issues"
+
+[[phase.step]]
+id = "post/sentry-finish"
+title = "Mark the deploy finished in Sentry"
+estimate = "1m"
+action = "sentry.deploy_marker"
+args = { stage = "finish" }
 
 [[phase]]
 name = "Disaster Recovery"
