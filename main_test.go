@@ -21,7 +21,7 @@ import (
 
 // needTool fails under CI (where the set-up must have installed it) and
 // skips elsewhere, naming the install command.
-func needTool(t *testing.T, name, install string) {
+func needTool(t testing.TB, name, install string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err == nil {
 		return
@@ -32,7 +32,7 @@ func needTool(t *testing.T, name, install string) {
 	t.Skipf("%s is missing: %s", name, install)
 }
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flightdeck")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -69,7 +69,7 @@ command = "echo hello"
 
 // tmuxSession drives the real binary in a real terminal.
 type tmuxSession struct {
-	t      *testing.T
+	t      testing.TB
 	socket string
 	name   string
 }

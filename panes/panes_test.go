@@ -395,3 +395,26 @@ func TestRolloutFacts(t *testing.T) {
 		t.Fatalf("a stalled, crash-looping rollout with old pods passes a gate: %+v", f)
 	}
 }
+
+// BenchmarkRenderRollout5000: one deployment of 5,000 pods, a few of them
+// crash-looping, at 200×60.
+func BenchmarkRenderRollout5000(b *testing.B) {
+	v := rolloutFixture(b)
+	d := &v.State.Deployments[0]
+	base := d.Pods
+	d.Pods = nil
+	for i := range 5000 {
+		p := base[1+i%4]
+		p.Name = fmt.Sprintf("api-5c6b-%05d", i)
+		if i < 3 {
+			p = base[0]
+			p.Name = fmt.Sprintf("api-7d9f-%05d", i)
+		}
+		d.Pods = append(d.Pods, p)
+	}
+	d.Desired = 5000
+	b.ReportAllocs()
+	for b.Loop() {
+		RenderRollout(v, 200, 60, dark)
+	}
+}

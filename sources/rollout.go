@@ -1,7 +1,7 @@
 package sources
 
 import (
-	"cmp"
+	"container/heap"
 	"fmt"
 	"slices"
 	"sort"
@@ -226,33 +226,99 @@ func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS ma
 			all = append(all, ps)
 		}
 	}
-	// Sort positions, not the pods: a pod is a few hundred bytes and a
-	// deployment can have thousands, so moving them in every swap would be
-	// most of the cost of a snapshot. Names are unique, so the order is
-	// total and the same every time.
-	order := make([]int32, len(all))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(x, y int32) int {
-		a, b := &all[x], &all[y]
-		if a.Problem != b.Problem {
-			if a.Problem {
-				return -1
-			}
-			return 1
-		}
-		if a.Revision != b.Revision {
-			return cmp.Compare(b.Revision, a.Revision)
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	ds.Pods = make([]PodState, len(all))
-	for i, o := range order {
-		ds.Pods[i] = all[o]
-	}
+	ds.Pods = orderPods(all)
 	ds.Phase, ds.Why = rolloutPhase(d, now, stallAfter)
 	return ds
+}
+
+// podsInOrder is how many healthy pods get a defined place after the
+// problems: more than any screen shows. The rest follow in no particular
+// order, which spares sorting thousands of pods on every snapshot.
+const podsInOrder = 64
+
+type podKey struct {
+	revision int64
+	name     string
+	at       int32
+}
+
+// before orders pods newest revision first, then by name; names are unique,
+// so the order is total and the same on every snapshot.
+func (a podKey) before(b podKey) bool {
+	if a.revision != b.revision {
+		return a.revision > b.revision
+	}
+	return a.name < b.name
+}
+
+// orderPods puts the pods with problems first, all of them in order, then
+// the first podsInOrder healthy ones in order, then the rest. Keys are
+// sorted, not pods: a pod is a few hundred bytes.
+func orderPods(all []PodState) []PodState {
+	var problems, healthy []podKey
+	for i := range all {
+		k := podKey{all[i].Revision, all[i].Name, int32(i)}
+		if all[i].Problem {
+			problems = append(problems, k)
+		} else {
+			healthy = append(healthy, k)
+		}
+	}
+	byOrder := func(a, b podKey) int {
+		switch {
+		case a.before(b):
+			return -1
+		case b.before(a):
+			return 1
+		}
+		return 0
+	}
+	slices.SortFunc(problems, byOrder)
+	if len(healthy) > podsInOrder {
+		// Keep the podsInOrder first in a max-heap on the last kept one,
+		// so most pods cost one comparison.
+		top := healthy[:0:0]
+		rest := make([]podKey, 0, len(healthy)-podsInOrder)
+		h := &podHeap{}
+		for _, k := range healthy {
+			switch {
+			case h.Len() < podsInOrder:
+				heap.Push(h, k)
+			case k.before((*h)[0]):
+				rest = append(rest, heap.Pop(h).(podKey))
+				heap.Push(h, k)
+			default:
+				rest = append(rest, k)
+			}
+		}
+		top = append(top, *h...)
+		slices.SortFunc(top, byOrder)
+		healthy = append(top, rest...)
+	} else {
+		slices.SortFunc(healthy, byOrder)
+	}
+	out := make([]PodState, 0, len(all))
+	for _, k := range problems {
+		out = append(out, all[k.at])
+	}
+	for _, k := range healthy {
+		out = append(out, all[k.at])
+	}
+	return out
+}
+
+// podHeap is a max-heap: the root is the last of the pods kept.
+type podHeap []podKey
+
+func (h podHeap) Len() int           { return len(h) }
+func (h podHeap) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h podHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *podHeap) Push(x any)        { *h = append(*h, x.(podKey)) }
+func (h *podHeap) Pop() any {
+	old := *h
+	k := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return k
 }
 
 // rolloutPhase follows kubectl rollout status: a rollout is complete when the
