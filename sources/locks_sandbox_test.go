@@ -459,3 +459,33 @@ func TestPostgresRestartSurvival(t *testing.T) {
 	}
 	until("recovery after the restart", func(tl sources.TargetLocks) bool { return tl.Err == nil && tl.GoodAt.After(down.GoodAt) })
 }
+
+// TestIdleSessionBlockerIsListed: a session-level advisory lock outlives its
+// transaction, so an idle session can block; it is listed, not just counted
+// among the idle.
+func TestIdleSessionBlockerIsListed(t *testing.T) {
+	info := sandboxtest.Start(t)
+	dsn := info.PostgresApp
+	holder, waiter := openSession(t, dsn, "advisory-holder"), openSession(t, dsn, "advisory-waiter")
+	key := time.Now().UnixNano() % 1000000
+	holder.exec("SELECT pg_advisory_lock($1)", key)
+	t.Cleanup(func() { holder.conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) })
+	waiter.background(fmt.Sprintf("SELECT pg_advisory_lock(%d)", key))
+	p := probeFor(t, dsn)
+	tl := readUntil(t, p, "the waiter blocked by the idle holder", func(tl sources.TargetLocks) bool {
+		w, ok := waitOf(tl, waiter.pid)
+		return ok && slices.Equal(w.BlockedBy, []int32{holder.pid})
+	})
+	b, ok := tl.Find(holder.pid)
+	if !ok || b.State != "idle" {
+		t.Fatalf("the idle holder is not listed: %+v %v", b, ok)
+	}
+	if !slices.Contains(tl.RootBlockers(), holder.pid) {
+		t.Errorf("root blockers %v lack the idle holder %d", tl.RootBlockers(), holder.pid)
+	}
+	holder.exec("SELECT pg_advisory_unlock($1)", key)
+	if err := <-waiter.err; err != nil {
+		t.Fatal(err)
+	}
+	waiter.exec("SELECT pg_advisory_unlock_all()")
+}

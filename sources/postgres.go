@@ -195,24 +195,36 @@ func (p *LockProbe) connect(ctx context.Context) error {
 	return nil
 }
 
-// backendsSQL reads the target database's sessions, from the function
-// behind pg_stat_activity so that the user and database names are looked
-// up for the rows returned, not for every session. Idle sessions are
-// counted, not listed, unless one of them blocks someone (a session-level
-// advisory lock outlives its transaction): a pool of a thousand idle
-// connections would otherwise be most of the probe's cost, on the server
-// and on the wire. pg_blocking_pids is asked only for the sessions waiting
-// on a lock, since each call takes every lock-manager partition. The last
-// row (pid NULL) carries the number of idle sessions left out.
-const backendsSQL = `WITH a AS MATERIALIZED (
+// backendsSQL reads the target database's sessions. It first lists them
+// with the per-backend accessors, which cost next to nothing, and builds
+// the full pg_stat_activity row only for the sessions in a transaction (a
+// session outside one holds no lock that matters here and runs no query)
+// and for idle sessions that block someone (a session-level advisory lock
+// outlives its transaction): a pool of a thousand idle connections would
+// otherwise be most of the probe's cost. pg_blocking_pids is asked only for
+// the sessions waiting on a lock, since each call takes every lock-manager
+// partition. The last row (pid NULL) carries the number of idle sessions
+// left out.
+const backendsSQL = `WITH ids AS MATERIALIZED (
+  SELECT pg_stat_get_backend_pid(i) AS pid, pg_stat_get_backend_xact_start(i) IS NULL AS idle
+  FROM pg_stat_get_backend_idset() i
+  WHERE pg_stat_get_backend_dbid(i) = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND pg_stat_get_backend_pid(i) <> pg_backend_pid()
+), busy AS MATERIALIZED (
   SELECT s.pid, s.backend_type, s.usesysid, s.application_name, s.client_addr, s.state,
     s.wait_event_type, s.wait_event, s.xact_start, s.query_start, s.state_change, s.query,
     CASE WHEN s.wait_event_type = 'Lock' THEN pg_blocking_pids(s.pid) END AS blockers
-  FROM pg_stat_get_activity(NULL) s
-  WHERE s.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND s.pid <> pg_backend_pid() AND s.backend_type IN ('client backend', 'autovacuum worker')
+  FROM ids CROSS JOIN LATERAL pg_stat_get_activity(ids.pid) s
+  WHERE NOT ids.idle AND s.backend_type IN ('client backend', 'autovacuum worker')
 ), blocking AS (
-  SELECT DISTINCT unnest(blockers) AS pid FROM a WHERE blockers IS NOT NULL
+  SELECT DISTINCT unnest(blockers) AS pid FROM busy WHERE blockers IS NOT NULL
+), a AS (
+  SELECT * FROM busy
+  UNION ALL
+  SELECT s.pid, s.backend_type, s.usesysid, s.application_name, s.client_addr, s.state,
+    s.wait_event_type, s.wait_event, s.xact_start, s.query_start, s.state_change, s.query, NULL
+  FROM ids CROSS JOIN LATERAL pg_stat_get_activity(ids.pid) s
+  WHERE ids.idle AND ids.pid IN (SELECT pid FROM blocking)
 )
 SELECT a.pid, a.backend_type, coalesce(pg_get_userbyid(a.usesysid)::text, ''), coalesce(a.application_name, ''),
   coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
@@ -220,11 +232,10 @@ SELECT a.pid, a.backend_type, coalesce(pg_get_userbyid(a.usesysid)::text, ''), c
   a.xact_start, a.query_start, a.state_change, coalesce(a.query, ''), a.blockers,
   statement_timestamp(), 0::bigint
 FROM a
-WHERE a.state IS DISTINCT FROM 'idle' OR a.pid IN (SELECT pid FROM blocking)
 UNION ALL
 SELECT NULL, '', '', '', '', '', '', '', NULL, NULL, NULL, '', NULL, statement_timestamp(),
-  count(*) FILTER (WHERE a.state = 'idle' AND a.pid NOT IN (SELECT pid FROM blocking))
-FROM a`
+  count(*) FILTER (WHERE ids.idle AND ids.pid NOT IN (SELECT pid FROM blocking))
+FROM ids`
 
 // locksSQL copies the lock table once and returns the waits and the heavy
 // relation locks held, then a count per session and mode; the scan keeps
