@@ -392,6 +392,9 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	model.Shutdown(10 * time.Second)
 	group.Stop()
 	log.Info("cockpit stop", "err", runErr)
+	if errors.Is(runErr, tea.ErrProgramPanic) {
+		return fail(exitFailure, fmt.Errorf("the cockpit crashed (the log %s has the details); start it again: it resumes from the journal", logPath()))
+	}
 	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
 		return fail(exitFailure, runErr)
 	}

@@ -13,6 +13,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -90,9 +92,15 @@ func scaleNamespace(b *testing.B, cs kubernetes.Interface, n int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	scaleNodes(b, cs, n)
 	replicas := int32(n)
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: prod.Labels}, Spec: *prod.Spec.DeepCopy()}
 	d.Spec.Replicas = &replicas
+	// Only pods: nothing here measures scheduling against requests.
+	for i := range d.Spec.Template.Spec.Containers {
+		d.Spec.Template.Spec.Containers[i].Resources = corev1.ResourceRequirements{}
+	}
+	d.Spec.Template.Spec.NodeSelector = map[string]string{"flightdeck-scale": "true"}
 	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
@@ -107,6 +115,33 @@ func scaleNamespace(b *testing.B, cs kubernetes.Interface, n int) string {
 			b.Fatalf("%d pods not available after 30 minutes", n)
 		}
 		time.Sleep(2 * time.Second)
+	}
+}
+
+// scaleNodes adds fake nodes with room for n pods between them, kept apart
+// from the production shape's nodes by a label, and removes them after.
+func scaleNodes(b *testing.B, cs kubernetes.Interface, n int) {
+	ctx := context.Background()
+	per := 1100
+	count := (n + per - 1) / per
+	for i := range count {
+		name := fmt.Sprintf("kwok-scale-%d-%d", n, i)
+		capacity := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("1000"),
+			corev1.ResourceMemory: resource.MustParse("4Ti"),
+			corev1.ResourcePods:   resource.MustParse(strconv.Itoa(per)),
+		}
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: name,
+				Labels:      map[string]string{"kubernetes.io/hostname": name, "type": "kwok", "flightdeck-scale": "true"},
+				Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
+			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity,
+				Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.9.%d.%d", n/1000, i+1)}}},
+		}
+		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cs.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
 }
 

@@ -45,6 +45,18 @@ type Action interface {
 	Run(ctx context.Context) (Result, error)
 }
 
+// Outward is implemented by actions that need no confirmation but still
+// reach outside the cockpit (a Slack post, a Sentry marker): read-only
+// mode, which promises to change nothing, refuses them too.
+type Outward interface {
+	Outward() bool
+}
+
+func isOutward(a Action) bool {
+	o, ok := a.(Outward)
+	return ok && o.Outward()
+}
+
 // Recorded is implemented by actions whose whole effect is one journal
 // record (ticking a step off, skipping it): there is nothing to run, so the
 // runner writes that record instead of an intent and a result.
@@ -82,7 +94,7 @@ type Outcome struct {
 
 // Allowed reports whether the runner may run the action at all.
 func (r *Runner) Allowed(a Action) error {
-	if r.ReadOnly && a.Dangerous() {
+	if r.ReadOnly && (a.Dangerous() || isOutward(a)) {
 		return fmt.Errorf("%s: %w", a.Kind(), ErrReadOnly)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/actions"
+	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 )
@@ -489,5 +490,22 @@ func TestRunnerNextID(t *testing.T) {
 	r.NewID = func() string { return "fixed" }
 	if got := r.NextID(); got != "fixed" {
 		t.Errorf("NextID with NewID = %q", got)
+	}
+}
+
+// TestReadOnlyRefusesOutwardActions: a Slack post or a Sentry marker needs
+// no confirmation, but read-only mode still refuses it.
+func TestReadOnlyRefusesOutwardActions(t *testing.T) {
+	r := &actions.Runner{Journal: openJournal(t), ReadOnly: true}
+	for _, a := range []actions.Action{
+		actions.NewSlackNotify(&config.Slack{Channel: "#general"}, "", "hello", ""),
+		&actions.DeployMarker{Release: "r1", Stage: actions.StageStart},
+	} {
+		if err := r.Allowed(a); !errors.Is(err, actions.ErrReadOnly) {
+			t.Errorf("%s allowed in read-only mode: %v", a.Kind(), err)
+		}
+	}
+	if err := r.Allowed(&actions.GitFetch{}); err != nil {
+		t.Errorf("git fetch refused in read-only mode: %v", err)
 	}
 }

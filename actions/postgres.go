@@ -30,6 +30,7 @@ const (
 	SignalSent             = "true"
 	SignalNoSuchBackend    = "false"
 	SignalPermissionDenied = "permission denied"
+	SignalChanged          = "not signalled: the session changed since the preview"
 )
 
 // PGSignal cancels the current query of, or terminates, a set of backends
@@ -43,6 +44,12 @@ type PGSignal struct {
 	StepID    string
 
 	previewed bool
+	// started is each backend's start as the preview saw it: the signal
+	// goes only to the same session, never to one that reused its pid.
+	started map[int32]time.Time
+	// prepared lists the pids of 0 the blockers included: prepared
+	// transactions, which no signal reaches.
+	prepared bool
 }
 
 // PGSignalResult is one backend's outcome.
@@ -108,6 +115,7 @@ func (a *PGSignal) connect(ctx context.Context) (*pgx.Conn, error) {
 
 type backendNow struct {
 	pid        int32
+	started    time.Time
 	state, app string
 	user       string
 	queryAge   time.Duration
@@ -130,6 +138,17 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 		}
 	}
 	a.previewed = true
+	// pg_blocking_pids says 0 for a prepared transaction: no backend to
+	// signal, and pg_cancel_backend(0) would only fail.
+	kept := a.PIDs[:0:0]
+	for _, p := range a.PIDs {
+		if p == 0 {
+			a.prepared = true
+			continue
+		}
+		kept = append(kept, p)
+	}
+	a.PIDs = kept
 	conn, err := a.connect(ctx)
 	if err != nil {
 		return Preview{}, err
@@ -138,6 +157,10 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 	now, err := a.describe(ctx, conn)
 	if err != nil {
 		return Preview{}, err
+	}
+	a.started = map[int32]time.Time{}
+	for pid, b := range now {
+		a.started[pid] = b.started
 	}
 	pv := Preview{Title: fmt.Sprintf("%s %d backend%s on %s (%s)", a.verb(), len(a.PIDs), plural(len(a.PIDs)), a.Target.Name, a.function())}
 	for _, pid := range a.PIDs {
@@ -152,6 +175,12 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 			pv.Lines = append(pv.Lines, fmt.Sprintf("  pid %d runs no query: cancel does nothing to it and it keeps its locks; terminate (K) ends the session", pid))
 		}
 	}
+	if a.prepared {
+		pv.Lines = append(pv.Lines, "a prepared transaction (pid 0) blocks too: no signal reaches it; find it in pg_prepared_xacts and ROLLBACK PREPARED it")
+	}
+	if len(a.PIDs) == 0 {
+		return pv, errors.New("only prepared transactions block: find them in pg_prepared_xacts and ROLLBACK PREPARED them")
+	}
 	if a.Terminate {
 		pv.Lines = append(pv.Lines, "terminated sessions roll back their open transactions and disconnect")
 	} else {
@@ -161,7 +190,7 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 }
 
 func (a *PGSignal) describe(ctx context.Context, conn *pgx.Conn) (map[int32]backendNow, error) {
-	rows, err := conn.Query(ctx, `SELECT pid, coalesce(state, ''), coalesce(application_name, ''), coalesce(usename, ''),
+	rows, err := conn.Query(ctx, `SELECT pid, backend_start, coalesce(state, ''), coalesce(application_name, ''), coalesce(usename, ''),
 		coalesce(extract(epoch FROM statement_timestamp() - query_start), 0)::float8, coalesce(query, '')
 		FROM pg_stat_activity WHERE pid = ANY($1)`, a.PIDs)
 	if err != nil {
@@ -173,7 +202,7 @@ func (a *PGSignal) describe(ctx context.Context, conn *pgx.Conn) (map[int32]back
 			b       backendNow
 			seconds float64
 		)
-		if err := rows.Scan(&b.pid, &b.state, &b.app, &b.user, &seconds, &b.query); err != nil {
+		if err := rows.Scan(&b.pid, &b.started, &b.state, &b.app, &b.user, &seconds, &b.query); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -200,10 +229,27 @@ func (a *PGSignal) Run(ctx context.Context) (Result, error) {
 	for _, pid := range a.PIDs {
 		r := PGSignalResult{PID: pid, Query: sources.QueryLine(queries[pid].query, 400)}
 		var ok bool
-		// The function name is one of two constants; the pid is a parameter.
-		err := conn.QueryRow(ctx, "SELECT "+a.function()+"($1)", pid).Scan(&ok)
+		// The function name is one of two constants; the pid is a
+		// parameter. After a preview, only the session it showed is
+		// signalled: the pid may since belong to another.
+		var err error
+		started, seen := a.started[pid]
+		if a.previewed && !seen {
+			// Gone already when the preview looked; its pid is not ours
+			// to signal any more.
+			r.Result = SignalNoSuchBackend
+			d.Results = append(d.Results, r)
+			continue
+		}
+		if seen {
+			err = conn.QueryRow(ctx, "SELECT "+a.function()+"(pid) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2", pid, started).Scan(&ok)
+		} else {
+			err = conn.QueryRow(ctx, "SELECT "+a.function()+"($1)", pid).Scan(&ok)
+		}
 		var pgErr *pgconn.PgError
 		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			r.Result = SignalChanged
 		case errors.As(err, &pgErr) && pgErr.Code == "42501":
 			r.Result = SignalPermissionDenied
 		case err != nil:

@@ -268,3 +268,25 @@ func TestSignalRefusedReadOnly(t *testing.T) {
 		t.Errorf("journal has %d records", len(recs))
 	}
 }
+
+// TestSignalSkipsASessionThatChanged: after the preview, the session ends;
+// the run reports it changed instead of signalling whatever has its pid.
+func TestSignalSkipsASessionThatChanged(t *testing.T) {
+	dsn := pgTestDB(t)
+	victim := pgSessionFor(t, dsn, "leaves")
+	a := &actions.PGSignal{Terminate: true, Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{pid(victim)}}
+	if _, err := a.Preview(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	victim.Close(context.Background())
+	pgRead(t, dsn, func(tl sources.TargetLocks) bool { _, ok := tl.Find(pid(victim)); return !ok })
+	res, err := a.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d actions.PGSignalDetail
+	json.Unmarshal(res.Detail, &d)
+	if res.OK || len(d.Results) != 1 || d.Results[0].Result != actions.SignalChanged {
+		t.Fatalf("results %+v, want %q", d.Results, actions.SignalChanged)
+	}
+}

@@ -61,6 +61,10 @@ func (d *DeployMarker) Step() string { return d.StepID }
 // application sees, so it runs in read-only mode too; it is still journaled.
 func (d *DeployMarker) Dangerous() bool { return false }
 
+// Outward implements Outward: it reaches another system, so read-only mode
+// refuses it.
+func (d *DeployMarker) Outward() bool { return true }
+
 func (d *DeployMarker) check() error {
 	if d.Client == nil {
 		return errors.New("no Sentry client: add a [sentry] section to the config")

@@ -75,6 +75,10 @@ func (s *SlackNotify) Step() string { return s.StepID }
 // and the rollback alert must go out in read-only mode too.
 func (s *SlackNotify) Dangerous() bool { return false }
 
+// Outward implements Outward: it reaches another system, so read-only mode
+// refuses it.
+func (s *SlackNotify) Outward() bool { return true }
+
 func (s *SlackNotify) where() string {
 	if s.Channel == "" {
 		return "the webhook's channel"

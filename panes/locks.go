@@ -31,6 +31,7 @@ type LocksView struct {
 	// Pods maps an application_name or client address to the pod it
 	// belongs to, from the rollout source.
 	Pods map[string]string
+	Now  time.Time // for the age of a down target's last reading
 }
 
 // LocksOp is what the operator asked to do to backends.
@@ -111,7 +112,8 @@ func (l *Locks) SetReach(r []sources.Reach, h sources.Health) {
 func (l *Locks) SetHealth(h sources.Health) { l.Data.Source.Health = h }
 
 // SetState stores the newest reading. Tags of backends that are gone are
-// dropped, so a later cancel never aims at a reused pid.
+// dropped; the action itself makes sure a signal reaches only the session
+// its preview showed.
 func (l *Locks) SetState(s sources.DBState, h sources.Health) {
 	for i := range s.Targets {
 		s.Targets[i].Index()
@@ -359,7 +361,7 @@ func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
 	if t.Err != nil {
 		add(th.Bad.S("✕ down: " + sources.OneLine(t.Err.Error())))
 		if !t.GoodAt.IsZero() {
-			add(th.Warn.S("last read " + runbook.Short(time.Since(t.GoodAt)) + " ago, shown below; retrying"))
+			add(th.Warn.S("last read " + runbook.Short(v.Now.Sub(t.GoodAt)) + " ago, shown below; retrying"))
 		}
 	}
 	if t.GoodAt.IsZero() {
@@ -597,7 +599,7 @@ func backendDetail(t *sources.TargetLocks, pid int32, v LocksView, w int, th the
 		lines = append(lines, field("blocks", strconv.Itoa(b.Blocks)+" directly"))
 	}
 	lines = append(lines, th.Dim.S("y copies the query · esc back"))
-	for _, l := range Wrap(b.Query, w) {
+	for _, l := range Wrap(sources.Printable(b.Query), w) {
 		lines = append(lines, th.Text.S(l))
 	}
 	return lines

@@ -35,8 +35,8 @@ type TargetLocks struct {
 	Idle    int           // idle sessions not listed in Backend
 	Waits   []Wait        // lock waits, longest first
 	Held    []HeldLock    // heavy relation locks held, longest first
-	Modes   []ModeCount   // every lock in the server by mode
-	Locks   int           // total entries in pg_locks
+	Modes   []ModeCount   // the listed sessions' locks by mode
+	Locks   int           // how many locks the listed sessions hold or wait for
 	Tree    []TreeRow     // blocking tree, root blockers first
 
 	byPID map[int32]int // index into Backend; nil in readings built by hand
@@ -421,9 +421,19 @@ func (s DBState) Facts() gates.Facts {
 				hold = worst{h.For, fmt.Sprintf("pid %d on %s holds %s on %s", h.PID, t.Name, h.Mode, h.Relation)}
 			}
 		}
+		// A root's age is its transaction's, but at least the longest wait
+		// behind it: an idle session holding an advisory lock has no
+		// transaction, and a blocker outside the listed sessions has no
+		// row at all.
+		behind := map[int32]time.Duration{}
+		for _, w := range t.Waits {
+			for _, r := range t.RootsOf(w.PID) {
+				behind[r] = max(behind[r], w.For)
+			}
+		}
 		for _, p := range t.RootBlockers() {
 			b, _ := t.Find(p)
-			if a := b.XactAge(t.At); a >= root.d {
+			if a := max(b.XactAge(t.At), behind[p]); a >= root.d {
 				root = worst{a, fmt.Sprintf("pid %d on %s blocks %d", p, t.Name, b.Blocks)}
 			}
 		}
@@ -472,10 +482,16 @@ func QueryLine(q string, n int) string {
 	rs := []rune(q)
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
+		ctrl := IsControl(r)
 		switch {
 		case quote != 0:
 			if r == quote {
 				quote = 0
+			}
+			if ctrl {
+				// A literal may carry anything, terminal escapes included;
+				// none of it reaches the shared screen.
+				r = ' '
 			}
 		case r == '\'' || r == '"':
 			quote = r
@@ -485,7 +501,7 @@ func QueryLine(q string, n int) string {
 			}
 			space = b.Len() > 0
 			continue
-		case r == ' ' || r == '\n' || r == '\t' || r == '\r':
+		case r == ' ' || ctrl:
 			space = b.Len() > 0
 			continue
 		}
@@ -505,6 +521,23 @@ func QueryLine(q string, n int) string {
 		return b.String() + "…"
 	}
 	return b.String()
+}
+
+// IsControl reports the runes a terminal acts on rather than shows: C0
+// (newlines and ESC among them), DEL and C1.
+func IsControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f
+}
+
+// Printable replaces every control rune but the newline with a space, for
+// text from outside (a query, a title) shown as it is.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func btoi(b bool) int {

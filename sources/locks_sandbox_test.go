@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -483,9 +484,35 @@ func TestIdleSessionBlockerIsListed(t *testing.T) {
 	if !slices.Contains(tl.RootBlockers(), holder.pid) {
 		t.Errorf("root blockers %v lack the idle holder %d", tl.RootBlockers(), holder.pid)
 	}
+	time.Sleep(1100 * time.Millisecond)
+	tl = readUntil(t, p, "the wait still there", func(tl sources.TargetLocks) bool { _, ok := waitOf(tl, waiter.pid); return ok })
+	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LongQuery: time.Minute}.Facts()["locks.root_blocker_age"]
+	if !f.Known || f.Duration < time.Second {
+		t.Errorf("locks.root_blocker_age = %+v with an idle holder blocking for over a second", f)
+	}
 	holder.exec("SELECT pg_advisory_unlock($1)", key)
 	if err := <-waiter.err; err != nil {
 		t.Fatal(err)
 	}
 	waiter.exec("SELECT pg_advisory_unlock_all()")
+}
+
+// TestProbeRefusesARoleThatCannotSeeSessions: without pg_read_all_stats
+// every other role's session would look idle and the pane would say
+// nothing waits; the target is down with what to grant instead.
+func TestProbeRefusesARoleThatCannotSeeSessions(t *testing.T) {
+	info := sandboxtest.Start(t)
+	admin := openSession(t, info.PostgresAdmin, "flightdeck-test-setup")
+	var b [3]byte
+	rand.Read(b[:])
+	role := "blind_" + hex.EncodeToString(b[:])
+	admin.exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'blind'", role))
+	t.Cleanup(func() { admin.conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	u, _ := url.Parse(info.PostgresApp)
+	u.User = url.UserPassword(role, "blind")
+	p := probeFor(t, u.String())
+	_, err := p.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "GRANT pg_monitor") {
+		t.Fatalf("read as a role without pg_read_all_stats: %v", err)
+	}
 }

@@ -131,7 +131,12 @@ func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[DBState])) error 
 		var wg sync.WaitGroup
 		for i, pr := range probes {
 			wg.Go(func() {
-				t, err := pr.Read(ctx)
+				// The server's timeouts do nothing for a cut network or a
+				// pooler queueing the probe: bound the whole read here, so
+				// one hung target cannot hold the others' readings back.
+				rctx, cancel := context.WithTimeout(ctx, probeConnectTimeout+ProbeStatementTimeout+time.Second)
+				t, err := pr.Read(rctx)
+				cancel()
 				if err != nil {
 					// Keep what was last seen, marked with why it is old.
 					t = last[i]
@@ -184,6 +189,18 @@ func (p *LockProbe) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Without pg_read_all_stats the server hides other roles' sessions'
+	// transactions and queries: they would all look idle and the pane
+	// would say "nothing waits" while a migration holds the table.
+	var seesAll bool
+	if err := conn.QueryRow(ctx, `SELECT pg_has_role('pg_read_all_stats', 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`).Scan(&seesAll); err != nil {
+		conn.Close(context.Background())
+		return err
+	}
+	if !seesAll {
+		conn.Close(context.Background())
+		return fmt.Errorf("role %q cannot see other sessions' queries and transactions: GRANT pg_monitor TO %q (or pg_read_all_stats)", cc.User, cc.User)
+	}
 	p.version, _ = strconv.Atoi(conn.PgConn().ParameterStatus("server_version_num"))
 	if p.version == 0 {
 		var v string
@@ -199,8 +216,9 @@ func (p *LockProbe) connect(ctx context.Context) error {
 // with the per-backend accessors, which cost next to nothing, and builds
 // the full pg_stat_activity row only for the sessions in a transaction (a
 // session outside one holds no lock that matters here and runs no query)
-// and for idle sessions that block someone (a session-level advisory lock
-// outlives its transaction): a pool of a thousand idle connections would
+// and for any other session that blocks someone (an idle one: a
+// session-level advisory lock outlives its transaction; a background
+// worker): a pool of a thousand idle connections would
 // otherwise be most of the probe's cost. pg_blocking_pids is asked only for
 // the sessions waiting on a lock, since each call takes every lock-manager
 // partition. The last row (pid NULL) carries the number of idle sessions
@@ -224,7 +242,7 @@ const backendsSQL = `WITH ids AS MATERIALIZED (
   SELECT s.pid, s.backend_type, s.usesysid, s.application_name, s.client_addr, s.state,
     s.wait_event_type, s.wait_event, s.xact_start, s.query_start, s.state_change, s.query, NULL
   FROM ids CROSS JOIN LATERAL pg_stat_get_activity(ids.pid) s
-  WHERE ids.idle AND ids.pid IN (SELECT pid FROM blocking)
+  WHERE ids.pid IN (SELECT pid FROM blocking) AND ids.pid NOT IN (SELECT pid FROM busy)
 )
 SELECT a.pid, a.backend_type, coalesce(pg_get_userbyid(a.usesysid)::text, ''), coalesce(a.application_name, ''),
   coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
@@ -355,7 +373,7 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 			return err
 		}
 		if pid == nil || !mine[*pid] {
-			// Prepared transactions and other databases' sessions.
+			// Other databases' sessions, and this one's idle sessions that block nobody.
 			continue
 		}
 		if n > 0 {

@@ -413,24 +413,31 @@ func (c *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
 
 type capacityDip struct {
 	revision int64
+	ready    int32 // at the previous reading, -1 before the first
 	text     string
 }
 
 // observe marks each deployment of s with its dip, if any, and returns s.
-// A steady deployment losing a pod is not a dip: only a rollout with work
-// left (pods to update, or old pods still running) counts.
+// A dip is the ready count falling, below the desired count, while a
+// rollout has work left (pods to update, or old pods still running): old
+// pods went before new ones were ready. A new deployment coming up, a
+// scale-up, or a steady deployment losing a pod are not dips.
 func (w capacityWatch) observe(s RolloutState, now time.Time) RolloutState {
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
 		key := d.Namespace + "/" + d.Name
 		seen, ok := w[key]
-		if !ok || seen.revision != d.Revision {
-			seen = capacityDip{revision: d.Revision}
+		if !ok {
+			seen = capacityDip{revision: d.Revision, ready: -1}
+		}
+		if seen.revision != d.Revision {
+			seen = capacityDip{revision: d.Revision, ready: seen.ready}
 		}
 		rolling := d.Updated < d.Desired || d.OldPods > 0
-		if seen.text == "" && rolling && d.Desired > 0 && d.Ready < d.Desired {
+		if seen.text == "" && rolling && d.Ready < d.Desired && d.Ready < seen.ready {
 			seen.text = fmt.Sprintf("ready fell to %d/%d at %s while rolling out rev %d", d.Ready, d.Desired, now.Format("15:04:05"), d.Revision)
 		}
+		seen.ready = d.Ready
 		w[key] = seen
 		d.Dip = seen.text
 	}

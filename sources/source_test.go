@@ -674,6 +674,7 @@ func TestQueryLine(t *testing.T) {
 		{"SELECT '--not a comment'  ,  \"a--b\"", 100, "SELECT '--not a comment' , \"a--b\""},
 		{"UPDATE appointments SET status = $1", 10, "UPDATE app…"},
 		{"SELECT 1", 8, "SELECT 1"},
+		{"SELECT 'line one\nline two\x1b]52;c;Zm9v\x07', \"x\u009by\"", 100, "SELECT 'line one line two ]52;c;Zm9v ', \"x y\""},
 	} {
 		if got := sources.QueryLine(c.in, c.n); got != c.want {
 			t.Errorf("QueryLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
@@ -696,6 +697,7 @@ func TestOldPodsGoneRemembersACapacityDip(t *testing.T) {
 		s    sources.RolloutState
 		pass bool
 	}{
+		{state(1, 0, 0, 0), true},  // a new deployment coming up is no dip
 		{state(2, 6, 5, 0), true},  // steady, a pod restarting: not a rollout
 		{state(3, 2, 6, 4), false}, // rolling at full strength, old pods left
 		{state(3, 4, 4, 2), false}, // capacity dipped
@@ -707,8 +709,8 @@ func TestOldPodsGoneRemembersACapacityDip(t *testing.T) {
 		if f.Bool != st.pass {
 			t.Errorf("step %d: old_pods_gone = %v (%s), want %v", i, f.Bool, f.Detail, st.pass)
 		}
-		if i == 3 && !strings.Contains(f.Detail, "ready fell to 4/6") {
-			t.Errorf("step 3 detail %q does not say how far it fell", f.Detail)
+		if i == 4 && !strings.Contains(f.Detail, "ready fell to 4/6") {
+			t.Errorf("step 4 detail %q does not say how far it fell", f.Detail)
 		}
 	}
 }

@@ -259,12 +259,15 @@ func ReportPath(journalPath string) string {
 // maybeReport writes the deploy record once every step is closed.
 func (m *Model) maybeReport() tea.Cmd {
 	closed, total := m.rb.Progress()
-	if m.reported || total == 0 || closed < total || m.opts.JournalPath == "" {
+	if m.reported || m.reporting || total == 0 || closed < total || m.opts.JournalPath == "" {
 		return nil
 	}
-	m.reported = true
+	m.reporting = true
 	cfg, recs, path, redact := m.opts.Config, append([]journal.Record(nil), m.history...), ReportPath(m.opts.JournalPath), m.opts.Redact
+	// Owned like an action, so quitting waits for the file to be written.
+	m.actions.Add(1)
 	return func() tea.Msg {
+		defer m.actions.Done()
 		var b bytes.Buffer
 		err := report.Write(&b, cfg, recs, report.Options{Redact: redact, Source: m.opts.JournalPath})
 		if err == nil {

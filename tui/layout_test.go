@@ -9,6 +9,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
@@ -230,5 +232,71 @@ func TestUndoAsksForARevisionFromTheHistory(t *testing.T) {
 	}
 	if !strings.Contains(m.flash.text, "kube.rollback") {
 		t.Errorf("flash %q", m.flash.text)
+	}
+}
+
+// TestEscReachesThePaneWhenThereIsNothingToDismiss: esc first dismisses a
+// message; with none, it goes to the pane (it leaves the locks detail view).
+func TestEscReachesThePaneWhenThereIsNothingToDismiss(t *testing.T) {
+	cfg := bigConfig(t)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
+		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}, sources.Health{State: sources.OK})
+	m.Update(tea.KeyPressMsg{Code: '3', Text: "3"})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if !m.locks.Data.Detail {
+		t.Fatal("enter did not open the detail view")
+	}
+	m.setFlash("something", false)
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if m.flash != nil || !m.locks.Data.Detail {
+		t.Fatalf("the first esc should dismiss the message only (flash %v, detail %v)", m.flash, m.locks.Data.Detail)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if m.locks.Data.Detail {
+		t.Error("esc with nothing to dismiss did not leave the detail view")
+	}
+}
+
+// TestStaleFactsMakeGatesUnknown: a source that stopped answering without
+// an error (a hung connection) must not keep a gate passing on old data.
+func TestStaleFactsMakeGatesUnknown(t *testing.T) {
+	cfg, err := config.Parse("g.toml", []byte(`
+[deploy]
+name = "G"
+environment = "production"
+[window]
+start = "09:00"
+end = "12:30"
+timezone = "UTC"
+[postgres]
+[[postgres.target]]
+name = "production"
+dsn = "host=db dbname=app"
+[[phase]]
+name = "P"
+[[phase.step]]
+id = "locks"
+title = "Nothing waits"
+estimate = "1m"
+gate = "locks.max_wait < 30s"
+`), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
+	state := sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now}}}
+	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "postgres", Seq: 1, At: now, GoodAt: now, Data: state}}})
+	if got := m.gates["locks"].State; got != gates.Pass {
+		t.Fatalf("fresh reading: gate %v, want pass", got)
+	}
+	later := now.Add(5 * time.Minute)
+	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "clock", Seq: 2, At: later, GoodAt: later, Data: later}}})
+	if got := m.gates["locks"]; got.State != gates.Unknown || !strings.Contains(got.Reason, "stale") {
+		t.Fatalf("five minutes without a reading: gate %+v, want unknown (stale)", got)
 	}
 }

@@ -141,7 +141,9 @@ type Model struct {
 	now     time.Time
 	updates map[string]sources.Update
 	facts   gates.Facts
-	gates   map[string]gates.Result
+	// factFrom names the source each fact came from, to judge its age.
+	factFrom map[string]string
+	gates    map[string]gates.Result
 
 	actions sync.WaitGroup // running action goroutines, waited for at shutdown
 
@@ -170,6 +172,7 @@ type Model struct {
 	lockPeakMS int64
 	errorPeak  int
 	reported   bool
+	reporting  bool
 }
 
 // New builds the root model. The relay must be started with Run once the
@@ -187,19 +190,20 @@ func New(opts Options) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
 	relay := NewRelay()
 	m := &Model{
-		opts:    opts,
-		rb:      opts.Runbook,
-		relay:   relay,
-		ctx:     ctx,
-		cancel:  cancel,
-		vars:    opts.Config.TemplateVars(opts.Day),
-		th:      opts.Theme,
-		now:     opts.Now,
-		updates: map[string]sources.Update{},
-		facts:   gates.Facts{},
-		running: map[string]*running{},
-		keys:    newGlobalKeys(),
-		help:    help.New(),
+		opts:     opts,
+		rb:       opts.Runbook,
+		relay:    relay,
+		ctx:      ctx,
+		cancel:   cancel,
+		vars:     opts.Config.TemplateVars(opts.Day),
+		th:       opts.Theme,
+		now:      opts.Now,
+		updates:  map[string]sources.Update{},
+		facts:    gates.Facts{},
+		factFrom: map[string]string{},
+		running:  map[string]*running{},
+		keys:     newGlobalKeys(),
+		help:     help.New(),
 	}
 	m.runner = &actions.Runner{
 		Journal:  teeJournal{j: opts.Journal, relay: relay},
@@ -357,6 +361,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.refreshGates()
 		return m, m.maybeReport()
 	case reportMsg:
+		// A record that could not be written is tried again at the next
+		// journal record.
+		m.reporting, m.reported = false, msg.err == nil
 		if msg.err != nil {
 			m.setFlash(fmt.Sprintf("the deploy record could not be written to %s: %v", msg.path, msg.err), true)
 		} else {
@@ -448,6 +455,7 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 		}
 	}
 	m.rollout.Data.Now = m.now
+	m.locks.Data.Now = m.now
 	m.checklist.Data.Now = m.now
 	m.output.Data.Now = m.now
 	m.refreshGates()
@@ -493,11 +501,24 @@ func (m *Model) setFacts(u sources.Update, f gates.Facts) {
 			fact = gates.Fact{Detail: "down: " + sources.OneLine(fmt.Sprint(u.Err))}
 		}
 		m.facts[name] = fact
+		m.factFrom[name] = u.Source
 	}
 }
 
+// refreshGates evaluates the gates on the facts that are still fresh: a
+// source that has said nothing for too long (a hung connection looks just
+// like that) makes its gates unknown, as a source that is down does.
 func (m *Model) refreshGates() {
-	m.gates = m.rb.Gates(m.facts)
+	facts := make(gates.Facts, len(m.facts))
+	for name, f := range m.facts {
+		if src, ok := m.factFrom[name]; ok && f.Known {
+			if h := m.judge(m.updates[src]); h.State == sources.Stale {
+				f = gates.Fact{Detail: "stale: no reading for " + runbook.Short(h.Age)}
+			}
+		}
+		facts[name] = f
+	}
+	m.gates = m.rb.Gates(facts)
 	m.checklist.Data.Gates = m.gates
 }
 
@@ -536,7 +557,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.zoom = !m.zoom
 	case key.Matches(k, m.keys.Help):
 		m.mode = modeHelp
-	case key.Matches(k, m.keys.Dismiss):
+	case key.Matches(k, m.keys.Dismiss) && m.flash != nil:
 		m.flash = nil
 	case slices.Contains(m.keys.Rollback.Keys(), k.String()):
 		// Matched by hand so that in read-only mode the key still says why

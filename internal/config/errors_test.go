@@ -617,3 +617,15 @@ estimate = "1m"
 		t.Errorf("want 5 errors, got %d:\n%v", len(errs), errs)
 	}
 }
+
+func TestPostgresPollHasAFloor(t *testing.T) {
+	doc := minimal + `
+[postgres]
+poll = "10ms" # FAST
+[[postgres.target]]
+name = "production"
+dsn = "host=db dbname=app"
+`
+	errs := parseErrs(t, doc, LoadOptions{})
+	wantErr(t, errs, "postgres.poll", lineOf(t, doc, "# FAST"), "poll must be at least 250ms")
+}

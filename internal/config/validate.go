@@ -300,6 +300,11 @@ func (l *loader) validatePostgres() {
 		return
 	}
 	l.duration("postgres.poll", &p.Poll, time.Second)
+	if min := 250 * time.Millisecond; p.Poll > 0 && p.Poll.D() < min && !l.isBad("postgres.poll") {
+		// Every poll asks pg_blocking_pids, which takes every lock-manager
+		// partition: faster would weigh on the very server being watched.
+		l.errVal("postgres.poll", fmt.Sprintf("poll must be at least %s, not %s", Duration(min), p.Poll), "1s is the default")
+	}
 	l.duration("postgres.lock_threshold", &p.LockThreshold, 30*time.Second)
 	l.duration("postgres.long_query", &p.LongQuery, 60*time.Second)
 	if len(p.Targets) == 0 && !l.isBad("postgres.target") {

@@ -88,15 +88,18 @@ func (r *Reporter) ActionFailed(kind, summary string, err error) {
 	if r == nil {
 		return
 	}
-	r.hub.WithScope(func(s *sentry.Scope) {
+	// A hub of its own per report: reports come from several goroutines,
+	// and one scope stack shared between them would mix their settings.
+	h := r.hub.Clone()
+	h.ConfigureScope(func(s *sentry.Scope) {
 		s.SetTag("action", kind)
 		s.SetLevel(sentry.LevelWarning)
-		msg := fmt.Sprintf("action %s failed: %s", kind, summary)
-		if err != nil {
-			msg += ": " + err.Error()
-		}
-		r.hub.CaptureMessage(msg)
 	})
+	msg := fmt.Sprintf("action %s failed: %s", kind, summary)
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	h.CaptureMessage(msg)
 }
 
 // Panic reports a recovered panic with the stack where it happened. It only
@@ -106,11 +109,12 @@ func (r *Reporter) Panic(value any) {
 	if r == nil {
 		return
 	}
-	r.hub.WithScope(func(s *sentry.Scope) {
+	h := r.hub.Clone()
+	h.ConfigureScope(func(s *sentry.Scope) {
 		s.SetLevel(sentry.LevelFatal)
 		s.SetContext("panic", sentry.Context{"stack": string(debug.Stack())})
-		r.hub.Recover(value)
 	})
+	h.Recover(value)
 }
 
 // Flush waits up to timeout for queued events to be delivered.
