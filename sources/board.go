@@ -265,7 +265,7 @@ func BuildBoard(cfg *config.Jira, target ReleaseTarget, bc JiraBoardConfig, issu
 
 func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, is JiraIssue, git *GitInfo) Card {
 	c := Card{
-		Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: is.StatusID,
+		Key: is.Key, Summary: Printable(OneLine(is.Summary)), Status: is.Status, StatusID: is.StatusID,
 		Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
 	}
 	c.Sprint, c.SprintState = currentSprint(is.Sprints)

@@ -621,7 +621,7 @@ func decodeSentryIssues(b []byte) ([]SentryIssue, error) {
 			return nil, errors.New("an issue without an id")
 		}
 		is := SentryIssue{
-			ID: w.ID, ShortID: w.ShortID, Title: OneLine(w.Title), Culprit: OneLine(w.Culprit), Level: w.Level,
+			ID: w.ID, ShortID: w.ShortID, Title: Printable(OneLine(w.Title)), Culprit: Printable(OneLine(w.Culprit)), Level: w.Level,
 			Project: w.Project.Slug, Permalink: w.Permalink, Events: int(w.Count), Users: int(w.UserCount),
 			FirstSeen: w.FirstSeen.Time, LastSeen: w.LastSeen.Time,
 		}
