@@ -52,7 +52,7 @@ func readNotifyJournal(t *testing.T, j *journal.Journal) []journal.Record {
 func TestDeployMarkersRecordedInSentry(t *testing.T) {
 	stub, client := newMarkerStub(t)
 	j := openNotifyJournal(t, nil)
-	r := &actions.Runner{Journal: j, By: "maria", ReadOnly: true}
+	r := &actions.Runner{Journal: j, By: "maria"}
 	started := time.Date(2026, 11, 23, 9, 2, 0, 0, time.UTC)
 	clock := started
 	now := func() time.Time { return clock }
