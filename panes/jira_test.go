@@ -21,19 +21,8 @@ func boardConfig() *config.Config {
 	return &config.Config{Path: "/etc/flightdeck/acme.toml", Jira: &config.Jira{
 		URL: "https://jira.acme.test", Board: 12, Project: "ACME",
 		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"},
-		Columns: []config.JiraColumn{
-			{Name: "In Progress", NotMergedTo: "master"},
-			{Name: "Code Review", NotMergedTo: "master"},
-			{Name: "Merged to Master", MergedTo: "master", CheckRelease: true},
-			{Name: "Staging", MergedTo: "staging", CheckRelease: true},
-			{Name: "QA Hold", MergedTo: "staging", CheckRelease: true, NoBlockers: true},
-			{Name: "Testing For Production", MergedTo: "staging", CheckRelease: true},
-			{Name: "Production"},
-		},
-		Moves: []config.JiraMove{
-			{From: []string{"Staging", "QA Hold", "Testing For Production"}, To: "Production"},
-			{From: []string{"Merged to Master"}, To: "Staging"},
-		},
+		Columns: jirastub.ColumnRules(),
+		Moves:   jirastub.Moves(),
 	}}
 }
 

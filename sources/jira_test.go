@@ -42,19 +42,8 @@ func jiraSection(url, flavor string) *config.Jira {
 		FixVersion:        jirastub.CurrentRelease,
 		BlockerLabels:     []string{"blocker"},
 		BlockerPriorities: []string{"Blocker", "Highest"},
-		Columns: []config.JiraColumn{
-			{Name: "In Progress", NotMergedTo: "master"},
-			{Name: "Code Review", NotMergedTo: "master"},
-			{Name: "Merged to Master", MergedTo: "master", CheckRelease: true},
-			{Name: "Staging", MergedTo: "staging", CheckRelease: true},
-			{Name: "QA Hold", MergedTo: "staging", CheckRelease: true, NoBlockers: true},
-			{Name: "Testing For Production", MergedTo: "staging", CheckRelease: true},
-			{Name: "Production"},
-		},
-		Moves: []config.JiraMove{
-			{From: []string{"Staging", "QA Hold", "Testing For Production"}, To: "Production"},
-			{From: []string{"Merged to Master"}, To: "Staging"},
-		},
+		Columns:           jirastub.ColumnRules(),
+		Moves:             jirastub.Moves(),
 	}
 }
 

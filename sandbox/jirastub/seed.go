@@ -3,6 +3,8 @@ package jirastub
 import (
 	"fmt"
 	"slices"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
 )
 
 // Statuses of the team's workflow. Each board column maps to the status of
@@ -208,3 +210,25 @@ var (
 		StatusProduction:     {tReopen},
 	}
 )
+
+// ColumnRules are the checks the seed runbook asks of each column of
+// Columns, as [[jira.column]] entries: the cockpit's config for this board.
+func ColumnRules() []config.JiraColumn {
+	return []config.JiraColumn{
+		{Name: "In Progress", NotMergedTo: "master"},
+		{Name: "Code Review", NotMergedTo: "master"},
+		{Name: "Merged to Master", MergedTo: "master", CheckRelease: true},
+		{Name: "Staging", MergedTo: "staging", CheckRelease: true},
+		{Name: "QA Hold", MergedTo: "staging", CheckRelease: true, NoBlockers: true},
+		{Name: "Testing For Production", MergedTo: "staging", CheckRelease: true},
+		{Name: "Production"},
+	}
+}
+
+// Moves are the seed runbook's post-deploy moves, as [[jira.move]] entries.
+func Moves() []config.JiraMove {
+	return []config.JiraMove{
+		{From: []string{"Staging", "QA Hold", "Testing For Production"}, To: "Production"},
+		{From: []string{"Merged to Master"}, To: "Staging"},
+	}
+}
