@@ -196,7 +196,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 			return ctx.Err()
 		}
 	}
-	dips := capacityWatch{}
+	dips := NewCapacityWatch()
 	var sel labels.Selector
 	if k.Config.Selector != "" {
 		if sel, err = labels.Parse(k.Config.Selector); err != nil {
@@ -233,7 +233,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 		}
 		seq++
 		t := now()
-		snap := Snapshot[RolloutState]{Seq: seq, At: t, Data: dips.observe(BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D()), t)}
+		snap := Snapshot[RolloutState]{Seq: seq, At: t, Data: dips.Observe(BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D()), t)}
 		select {
 		case err := <-watchErr:
 			// The watch broke; the caches hold what was last seen. The

@@ -393,23 +393,15 @@ func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
 	return ps
 }
 
-// capacityWatch remembers, per deployment and revision, whether its ready
+// CapacityWatch remembers, per deployment and revision, whether its ready
 // count fell below the desired count while the rollout was under way: a
 // snapshot alone cannot tell, since by the time the rollout completes the
-// capacity is back.
-type capacityWatch map[string]capacityDip
-
-// CapacityWatch is the remembering part of the rollout source, for use
-// outside it (tests, replays).
-type CapacityWatch struct{ w capacityWatch }
+// capacity is back. The rollout source keeps one; the zero value is not
+// usable, use NewCapacityWatch.
+type CapacityWatch struct{ seen map[string]capacityDip }
 
 // NewCapacityWatch starts with nothing seen.
-func NewCapacityWatch() *CapacityWatch { return &CapacityWatch{w: capacityWatch{}} }
-
-// Observe marks s with the dips seen so far, as the source does.
-func (c *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
-	return c.w.observe(s, now)
-}
+func NewCapacityWatch() *CapacityWatch { return &CapacityWatch{seen: map[string]capacityDip{}} }
 
 type capacityDip struct {
 	revision int64
@@ -417,16 +409,16 @@ type capacityDip struct {
 	text     string
 }
 
-// observe marks each deployment of s with its dip, if any, and returns s.
+// Observe marks each deployment of s with its dip, if any, and returns s.
 // A dip is the ready count falling, below the desired count, while a
 // rollout has work left (pods to update, or old pods still running): old
 // pods went before new ones were ready. A new deployment coming up, a
 // scale-up, or a steady deployment losing a pod are not dips.
-func (w capacityWatch) observe(s RolloutState, now time.Time) RolloutState {
+func (w *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
 		key := d.Namespace + "/" + d.Name
-		seen, ok := w[key]
+		seen, ok := w.seen[key]
 		if !ok {
 			seen = capacityDip{revision: d.Revision, ready: -1}
 		}
@@ -438,7 +430,7 @@ func (w capacityWatch) observe(s RolloutState, now time.Time) RolloutState {
 			seen.text = fmt.Sprintf("ready fell to %d/%d at %s while rolling out rev %d", d.Ready, d.Desired, now.Format("15:04:05"), d.Revision)
 		}
 		seen.ready = d.Ready
-		w[key] = seen
+		w.seen[key] = seen
 		d.Dip = seen.text
 	}
 	return s

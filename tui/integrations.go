@@ -187,7 +187,7 @@ func (m *Model) afterRollback(out actions.Outcome) []tea.Cmd {
 		cmds = append(cmds, m.execute(alert, "rollback alert to "+alert.Channel, 30*time.Second, nil))
 	}
 	if m.sentry != nil {
-		m.sentry.AddRollback(time.Now())
+		m.sentry.AddRollback(m.now)
 		cmds = append(cmds, m.execute(m.deployMarker(actions.StageRollback, ""), "Sentry rollback marker", 30*time.Second, nil))
 	}
 	return cmds

@@ -150,7 +150,7 @@ type Model struct {
 	pending  *pendingAction
 	input    textinput.Model
 	inputFor string             // step id being skipped
-	scaleFor *panes.KubeRequest // the deployment being scaled or rolled back, when the input asks for a number
+	askFor   *panes.KubeRequest // the deployment being scaled or rolled back, when the input asks for a number
 	running  map[string]*running
 	spin     int
 	spinning bool
@@ -723,19 +723,19 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 	case "esc":
 		m.mode = modeNormal
 		m.input.Blur()
-		if m.scaleFor != nil {
+		if m.askFor != nil {
 			what := "not scaled"
-			if m.scaleFor.Op == panes.OpUndo {
+			if m.askFor.Op == panes.OpUndo {
 				what = "not rolled back"
 			}
-			m.scaleFor = nil
+			m.askFor = nil
 			m.setFlash(what, false)
 			return nil
 		}
 		m.setFlash("not skipped", false)
 		return nil
 	case "enter":
-		if req := m.scaleFor; req != nil && req.Op == panes.OpUndo {
+		if req := m.askFor; req != nil && req.Op == panes.OpUndo {
 			n, err := strconv.ParseInt(strings.TrimSpace(m.input.Value()), 10, 64)
 			if err != nil || !slices.Contains(req.History, n) {
 				m.setFlash(fmt.Sprintf("revision: one of %s, or esc to go back", revisionList(req.History)), true)
@@ -743,12 +743,12 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			}
 			m.mode = modeNormal
 			m.input.Blur()
-			m.scaleFor = nil
+			m.askFor = nil
 			t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name, ToRevision: n}}
 			return m.previewAction(&actions.Rollback{Client: m.opts.Kube, Targets: t},
 				fmt.Sprintf("roll back %s/%s to revision %d", req.Namespace, req.Name, n))
 		}
-		if req := m.scaleFor; req != nil {
+		if req := m.askFor; req != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(m.input.Value()))
 			if err != nil || n < 0 || n > 1000 {
 				m.setFlash("replicas: a whole number from 0 to 1000, or esc to go back", true)
@@ -756,7 +756,7 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			}
 			m.mode = modeNormal
 			m.input.Blur()
-			m.scaleFor = nil
+			m.askFor = nil
 			t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name}}
 			return m.previewAction(&actions.Scale{Client: m.opts.Kube, Targets: t, Replicas: int32(n)},
 				fmt.Sprintf("scale %s/%s to %d", req.Namespace, req.Name, n))
@@ -965,7 +965,7 @@ func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
 		return m.previewAction(&actions.Restart{Client: m.opts.Kube, Targets: t}, "restart "+name)
 	case panes.OpScale:
 		r := req
-		m.scaleFor = &r
+		m.askFor = &r
 		m.mode = modeInput
 		m.input.Reset()
 		m.input.Placeholder = fmt.Sprintf("replicas (now %d)", req.Replicas)
@@ -976,7 +976,7 @@ func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
 			return nil
 		}
 		r := req
-		m.scaleFor = &r
+		m.askFor = &r
 		m.mode = modeInput
 		m.input.Reset()
 		m.input.Placeholder = fmt.Sprintf("roll %s back to revision (%s; now %d)", name, revisionList(req.History), req.Revision)
@@ -1060,12 +1060,16 @@ func (m *Model) previewed(msg previewMsg) tea.Cmd {
 	return nil
 }
 
-// judge is a source's health now. The locks source reads several databases
-// and stays up while one of them is down; the status bar still says which.
+// partlyDown is data from a source that reads several systems at once and
+// stays up while one of them is down (the locks source and its targets).
+type partlyDown interface{ Down() error }
+
+// judge is a source's health now; a source partly down shows as down, with
+// the part named, in the status bar.
 func (m *Model) judge(u sources.Update) sources.Health {
 	h := sources.Judge(u, m.now, m.opts.StaleAfter)
-	if db, ok := u.Data.(sources.DBState); ok && u.Err == nil {
-		if err := db.Down(); err != nil {
+	if p, ok := u.Data.(partlyDown); ok && u.Err == nil {
+		if err := p.Down(); err != nil {
 			h.State, h.Reason = sources.Down, sources.OneLine(err.Error())
 		}
 	}

@@ -277,7 +277,7 @@ func (m *Model) confirmBox(w int) []string {
 }
 
 func (m *Model) inputBox(w int) []string {
-	if req := m.scaleFor; req != nil {
+	if req := m.askFor; req != nil {
 		m.input.SetWidth(max(min(w*2/3, w)-10, 10))
 		body := []string{fmt.Sprintf("Scale %s/%s (now %d replicas)", req.Namespace, req.Name, req.Replicas), "", "Replicas:", m.input.View(), "", "enter previews · esc goes back"}
 		return m.dialog("Scale", body, w)
