@@ -49,46 +49,12 @@ func pgTestDB(t *testing.T) string {
 	}
 	u.Path = "/" + name
 	dsn := u.String()
-	c := pgSessionFor(t, dsn, "setup")
-	if _, err := c.Exec(ctx, "CREATE TABLE t (id int PRIMARY KEY, n int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 5) g; CREATE ROLE "+name+"_weak LOGIN PASSWORD 'weak'"); err != nil {
+	c := sandboxtest.OpenSession(t, dsn, "setup")
+	if _, err := c.Conn.Exec(ctx, "CREATE TABLE t (id int PRIMARY KEY, n int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 5) g; CREATE ROLE "+name+"_weak LOGIN PASSWORD 'weak'"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+name+"_weak") })
 	return dsn
-}
-
-func pgSessionFor(t *testing.T, dsn, app string) *pgx.Conn {
-	t.Helper()
-	cc, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.RuntimeParams["application_name"] = app
-	conn, err := pgx.ConnectConfig(context.Background(), cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func pgExec(t *testing.T, c *pgx.Conn, sql string) {
-	t.Helper()
-	if _, err := c.Exec(context.Background(), sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// pgBackground runs sql and delivers its error.
-func pgBackground(c *pgx.Conn, sql string) <-chan error {
-	ch := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_, err := c.Exec(ctx, sql)
-		ch <- err
-	}()
-	return ch
 }
 
 func pgRead(t *testing.T, dsn string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
@@ -109,19 +75,17 @@ func pgRead(t *testing.T, dsn string, ok func(sources.TargetLocks) bool) sources
 	return last
 }
 
-func pid(c *pgx.Conn) int32 { return int32(c.PgConn().PID()) }
-
 // chain sets up root ▸ waiter1 ▸ waiter2, the root busy in a long query
 // inside the transaction that holds the row.
-func chain(t *testing.T, dsn string) (root, w1, w2 *pgx.Conn, rootErr, w1Err, w2Err <-chan error) {
-	root, w1, w2 = pgSessionFor(t, dsn, "root"), pgSessionFor(t, dsn, "waiter-1"), pgSessionFor(t, dsn, "waiter-2")
-	pgExec(t, root, "BEGIN")
-	pgExec(t, root, "UPDATE t SET n = n + 1 WHERE id = 1")
-	rootErr = pgBackground(root, "SELECT pg_sleep(60)")
-	pgExec(t, w1, "BEGIN")
-	pgExec(t, w1, "UPDATE t SET n = n + 1 WHERE id = 2")
-	w1Err = pgBackground(w1, "UPDATE t SET n = n + 1 WHERE id = 1")
-	w2Err = pgBackground(w2, "UPDATE t SET n = n + 1 WHERE id = 2")
+func chain(t *testing.T, dsn string) (root, w1, w2 *sandboxtest.Session, rootErr, w1Err, w2Err <-chan error) {
+	root, w1, w2 = sandboxtest.OpenSession(t, dsn, "root"), sandboxtest.OpenSession(t, dsn, "waiter-1"), sandboxtest.OpenSession(t, dsn, "waiter-2")
+	root.Exec("BEGIN")
+	root.Exec("UPDATE t SET n = n + 1 WHERE id = 1")
+	rootErr = root.Background("SELECT pg_sleep(60)")
+	w1.Exec("BEGIN")
+	w1.Exec("UPDATE t SET n = n + 1 WHERE id = 2")
+	w1Err = w1.Background("UPDATE t SET n = n + 1 WHERE id = 1")
+	w2Err = w2.Background("UPDATE t SET n = n + 1 WHERE id = 2")
 	pgRead(t, dsn, func(tl sources.TargetLocks) bool { return len(tl.Waits) == 2 })
 	return
 }
@@ -137,11 +101,11 @@ func TestCancelRootBlockerClearsChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(a.PIDs, []int32{pid(root)}) {
-		t.Fatalf("preview chose %v, want the root %d", a.PIDs, pid(root))
+	if !slices.Equal(a.PIDs, []int32{root.PID}) {
+		t.Fatalf("preview chose %v, want the root %d", a.PIDs, root.PID)
 	}
 	text := pv.Title + "\n" + strings.Join(pv.Lines, "\n")
-	if !strings.Contains(text, "pg_sleep(60)") || !strings.Contains(text, fmt.Sprintf("pid %d", pid(root))) {
+	if !strings.Contains(text, "pg_sleep(60)") || !strings.Contains(text, fmt.Sprintf("pid %d", root.PID)) {
 		t.Errorf("preview does not show the root's query:\n%s", text)
 	}
 	j := openJournal(t)
@@ -153,11 +117,11 @@ func TestCancelRootBlockerClearsChain(t *testing.T) {
 	if err := <-rootErr; err == nil || !strings.Contains(err.Error(), "canceling statement due to user request") {
 		t.Fatalf("root's query ended with %v, want cancelled", err)
 	}
-	pgExec(t, root, "ROLLBACK")
+	root.Exec("ROLLBACK")
 	if err := <-w1Err; err != nil {
 		t.Fatalf("waiter 1 after the cancel: %v", err)
 	}
-	pgExec(t, w1, "COMMIT")
+	w1.Exec("COMMIT")
 	if err := <-w2Err; err != nil {
 		t.Fatalf("waiter 2 after the cancel: %v", err)
 	}
@@ -171,7 +135,7 @@ func TestCancelRootBlockerClearsChain(t *testing.T) {
 	if err := json.Unmarshal(recs[1].Data, &d); err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Results) != 1 || d.Results[0].PID != pid(root) || d.Results[0].Result != actions.SignalSent {
+	if len(d.Results) != 1 || d.Results[0].PID != root.PID || d.Results[0].Result != actions.SignalSent {
 		t.Errorf("journaled results %+v", d.Results)
 	}
 }
@@ -180,13 +144,13 @@ func TestCancelRootBlockerClearsChain(t *testing.T) {
 // cancel could not, and a pid that is gone is reported as false.
 func TestTerminateBackend(t *testing.T) {
 	dsn := pgTestDB(t)
-	holder, waiter := pgSessionFor(t, dsn, "holder"), pgSessionFor(t, dsn, "waiter")
-	pgExec(t, holder, "BEGIN")
-	pgExec(t, holder, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
-	werr := pgBackground(waiter, "SELECT count(*) FROM t")
+	holder, waiter := sandboxtest.OpenSession(t, dsn, "holder"), sandboxtest.OpenSession(t, dsn, "waiter")
+	holder.Exec("BEGIN")
+	holder.Exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+	werr := waiter.Background("SELECT count(*) FROM t")
 	pgRead(t, dsn, func(tl sources.TargetLocks) bool { return len(tl.Waits) == 1 })
 
-	cancel := &actions.PGSignal{Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{pid(holder)}}
+	cancel := &actions.PGSignal{Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{holder.PID}}
 	pv, err := cancel.Preview(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +160,7 @@ func TestTerminateBackend(t *testing.T) {
 	}
 
 	gone := int32(1) // pid 1 is init, never a backend
-	a := &actions.PGSignal{Terminate: true, Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{pid(holder), gone}}
+	a := &actions.PGSignal{Terminate: true, Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{holder.PID, gone}}
 	if _, err := a.Preview(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +170,7 @@ func TestTerminateBackend(t *testing.T) {
 	}
 	var d actions.PGSignalDetail
 	json.Unmarshal(res.Detail, &d)
-	want := []actions.PGSignalResult{{PID: pid(holder), Result: actions.SignalSent}, {PID: gone, Result: actions.SignalNoSuchBackend}}
+	want := []actions.PGSignalResult{{PID: holder.PID, Result: actions.SignalSent}, {PID: gone, Result: actions.SignalNoSuchBackend}}
 	for i := range d.Results {
 		d.Results[i].Query = ""
 	}
@@ -219,7 +183,7 @@ func TestTerminateBackend(t *testing.T) {
 	if err := <-werr; err != nil {
 		t.Fatalf("the waiter after the terminate: %v", err)
 	}
-	if _, err := holder.Exec(context.Background(), "SELECT 1"); err == nil {
+	if _, err := holder.Conn.Exec(context.Background(), "SELECT 1"); err == nil {
 		t.Error("the terminated session still answers")
 	}
 }
@@ -228,16 +192,16 @@ func TestTerminateBackend(t *testing.T) {
 // not cancel another role's query; that is reported per pid, not as a crash.
 func TestSignalPermissionDenied(t *testing.T) {
 	dsn := pgTestDB(t)
-	victim := pgSessionFor(t, dsn, "victim")
-	verr := pgBackground(victim, "SELECT pg_sleep(30)")
+	victim := sandboxtest.OpenSession(t, dsn, "victim")
+	verr := victim.Background("SELECT pg_sleep(30)")
 	defer func() {
-		victim.PgConn().CancelRequest(context.Background())
+		victim.Conn.PgConn().CancelRequest(context.Background())
 		<-verr
 	}()
 	u, _ := url.Parse(dsn)
 	weak := strings.TrimPrefix(u.Path, "/") + "_weak"
 	u.User = url.UserPassword(weak, "weak")
-	a := &actions.PGSignal{Target: config.PostgresTarget{Name: "production", DSN: u.String()}, PIDs: []int32{pid(victim)}}
+	a := &actions.PGSignal{Target: config.PostgresTarget{Name: "production", DSN: u.String()}, PIDs: []int32{victim.PID}}
 	res, err := a.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -273,13 +237,13 @@ func TestSignalRefusedReadOnly(t *testing.T) {
 // the run reports it changed instead of signalling whatever has its pid.
 func TestSignalSkipsASessionThatChanged(t *testing.T) {
 	dsn := pgTestDB(t)
-	victim := pgSessionFor(t, dsn, "leaves")
-	a := &actions.PGSignal{Terminate: true, Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{pid(victim)}}
+	victim := sandboxtest.OpenSession(t, dsn, "leaves")
+	a := &actions.PGSignal{Terminate: true, Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{victim.PID}}
 	if _, err := a.Preview(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	victim.Close(context.Background())
-	pgRead(t, dsn, func(tl sources.TargetLocks) bool { _, ok := tl.Find(pid(victim)); return !ok })
+	victim.Conn.Close(context.Background())
+	pgRead(t, dsn, func(tl sources.TargetLocks) bool { _, ok := tl.Find(victim.PID); return !ok })
 	res, err := a.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -14,65 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
-
-// pgSession is one connection a test drives: statements that block run in
-// the background, and the test waits for them when it needs to.
-type pgSession struct {
-	t    *testing.T
-	conn *pgx.Conn
-	pid  int32
-	wg   sync.WaitGroup
-	err  chan error
-}
-
-func openSession(t *testing.T, dsn, app string) *pgSession {
-	t.Helper()
-	cc, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.RuntimeParams["application_name"] = app
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &pgSession{t: t, conn: conn, pid: int32(conn.PgConn().PID()), err: make(chan error, 8)}
-	t.Cleanup(func() {
-		// Whatever a session still waits for must not outlive the test.
-		conn.PgConn().CancelRequest(context.Background())
-		s.wg.Wait()
-		conn.Close(context.Background())
-	})
-	return s
-}
-
-func (s *pgSession) exec(sql string, args ...any) {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := s.conn.Exec(ctx, sql, args...); err != nil {
-		s.t.Fatalf("pid %d: %s: %v", s.pid, sql, err)
-	}
-}
-
-// background runs sql without waiting; its error arrives on s.err.
-func (s *pgSession) background(sql string) {
-	s.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		_, err := s.conn.Exec(ctx, sql)
-		s.err <- err
-	})
-}
 
 // lockTable makes a table of the test's own in the sandbox's application
 // database, so concurrent tests never share a lock.
@@ -81,13 +28,13 @@ func lockTable(t *testing.T, dsn string) string {
 	var b [3]byte
 	rand.Read(b[:])
 	name := "locks_" + hex.EncodeToString(b[:])
-	s := openSession(t, dsn, "flightdeck-test-setup")
-	s.exec(fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, n int)", name))
-	s.exec(fmt.Sprintf("INSERT INTO %s SELECT g, 0 FROM generate_series(1, 10) g", name))
+	s := sandboxtest.OpenSession(t, dsn, "flightdeck-test-setup")
+	s.Exec(fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, n int)", name))
+	s.Exec(fmt.Sprintf("INSERT INTO %s SELECT g, 0 FROM generate_series(1, 10) g", name))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+name)
+		s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+name)
 	})
 	return name
 }
@@ -145,56 +92,56 @@ func TestLockChainShownAsTree(t *testing.T) {
 	info := sandboxtest.Start(t)
 	dsn := info.PostgresApp
 	tbl := lockTable(t, dsn)
-	a, b, c := openSession(t, dsn, "chain-a"), openSession(t, dsn, "chain-b"), openSession(t, dsn, "chain-c")
-	a.exec("BEGIN")
-	a.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
-	b.exec("BEGIN")
-	b.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
-	b.background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
-	c.background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
+	a, b, c := sandboxtest.OpenSession(t, dsn, "chain-a"), sandboxtest.OpenSession(t, dsn, "chain-b"), sandboxtest.OpenSession(t, dsn, "chain-c")
+	a.Exec("BEGIN")
+	a.Exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
+	b.Exec("BEGIN")
+	b.Exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
+	bErr := b.Background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 1", tbl))
+	cErr := c.Background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
 
 	p := probeFor(t, dsn)
 	first := readUntil(t, p, "B waiting for A and C for B", func(tl sources.TargetLocks) bool {
-		wb, okB := waitOf(tl, b.pid)
-		wc, okC := waitOf(tl, c.pid)
-		return okB && okC && slices.Equal(wb.BlockedBy, []int32{a.pid}) && slices.Equal(wc.BlockedBy, []int32{b.pid})
+		wb, okB := waitOf(tl, b.PID)
+		wc, okC := waitOf(tl, c.PID)
+		return okB && okC && slices.Equal(wb.BlockedBy, []int32{a.PID}) && slices.Equal(wc.BlockedBy, []int32{b.PID})
 	})
-	got := treeOf(first, a.pid, b.pid, c.pid)
-	want := []sources.TreeRow{{PID: a.pid, Depth: 0}, {PID: b.pid, Depth: 1}, {PID: c.pid, Depth: 2}}
+	got := treeOf(first, a.PID, b.PID, c.PID)
+	want := []sources.TreeRow{{PID: a.PID, Depth: 0}, {PID: b.PID, Depth: 1}, {PID: c.PID, Depth: 2}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("tree = %+v, want %+v", got, want)
 	}
-	if roots := first.RootsOf(c.pid); !slices.Equal(roots, []int32{a.pid}) {
-		t.Errorf("RootsOf(C) = %v, want [A=%d]", roots, a.pid)
+	if roots := first.RootsOf(c.PID); !slices.Equal(roots, []int32{a.PID}) {
+		t.Errorf("RootsOf(C) = %v, want [A=%d]", roots, a.PID)
 	}
-	ab, _ := first.Find(a.pid)
+	ab, _ := first.Find(a.PID)
 	if !ab.IdleInTransaction() || ab.Blocks != 1 {
 		t.Errorf("A = %+v: want idle in transaction blocking 1", ab)
 	}
-	wb, _ := waitOf(first, b.pid)
+	wb, _ := waitOf(first, b.PID)
 	if wb.LockType != "transactionid" || wb.Mode != "ShareLock" {
 		t.Errorf("B waits for %s %s, want ShareLock on A's transactionid", wb.Mode, wb.LockType)
 	}
 
 	time.Sleep(1100 * time.Millisecond)
 	second := readUntil(t, p, "the chain again", func(tl sources.TargetLocks) bool {
-		_, ok := waitOf(tl, c.pid)
+		_, ok := waitOf(tl, c.PID)
 		return ok
 	})
-	w1, _ := waitOf(first, c.pid)
-	w2, _ := waitOf(second, c.pid)
+	w1, _ := waitOf(first, c.PID)
+	w2, _ := waitOf(second, c.PID)
 	if w2.For <= w1.For || w2.For-w1.For < time.Second {
 		t.Errorf("C's wait did not grow by the time between readings: %v then %v", w1.For, w2.For)
 	}
 	if second.At.Sub(first.At) < time.Second {
 		t.Errorf("server times %v and %v are less than a second apart", first.At, second.At)
 	}
-	a.exec("ROLLBACK")
-	if err := <-b.err; err != nil {
+	a.Exec("ROLLBACK")
+	if err := <-bErr; err != nil {
 		t.Fatal(err)
 	}
-	b.exec("ROLLBACK")
-	if err := <-c.err; err != nil {
+	b.Exec("ROLLBACK")
+	if err := <-cErr; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -206,19 +153,19 @@ func TestTwoBlockersOnOneWaiter(t *testing.T) {
 	info := sandboxtest.Start(t)
 	dsn := info.PostgresApp
 	tbl := lockTable(t, dsn)
-	r1, r2, w := openSession(t, dsn, "reader-1"), openSession(t, dsn, "reader-2"), openSession(t, dsn, "ddl")
-	for _, r := range []*pgSession{r1, r2} {
-		r.exec("BEGIN")
-		r.exec("SELECT count(*) FROM " + tbl)
+	r1, r2, w := sandboxtest.OpenSession(t, dsn, "reader-1"), sandboxtest.OpenSession(t, dsn, "reader-2"), sandboxtest.OpenSession(t, dsn, "ddl")
+	for _, r := range []*sandboxtest.Session{r1, r2} {
+		r.Exec("BEGIN")
+		r.Exec("SELECT count(*) FROM " + tbl)
 	}
-	w.background(fmt.Sprintf("ALTER TABLE %s ADD COLUMN extra int", tbl))
+	wErr := w.Background(fmt.Sprintf("ALTER TABLE %s ADD COLUMN extra int", tbl))
 	p := probeFor(t, dsn)
 	tl := readUntil(t, p, "the DDL waiting for both readers", func(tl sources.TargetLocks) bool {
-		ww, ok := waitOf(tl, w.pid)
+		ww, ok := waitOf(tl, w.PID)
 		return ok && len(ww.BlockedBy) == 2
 	})
-	ww, _ := waitOf(tl, w.pid)
-	want := []int32{r1.pid, r2.pid}
+	ww, _ := waitOf(tl, w.PID)
+	want := []int32{r1.PID, r2.PID}
 	slices.Sort(want)
 	got := slices.Sorted(slices.Values(ww.BlockedBy))
 	if !slices.Equal(got, want) {
@@ -227,20 +174,20 @@ func TestTwoBlockersOnOneWaiter(t *testing.T) {
 	if ww.Mode != "AccessExclusiveLock" || ww.Relation != tbl {
 		t.Errorf("wait = %+v, want AccessExclusiveLock on %s", ww, tbl)
 	}
-	if roots := tl.RootsOf(w.pid); !slices.Equal(roots, want) {
+	if roots := tl.RootsOf(w.PID); !slices.Equal(roots, want) {
 		t.Errorf("RootsOf = %v, want %v", roots, want)
 	}
-	rows := treeOf(tl, r1.pid, r2.pid, w.pid)
+	rows := treeOf(tl, r1.PID, r2.PID, w.PID)
 	if len(rows) != 4 {
 		t.Fatalf("tree rows %+v: want each reader with the DDL under it", rows)
 	}
 	if !rows[3].Repeat || rows[1].Repeat {
 		t.Errorf("the waiter's second appearance should be marked as a repeat: %+v", rows)
 	}
-	for _, r := range []*pgSession{r1, r2} {
-		r.exec("ROLLBACK")
+	for _, r := range []*sandboxtest.Session{r1, r2} {
+		r.Exec("ROLLBACK")
 	}
-	if err := <-w.err; err != nil {
+	if err := <-wErr; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -265,16 +212,16 @@ func TestProbeNeverBlocksDDL(t *testing.T) {
 			}
 		}
 	})
-	ddl := openSession(t, dsn, "ddl")
-	ddl.exec("SET lock_timeout = '200ms'")
+	ddl := sandboxtest.OpenSession(t, dsn, "ddl")
+	ddl.Exec("SET lock_timeout = '200ms'")
 	// At least 40 rounds, and on until the probe has read 20 times
 	// alongside, however slow a shared machine makes either.
 	for i := 0; i < 40 || reads.Load() < 20; i++ {
 		if i > 1000 { // dropped columns still count towards the 1,600 a table may have
 			t.Fatalf("only %d probe reads alongside %d rounds of DDL", reads.Load(), i)
 		}
-		ddl.exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN c%d int", tbl, i))
-		ddl.exec(fmt.Sprintf("ALTER TABLE %s DROP COLUMN c%d", tbl, i))
+		ddl.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN c%d int", tbl, i))
+		ddl.Exec(fmt.Sprintf("ALTER TABLE %s DROP COLUMN c%d", tbl, i))
 	}
 	cancel()
 	wg.Wait()
@@ -443,13 +390,13 @@ func TestPostgresRestartSurvival(t *testing.T) {
 	if _, err := probe.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	admin := openSession(t, inst.AdminDSN, "catalog-lock")
-	admin.exec("BEGIN")
-	admin.exec("LOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE")
+	admin := sandboxtest.OpenSession(t, inst.AdminDSN, "catalog-lock")
+	admin.Exec("BEGIN")
+	admin.Exec("LOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE")
 	if _, err := probe.Read(ctx); !errors.Is(err, sources.ErrCatalogContended) {
 		t.Errorf("read with pg_database locked: %v, want ErrCatalogContended", err)
 	}
-	admin.exec("ROLLBACK")
+	admin.Exec("ROLLBACK")
 	if _, err := probe.Read(ctx); err != nil {
 		t.Errorf("read after the catalog was released: %v", err)
 	}
@@ -473,34 +420,34 @@ func TestPostgresRestartSurvival(t *testing.T) {
 func TestIdleSessionBlockerIsListed(t *testing.T) {
 	info := sandboxtest.Start(t)
 	dsn := info.PostgresApp
-	holder, waiter := openSession(t, dsn, "advisory-holder"), openSession(t, dsn, "advisory-waiter")
+	holder, waiter := sandboxtest.OpenSession(t, dsn, "advisory-holder"), sandboxtest.OpenSession(t, dsn, "advisory-waiter")
 	key := time.Now().UnixNano() % 1000000
-	holder.exec("SELECT pg_advisory_lock($1)", key)
-	t.Cleanup(func() { holder.conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) })
-	waiter.background(fmt.Sprintf("SELECT pg_advisory_lock(%d)", key))
+	holder.Exec("SELECT pg_advisory_lock($1)", key)
+	t.Cleanup(func() { holder.Conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) })
+	waiterErr := waiter.Background(fmt.Sprintf("SELECT pg_advisory_lock(%d)", key))
 	p := probeFor(t, dsn)
 	tl := readUntil(t, p, "the waiter blocked by the idle holder", func(tl sources.TargetLocks) bool {
-		w, ok := waitOf(tl, waiter.pid)
-		return ok && slices.Equal(w.BlockedBy, []int32{holder.pid})
+		w, ok := waitOf(tl, waiter.PID)
+		return ok && slices.Equal(w.BlockedBy, []int32{holder.PID})
 	})
-	b, ok := tl.Find(holder.pid)
+	b, ok := tl.Find(holder.PID)
 	if !ok || b.State != "idle" {
 		t.Fatalf("the idle holder is not listed: %+v %v", b, ok)
 	}
-	if !slices.Contains(tl.RootBlockers(), holder.pid) {
-		t.Errorf("root blockers %v lack the idle holder %d", tl.RootBlockers(), holder.pid)
+	if !slices.Contains(tl.RootBlockers(), holder.PID) {
+		t.Errorf("root blockers %v lack the idle holder %d", tl.RootBlockers(), holder.PID)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	tl = readUntil(t, p, "the wait still there", func(tl sources.TargetLocks) bool { _, ok := waitOf(tl, waiter.pid); return ok })
+	tl = readUntil(t, p, "the wait still there", func(tl sources.TargetLocks) bool { _, ok := waitOf(tl, waiter.PID); return ok })
 	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LongQuery: time.Minute}.Facts()["locks.root_blocker_age"]
 	if !f.Known || f.Duration < time.Second {
 		t.Errorf("locks.root_blocker_age = %+v with an idle holder blocking for over a second", f)
 	}
-	holder.exec("SELECT pg_advisory_unlock($1)", key)
-	if err := <-waiter.err; err != nil {
+	holder.Exec("SELECT pg_advisory_unlock($1)", key)
+	if err := <-waiterErr; err != nil {
 		t.Fatal(err)
 	}
-	waiter.exec("SELECT pg_advisory_unlock_all()")
+	waiter.Exec("SELECT pg_advisory_unlock_all()")
 }
 
 // TestProbeRefusesARoleThatCannotSeeSessions: without pg_read_all_stats
@@ -508,12 +455,12 @@ func TestIdleSessionBlockerIsListed(t *testing.T) {
 // nothing waits; the target is down with what to grant instead.
 func TestProbeRefusesARoleThatCannotSeeSessions(t *testing.T) {
 	info := sandboxtest.Start(t)
-	admin := openSession(t, info.PostgresAdmin, "flightdeck-test-setup")
+	admin := sandboxtest.OpenSession(t, info.PostgresAdmin, "flightdeck-test-setup")
 	var b [3]byte
 	rand.Read(b[:])
 	role := "blind_" + hex.EncodeToString(b[:])
-	admin.exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'blind'", role))
-	t.Cleanup(func() { admin.conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	admin.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'blind'", role))
+	t.Cleanup(func() { admin.Conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
 	u, _ := url.Parse(info.PostgresApp)
 	u.User = url.UserPassword(role, "blind")
 	p := probeFor(t, u.String())
