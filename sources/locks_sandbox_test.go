@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
