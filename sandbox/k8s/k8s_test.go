@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/flightdeckhq/flightdeck/internal/ci"
 )
 
 const (
@@ -31,11 +33,11 @@ const (
 // -timeout of 20m the first time; later runs take about two minutes, most
 // of it waiting for the bad rollout's progress deadline.
 func TestSandboxCluster(t *testing.T) {
-	ci := os.Getenv("CI") == "true"
+	inCI := ci.On()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...)
-		if ci {
+		if inCI {
 			t.Fatalf("%s\nCI=true, so this is a failure: CI must be able to run the Kubernetes sandbox", msg)
 		}
 		t.Skipf("skipping the Kubernetes sandbox test: %s", msg)
@@ -43,7 +45,7 @@ func TestSandboxCluster(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
 		unavailable("kwokctl's binary runtime needs Linux or macOS, this is %s", runtime.GOOS)
 	}
-	if testing.Short() && !ci {
+	if testing.Short() && !inCI {
 		t.Skip("skipping the Kubernetes sandbox test in -short mode: it starts a real control plane")
 	}
 	ctx := context.Background()

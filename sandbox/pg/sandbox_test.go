@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/flightdeckhq/flightdeck/internal/ci"
 )
 
 // needServer skips a test that needs the server programs when they are
@@ -25,7 +27,7 @@ func needServer(t *testing.T) {
 	if err == nil {
 		return
 	}
-	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+	if ci.On() {
 		t.Fatalf("%v\nCI is set, so the sandbox Postgres tests must run: install the server with %s", err, InstallCommand)
 	}
 	t.Skipf("skipping: no PostgreSQL server on this machine (%s installs one): %v", InstallCommand, err)
