@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,6 +63,22 @@ func isOutward(a Action) bool {
 // runner writes that record instead of an intent and a result.
 type Recorded interface {
 	Record() journal.Record
+}
+
+// Progressing is implemented by actions that journal what they have done
+// while they run (a command's process group once it started, each card of
+// a bulk move as it moves), so a kill between intent and result still
+// leaves a record of it. The runner sets the function before Run; an
+// error means the record was not written, and the action should stop
+// changing the world.
+type Progressing interface {
+	SetProgress(func(Progress) error)
+}
+
+// Progress is one record of an action under way.
+type Progress struct {
+	Summary string
+	Data    any // kind-specific, marshalled to JSON
 }
 
 // Appender is the part of the journal the runner needs.
@@ -135,6 +152,20 @@ func (r *Runner) Execute(ctx context.Context, id string, a Action, summary strin
 	}); err != nil {
 		out.Err = fmt.Errorf("not run, the intent could not be journaled: %w", err)
 		return out
+	}
+	if p, ok := a.(Progressing); ok {
+		p.SetProgress(func(pr Progress) error {
+			rec := journal.Record{Type: runbook.RecProgress, By: r.By, Step: a.Step(), Action: id, Kind: a.Kind(), Summary: pr.Summary}
+			if pr.Data != nil {
+				data, err := json.Marshal(pr.Data)
+				if err != nil {
+					return err
+				}
+				rec.Data = data
+			}
+			_, err := r.Journal.Append(rec)
+			return err
+		})
 	}
 	if timeout <= 0 {
 		timeout = r.Timeout

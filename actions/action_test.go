@@ -362,10 +362,11 @@ func TestRunnerCommandResultRecord(t *testing.T) {
 		t.Errorf("exit 3 reported OK")
 	}
 	recs := records(t, j)
-	if len(recs) != 2 {
-		t.Fatalf("journal has %d records, want 2", len(recs))
+	if len(recs) != 3 {
+		t.Fatalf("journal has %d records, want intent, started and result", len(recs))
 	}
-	res := recs[1]
+	assertStarted(t, recs[1], "run-3")
+	res := recs[2]
 	if res.Type != runbook.RecResult || res.Action != "run-3" || res.Kind != runbook.KindCommand || res.Step != "deploy/migrate" {
 		t.Errorf("result = %+v", res)
 	}
@@ -424,10 +425,11 @@ func TestRunnerTimesOutCommand(t *testing.T) {
 		t.Errorf("a timed-out command reported OK")
 	}
 	recs := records(t, j)
-	if len(recs) != 2 {
-		t.Fatalf("journal has %d records, want intent and result", len(recs))
+	if len(recs) != 3 {
+		t.Fatalf("journal has %d records, want intent, started and result", len(recs))
 	}
-	res := recs[1]
+	assertStarted(t, recs[1], "run-1")
+	res := recs[2]
 	if res.Type != runbook.RecResult || res.Action != "run-1" {
 		t.Errorf("result = %+v", res)
 	}
@@ -507,5 +509,15 @@ func TestReadOnlyRefusesOutwardActions(t *testing.T) {
 	}
 	if err := r.Allowed(&actions.GitFetch{}); err != nil {
 		t.Errorf("git fetch refused in read-only mode: %v", err)
+	}
+}
+
+// assertStarted checks the progress record a command writes once it has a
+// process group, which a restarted cockpit looks for.
+func assertStarted(t *testing.T, rec journal.Record, id string) {
+	t.Helper()
+	var started runbook.CommandStarted
+	if rec.Type != runbook.RecProgress || rec.Action != id || json.Unmarshal(rec.Data, &started) != nil || started.Pgid <= 1 {
+		t.Errorf("second record = %+v, want the command's process group", rec)
 	}
 }

@@ -25,6 +25,9 @@ type ChecklistView struct {
 	Spinner string // frame of the running-step spinner
 	// Vars expand a command's templates for display, exactly as it will run.
 	Vars map[string]string
+	// Orphans are the steps whose command the previous cockpit left
+	// running, by step id: the process group still there.
+	Orphans map[string]int
 }
 
 type checklistKeys struct {
@@ -387,7 +390,11 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 		}
 		add(th.Bad, msg+" — enter retries, s skips with a reason")
 	case runbook.Unknown:
-		add(th.Bad, "outcome unknown — flightdeck stopped while this ran. Verify, then space marks it done or s skips it")
+		if pgid, ok := v.Orphans[s.ID]; ok {
+			add(th.Warn, fmt.Sprintf("still running (pgid %d) from before the restart: in the Output pane w waits for it, x stops it", pgid))
+		} else {
+			add(th.Bad, "ended, outcome unknown — flightdeck stopped while this ran. Verify, then space marks it done or s skips it")
+		}
 	case runbook.Skipped:
 		add(th.Dim, "skipped by "+st.By+": "+st.Reason)
 	case runbook.Done:

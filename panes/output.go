@@ -6,46 +6,19 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 )
 
-// OutputCapacity is how many lines of command output the pane keeps.
+// OutputCapacity is how many lines of output the pane keeps per run.
 const OutputCapacity = 10000
 
-// Lines is a ring of the most recent output lines.
-type Lines struct {
-	buf   []string
-	start int
-	n     int
-}
-
-// NewLines returns a ring holding up to capacity lines.
-func NewLines(capacity int) *Lines { return &Lines{buf: make([]string, capacity)} }
-
-// Add appends lines, dropping the oldest beyond capacity.
-func (l *Lines) Add(lines ...string) {
-	for _, s := range lines {
-		if l.n < len(l.buf) {
-			l.buf[(l.start+l.n)%len(l.buf)] = s
-			l.n++
-			continue
-		}
-		l.buf[l.start] = s
-		l.start = (l.start + 1) % len(l.buf)
-	}
-}
-
-// Len is the number of lines held.
-func (l *Lines) Len() int { return l.n }
-
-// At returns line i, 0 being the oldest held.
-func (l *Lines) At(i int) string { return l.buf[(l.start+i)%len(l.buf)] }
-
-// Run is the command whose output the pane shows last.
+// Run is one execution of a command: its own section of the Output pane.
 type Run struct {
+	ID      string
 	Title   string
 	Command string
 	Started time.Time
@@ -53,30 +26,101 @@ type Run struct {
 	Exit    *int
 	Err     string
 	Running bool
+	// Orphan is a run the previous cockpit started and never saw end: its
+	// process group, and whether that group was still there when last
+	// looked at. Zero for runs of this cockpit.
+	Orphan       int
+	OrphanAlive  bool
+	FromJournal  bool // lines are the journal's tail, not the whole output
+	Lines        *Lines
+	searchHits   []int
+	searchCursor int
+}
+
+// NewRun returns a run with room for its output.
+func NewRun(id, title, command string, started time.Time) *Run {
+	return &Run{ID: id, Title: title, Command: command, Started: started, Running: true, Lines: NewLines(OutputCapacity)}
 }
 
 // OutputView is everything the output pane shows.
 type OutputView struct {
-	Lines   *Lines
-	Run     *Run // nil before the first run
-	Scroll  int  // lines scrolled up from the bottom; 0 follows new output
+	Runs     []*Run // in the order they started
+	Selected int    // index into Runs
+	// Pinned: the operator chose a run, so a new one does not take over
+	// the view.
+	Pinned  bool
+	Scroll  int // lines scrolled up from the bottom; 0 follows new output
+	Search  string
+	Prompt  string // the search being typed, shown on the last row
 	Now     time.Time
 	Focused bool
 }
 
-type outputKeys struct{ scrollKeys }
+// Current is the run on screen, or nil.
+func (v OutputView) Current() *Run {
+	if v.Selected < 0 || v.Selected >= len(v.Runs) {
+		return nil
+	}
+	return v.Runs[v.Selected]
+}
 
-// Output is the pane of running commands.
+// OutputOp is what the operator asked of a run the previous cockpit left.
+type OutputOp string
+
+const (
+	// OpWaitOrphan follows a still-running orphan until its group ends.
+	OpWaitOrphan OutputOp = "wait"
+	// OpStopOrphan stops an orphan's process group (previewed, confirmed).
+	OpStopOrphan OutputOp = "stop"
+)
+
+// OutputRequest asks the root to act on a run.
+type OutputRequest struct {
+	Op   OutputOp
+	Run  string
+	Pgid int
+}
+
+type outputKeys struct {
+	scrollKeys
+	PrevRun, NextRun, Search, NextHit, PrevHit, Copy, Wait, Stop key.Binding
+}
+
+// Output is the pane of command runs.
 type Output struct {
-	Data    OutputView
-	keys    outputKeys
-	th      theme.Theme
-	visible int
+	Data     OutputView
+	keys     outputKeys
+	th       theme.Theme
+	visible  int
+	byID     map[string]*Run
+	input    textinput.Model
+	typing   bool
+	readOnly bool
 }
 
 // NewOutput returns an empty output pane.
 func NewOutput(th theme.Theme) *Output {
-	return &Output{Data: OutputView{Lines: NewLines(OutputCapacity)}, th: th, keys: outputKeys{newScrollKeys()}}
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "search this run's output"
+	in.CharLimit = 200
+	return &Output{th: th, byID: map[string]*Run{}, input: in, keys: outputKeys{
+		scrollKeys: newScrollKeys(),
+		PrevRun:    key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous run")),
+		NextRun:    key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next run")),
+		Search:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		NextHit:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n/N", "next/previous match")),
+		PrevHit:    key.NewBinding(key.WithKeys("N")),
+		Copy:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy run output")),
+		Wait:       key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wait for a left-over run")),
+		Stop:       key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop a left-over run")),
+	}}
+}
+
+// SetReadOnly hides the key that stops a left-over run.
+func (o *Output) SetReadOnly(ro bool) {
+	o.readOnly = ro
+	o.keys.Stop.SetEnabled(!ro)
 }
 
 // Title implements Pane.
@@ -88,24 +132,57 @@ func (o *Output) SetFocused(f bool) { o.Data.Focused = f }
 // SetTheme implements Pane.
 func (o *Output) SetTheme(th theme.Theme) { o.th = th }
 
-// Start begins a new run: earlier output stays above a separator, so the
-// history of the deploy can be scrolled back through.
+// Capturing reports whether the pane is reading typed text, so the root
+// sends it every key.
+func (o *Output) Capturing() bool { return o.typing }
+
+// Run returns the run with that id, or nil.
+func (o *Output) Run(id string) *Run { return o.byID[id] }
+
+// Start adds a run. It takes the view unless the operator pinned another.
 func (o *Output) Start(r *Run) {
-	if o.Data.Lines.Len() > 0 {
-		o.Data.Lines.Add("")
+	if r.Lines == nil {
+		r.Lines = NewLines(OutputCapacity)
 	}
-	o.Data.Lines.Add("── " + r.Started.Format("15:04:05") + " " + r.Title + " ──")
-	o.Data.Lines.Add("$ " + r.Command)
-	o.Data.Run = r
-	o.Data.Scroll = 0
+	if old := o.byID[r.ID]; old != nil && r.ID != "" {
+		*old = *r
+		return
+	}
+	o.Data.Runs = append(o.Data.Runs, r)
+	if r.ID != "" {
+		o.byID[r.ID] = r
+	}
+	if !o.Data.Pinned {
+		o.Data.Selected = len(o.Data.Runs) - 1
+		o.Data.Scroll = 0
+	}
 }
 
-// Append adds output lines; a scrolled-back view stays where it is.
-func (o *Output) Append(lines []string) {
-	o.Data.Lines.Add(lines...)
-	if o.Data.Scroll > 0 {
-		o.Data.Scroll = min(o.Data.Scroll+len(lines), max(o.Data.Lines.Len()-1, 0))
+// Append adds output lines to a run; a scrolled-back view stays where it is.
+func (o *Output) Append(id string, lines []string) {
+	r := o.byID[id]
+	if r == nil || len(lines) == 0 {
+		return
 	}
+	r.Lines.Add(lines...)
+	if r == o.Data.Current() && o.Data.Scroll > 0 {
+		o.Data.Scroll = min(o.Data.Scroll+len(lines), max(r.Lines.Len()-1, 0))
+	}
+	if o.Data.Search != "" {
+		r.searchHits = nil
+	}
+}
+
+// End closes a run with its outcome.
+func (o *Output) End(id string, took time.Duration, exit *int, errText string) {
+	r := o.byID[id]
+	if r == nil {
+		return
+	}
+	r.Running = false
+	r.Ended = r.Started.Add(took)
+	r.Exit = exit
+	r.Err = errText
 }
 
 // Update implements Pane.
@@ -114,8 +191,16 @@ func (o *Output) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	if !ok {
 		return o, nil
 	}
+	if o.typing {
+		return o, o.typeKey(k)
+	}
+	r := o.Data.Current()
+	lines := 0
+	if r != nil {
+		lines = r.Lines.Len()
+	}
 	page := max(1, o.visible-2)
-	maxScroll := max(o.Data.Lines.Len()-o.visible, 0)
+	maxScroll := max(lines-o.visible, 0)
 	set := func(s int) { o.Data.Scroll = min(max(s, 0), maxScroll) }
 	switch {
 	case key.Matches(k, o.keys.Up):
@@ -130,61 +215,220 @@ func (o *Output) Update(msg tea.Msg) (Pane, tea.Cmd) {
 		set(maxScroll)
 	case key.Matches(k, o.keys.Bottom):
 		set(0)
+	case key.Matches(k, o.keys.PrevRun):
+		o.selectRun(o.Data.Selected - 1)
+	case key.Matches(k, o.keys.NextRun):
+		o.selectRun(o.Data.Selected + 1)
+	case key.Matches(k, o.keys.Search) && r != nil:
+		o.typing = true
+		o.input.SetValue(o.Data.Search)
+		o.input.CursorEnd()
+		return o, o.input.Focus()
+	case key.Matches(k, o.keys.NextHit):
+		o.jump(-1)
+	case key.Matches(k, o.keys.PrevHit):
+		o.jump(+1)
+	case key.Matches(k, o.keys.Copy) && r != nil:
+		return o, tea.SetClipboard(o.text(r))
+	case key.Matches(k, o.keys.Wait) && r != nil && r.Orphan > 0 && r.OrphanAlive:
+		return o, func() tea.Msg { return OutputRequest{Op: OpWaitOrphan, Run: r.ID, Pgid: r.Orphan} }
+	case pressed(k, o.keys.Stop, o.readOnly) && r != nil && r.Orphan > 0 && r.OrphanAlive:
+		return o, func() tea.Msg { return OutputRequest{Op: OpStopOrphan, Run: r.ID, Pgid: r.Orphan} }
 	}
 	return o, nil
 }
 
+func (o *Output) selectRun(i int) {
+	if len(o.Data.Runs) == 0 {
+		return
+	}
+	i = min(max(i, 0), len(o.Data.Runs)-1)
+	o.Data.Selected = i
+	// Back on the newest run, new runs take the view again.
+	o.Data.Pinned = i != len(o.Data.Runs)-1
+	o.Data.Scroll = 0
+}
+
+func (o *Output) typeKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "esc":
+		o.typing = false
+		o.input.Blur()
+		return nil
+	case "enter":
+		o.typing = false
+		o.input.Blur()
+		o.Data.Search = o.input.Value()
+		for _, r := range o.Data.Runs {
+			r.searchHits = nil
+		}
+		if r := o.Data.Current(); r != nil {
+			r.searchCursor = -1
+		}
+		o.jump(-1)
+		return nil
+	}
+	var cmd tea.Cmd
+	o.input, cmd = o.input.Update(k)
+	return cmd
+}
+
+// jump scrolls to the next match going up (dir -1: older lines first, as
+// a search from the newest output goes) or down (+1).
+func (o *Output) jump(dir int) {
+	r := o.Data.Current()
+	if r == nil || o.Data.Search == "" {
+		return
+	}
+	hits := r.hits(o.Data.Search)
+	if len(hits) == 0 {
+		return
+	}
+	if r.searchCursor < 0 || r.searchCursor >= len(hits) {
+		r.searchCursor = len(hits)
+	}
+	r.searchCursor = (r.searchCursor + dir + len(hits)) % len(hits)
+	line := hits[r.searchCursor]
+	// Put the match in the middle of the view where the output allows.
+	n := r.Lines.Len()
+	o.Data.Scroll = min(max(n-1-line-o.visible/2, 0), max(n-o.visible, 0))
+}
+
+func (r *Run) hits(pattern string) []int {
+	if r.searchHits != nil {
+		return r.searchHits
+	}
+	hits := []int{}
+	p := strings.ToLower(pattern)
+	for i := 0; i < r.Lines.Len(); i++ {
+		if strings.Contains(strings.ToLower(r.Lines.At(i)), p) {
+			hits = append(hits, i)
+		}
+	}
+	r.searchHits = hits
+	return hits
+}
+
+// text is what y copies: the run's command and every line held.
+func (o *Output) text(r *Run) string {
+	var b strings.Builder
+	b.WriteString("$ " + r.Command + "\n")
+	for i := 0; i < r.Lines.Len(); i++ {
+		b.WriteString(r.Lines.At(i))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
 // View implements Pane.
 func (o *Output) View(width, height int) string {
-	o.visible = max(height-3, 1)
-	return RenderOutput(o.Data, width, height, o.th)
+	o.visible = max(height-5, 1)
+	v := o.Data
+	if o.typing {
+		v.Prompt = o.input.View()
+	}
+	return RenderOutput(v, width, height, o.th)
 }
 
 // ShortHelp implements help.KeyMap.
 func (o *Output) ShortHelp() []key.Binding {
-	return []key.Binding{o.keys.Up, o.keys.Down, o.keys.PageUp, o.keys.Bottom}
+	return []key.Binding{o.keys.PrevRun, o.keys.NextRun, o.keys.Search, o.keys.Copy, o.keys.Up, o.keys.Down}
 }
 
 // FullHelp implements help.KeyMap.
-func (o *Output) FullHelp() [][]key.Binding { return [][]key.Binding{o.keys.list()} }
+func (o *Output) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{o.keys.PrevRun, o.keys.NextRun, o.keys.Search, o.keys.NextHit, o.keys.Copy, o.keys.Wait, o.keys.Stop},
+		o.keys.list(),
+	}
+}
 
-// RenderOutput draws a status line for the last run and as many output lines
-// as fit, reading only the lines it shows.
+// RenderOutput draws the selected run: a status line (with the run's place
+// among the others), its command and as many of its lines as fit, reading
+// only the lines it shows.
 func RenderOutput(v OutputView, width, height int, th theme.Theme) string {
 	inner, rows := width-2, height-2
 	title := "6 Output"
 	if inner < 1 || rows < 1 {
 		return Frame(title, v.Focused, nil, width, height, th)
 	}
-	body := make([]string, 0, rows)
-	if v.Run == nil {
-		body = append(body, th.Dim.S("No command has run yet. Select a command step"))
-		body = append(body, th.Dim.S("in the checklist and press enter."))
+	r := v.Current()
+	if r == nil {
+		body := []string{th.Dim.S("No command has run yet. Select a command step"), th.Dim.S("in the checklist and press enter.")}
 		return Frame(title, v.Focused, body, width, height, th)
 	}
-	body = append(body, runStatus(v.Run, v.Now, th))
-	n := v.Lines.Len()
-	show := rows - 1
-	end := n - v.Scroll
-	start := max(end-show, 0)
-	for i := start; i < end; i++ {
-		line := v.Lines.At(i)
-		if strings.HasPrefix(line, "── ") || strings.HasPrefix(line, "$ ") {
-			body = append(body, th.Dim.S(Trunc(line, inner)))
-			continue
+	if len(v.Runs) > 1 {
+		title += fmt.Sprintf(" · run %d/%d", v.Selected+1, len(v.Runs))
+		if others := runningElsewhere(v); others > 0 {
+			title += fmt.Sprintf(" · %d more running", others)
 		}
-		body = append(body, Trunc(line, inner))
+	}
+	body := make([]string, 0, rows)
+	body = append(body, Trunc(runStatus(r, v.Now, th), inner))
+	if note := orphanNote(r); note != "" {
+		body = append(body, Trunc(th.Warn.S(note), inner))
+	}
+	body = append(body, th.Dim.S(Trunc(fmt.Sprintf("── %s %s ── %s", r.Started.Format("15:04:05"), r.Title, r.ID), inner)))
+	body = append(body, th.Dim.S(Trunc("$ "+r.Command, inner)))
+	if r.FromJournal {
+		body = append(body, th.Dim.S(Trunc(fmt.Sprintf("(the journal's last %d lines of this run)", r.Lines.Len()), inner)))
+	}
+	show := rows - len(body)
+	if v.Prompt != "" {
+		show--
+	}
+	n := r.Lines.Len()
+	end := max(n-v.Scroll, 0)
+	start := max(end-show, 0)
+	needle := strings.ToLower(v.Search)
+	for i := start; i < end && show > 0; i++ {
+		line := Trunc(r.Lines.At(i), inner)
+		if needle != "" && strings.Contains(strings.ToLower(r.Lines.At(i)), needle) {
+			line = th.Selected.S(line)
+		}
+		body = append(body, line)
+	}
+	if v.Prompt != "" {
+		for len(body) < rows-1 {
+			body = append(body, "")
+		}
+		body = append(body, Trunc(v.Prompt, inner))
 	}
 	if v.Scroll > 0 {
 		title += fmt.Sprintf(" ↑%d", v.Scroll)
 	}
+	if v.Search != "" {
+		title += fmt.Sprintf(" /%s %d", v.Search, len(r.hits(v.Search)))
+	}
 	return Frame(title, v.Focused, body, width, height, th)
+}
+
+func runningElsewhere(v OutputView) int {
+	n := 0
+	for i, r := range v.Runs {
+		if i != v.Selected && (r.Running || r.OrphanAlive) {
+			n++
+		}
+	}
+	return n
+}
+
+func orphanNote(r *Run) string {
+	switch {
+	case r.Orphan > 0 && r.OrphanAlive:
+		return fmt.Sprintf("still running (pgid %d) from before the restart: w waits for it, x stops it", r.Orphan)
+	case r.Orphan > 0 || r.FromJournal && r.Exit == nil && !r.Running && r.Err == "":
+		return "ended, outcome unknown — verify, then tick the step (space) or reopen it"
+	}
+	return ""
 }
 
 func runStatus(r *Run, now time.Time, th theme.Theme) string {
 	switch {
 	case r.Running:
 		return th.Info.S(fmt.Sprintf("running %s: %s  (c cancels)", runbook.Short(now.Sub(r.Started)), r.Title))
+	case r.Orphan > 0:
+		return th.Warn.S(fmt.Sprintf("interrupted at the restart: %s", r.Title))
 	case r.Exit != nil && *r.Exit == 0 && r.Err == "":
 		return th.OK.S(fmt.Sprintf("exit 0 after %s: %s", runbook.Short(r.Ended.Sub(r.Started)), r.Title))
 	}

@@ -24,6 +24,13 @@ type Pane interface {
 	help.KeyMap
 }
 
+// Capturing is implemented by panes that sometimes read typed text (a
+// search): while Capturing is true the root sends them every key, global
+// ones included.
+type Capturing interface {
+	Capturing() bool
+}
+
 // StepOp is what the operator asked to do to a runbook step.
 type StepOp string
 

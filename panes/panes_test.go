@@ -232,10 +232,10 @@ func TestRenderChecklistKeepsCursorVisible(t *testing.T) {
 }
 
 func outputView() OutputView {
-	v := OutputView{Lines: NewLines(OutputCapacity), Now: fixtureNow, Focused: false}
-	o := &Output{Data: v}
-	o.Start(&Run{Title: "Dry-run migrations on the clone", Command: "./scripts/diff_migrations origin/production", Started: fixtureNow.Add(-95 * time.Second), Running: true})
-	o.Append([]string{"== 20261120_add_index_concurrently: migrating", "-- create_index(:orders, :clinic_id, algorithm: :concurrently)", "   -> 41.2s", "== 20261121_backfill_status: migrating"})
+	o := NewOutput(dark)
+	o.Data.Now = fixtureNow
+	o.Start(NewRun("4f2a9c", "Dry-run migrations on the clone", "./scripts/diff_migrations origin/production", fixtureNow.Add(-95*time.Second)))
+	o.Append("4f2a9c", []string{"== 20261120_add_index_concurrently: migrating", "-- create_index(:orders, :clinic_id, algorithm: :concurrently)", "   -> 41.2s", "== 20261121_backfill_status: migrating"})
 	return o.Data
 }
 

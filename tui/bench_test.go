@@ -52,12 +52,12 @@ func BenchmarkRenderCockpit(b *testing.B) {
 	}
 	m := New(Options{Config: cfg, Runbook: rb, Journal: nopJournal{}, Day: now, Now: now, Theme: theme.New(true, false)})
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
-	m.output.Start(&panes.Run{Title: "long output", Command: "yes", Started: now, Running: true})
+	m.output.Start(panes.NewRun("bench", "long output", "yes", now))
 	lines := make([]string, 10000)
 	for i := range lines {
 		lines[i] = fmt.Sprintf("%05d some output line from a migration with a few words in it", i)
 	}
-	m.output.Append(lines)
+	m.output.Append("bench", lines)
 	m.checklist.Data.Cursor = 30
 	if out := m.Render(); strings.Count(out, "\n") != 59 {
 		b.Fatalf("frame has %d lines", strings.Count(out, "\n")+1)

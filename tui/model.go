@@ -173,6 +173,10 @@ type Model struct {
 	errorPeak  int
 	reported   bool
 	reporting  bool
+	// orphans are commands the previous cockpit left running, by run id;
+	// waiting says which of them the operator follows.
+	orphans map[string]*orphan
+	waiting map[string]bool
 }
 
 // New builds the root model. The relay must be started with Run once the
@@ -202,6 +206,7 @@ func New(opts Options) *Model {
 		facts:    gates.Facts{},
 		factFrom: map[string]string{},
 		running:  map[string]*running{},
+		waiting:  map[string]bool{},
 		keys:     newGlobalKeys(),
 		help:     help.New(),
 	}
@@ -216,6 +221,7 @@ func New(opts Options) *Model {
 	m.checklist.Data.Vars = m.vars
 	m.checklist.Data.Now = m.now
 	m.output = panes.NewOutput(m.th)
+	m.output.SetReadOnly(opts.ReadOnly)
 	m.rollout = panes.NewRollout(opts.Config, m.th)
 	m.rollout.SetReadOnly(opts.ReadOnly)
 	m.locks = panes.NewLocks(opts.Config, m.th)
@@ -231,6 +237,7 @@ func New(opts Options) *Model {
 	}
 	m.history = append([]journal.Record(nil), opts.History...)
 	m.replayPeaks()
+	m.restoreRuns()
 	m.reported = fileExists(ReportPath(opts.JournalPath))
 	m.buildSources()
 	m.panes = [paneCount]panes.Pane{
@@ -325,8 +332,6 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-type actionDoneMsg struct{ out actions.Outcome }
-
 type spinMsg struct{}
 
 func spinTick() tea.Cmd {
@@ -355,11 +360,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.rollbackDenied = msg.denied
 		return m, nil
-	case recordMsg:
-		m.rb.Apply(msg.rec)
-		m.history = append(m.history, msg.rec)
-		m.refreshGates()
-		return m, m.maybeReport()
 	case reportMsg:
 		// A record that could not be written is tried again at the next
 		// journal record.
@@ -372,8 +372,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case panes.JiraRequest:
 		return m, m.jiraRequest(msg)
-	case actionDoneMsg:
-		return m, m.actionDone(msg.out)
+	case panes.OutputRequest:
+		return m, m.outputRequest(msg)
 	case spinMsg:
 		m.spin++
 		if len(m.running) == 0 {
@@ -443,9 +443,18 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 			}
 		}
 	}
-	for _, id := range msg.order {
-		if r := m.running[id]; r != nil {
-			m.output.Append(msg.output[id])
+	// Lines, records and ends in the order they happened: a run's lines
+	// are in the pane before the result that ends it.
+	for _, e := range msg.events {
+		switch {
+		case e.lines != nil:
+			m.output.Append(e.run, e.lines)
+		case e.rec != nil:
+			cmds = append(cmds, m.applyRecord(*e.rec))
+		case e.done != nil:
+			cmds = append(cmds, m.actionDone(*e.done))
+		case e.orphanEnded != nil:
+			cmds = append(cmds, m.orphanEnded(*e.orphanEnded))
 		}
 	}
 	// Health ages with the clock even when a source says nothing.
@@ -460,6 +469,15 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 	m.output.Data.Now = m.now
 	m.refreshGates()
 	return tea.Batch(cmds...)
+}
+
+// applyRecord follows the journal: the checklist and the history take
+// every record just written.
+func (m *Model) applyRecord(rec journal.Record) tea.Cmd {
+	m.rb.Apply(rec)
+	m.history = append(m.history, rec)
+	m.refreshGates()
+	return m.maybeReport()
 }
 
 func (m *Model) setLKG(list []sources.LastKnownGood) {
@@ -544,6 +562,9 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeNormal
 		return nil
 	}
+	if c, ok := m.panes[m.focus].(panes.Capturing); ok && c.Capturing() {
+		return m.paneKey(k)
+	}
 	switch {
 	case key.Matches(k, m.keys.Quit):
 		return m.quit(false)
@@ -564,11 +585,16 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		// it does nothing.
 		return m.rollback("", nil)
 	default:
-		p, cmd := m.panes[m.focus].Update(k)
-		m.panes[m.focus] = p
-		return cmd
+		return m.paneKey(k)
 	}
 	return nil
+}
+
+// paneKey hands a key to the focused pane.
+func (m *Model) paneKey(k tea.KeyPressMsg) tea.Cmd {
+	p, cmd := m.panes[m.focus].Update(k)
+	m.panes[m.focus] = p
+	return cmd
 }
 
 // quit leaves at once when nothing runs; otherwise it asks, and once
@@ -787,6 +813,7 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 	if cmd, ok := a.(*actions.Command); ok {
 		relay := m.relay
 		cmd.Output = func(line string) { relay.Lines(id, line) }
+		cmd.Log = m.runLog(id)
 	}
 	title := summary
 	if st := m.rb.Step(a.Step()); st != nil {
@@ -794,8 +821,7 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 	}
 	m.running[id] = &running{cancel: cancel, step: a.Step(), title: title}
 	if run != nil {
-		run.Started = m.now
-		run.Running = true
+		run.ID, run.Started, run.Running = id, m.now, true
 		m.output.Start(run)
 	}
 	m.opts.Log.Info("action start", "id", id, "kind", a.Kind(), "step", a.Step())
@@ -811,7 +837,10 @@ func (m *Model) execute(a actions.Action, summary string, timeout time.Duration,
 				panic(r)
 			}
 		}()
-		return actionDoneMsg{out: runner.Execute(ctx, id, a, summary, timeout)}
+		// The end goes through the relay, behind every line and record the
+		// action emitted, so nothing it said arrives after it.
+		m.relay.Done(runner.Execute(ctx, id, a, summary, timeout))
+		return nil
 	}
 	if !m.spinning && run != nil {
 		m.spinning = true
@@ -828,13 +857,15 @@ func (m *Model) actionDone(out actions.Outcome) tea.Cmd {
 		m.opts.Reporter.ActionFailed(out.Kind, m.opts.Redact(out.Result.Summary), out.Err)
 	}
 	m.opts.Log.Info("action end", "id", out.ID, "kind", out.Kind, "ok", out.Result.OK, "err", out.Err)
-	if r := m.output.Data.Run; r != nil && out.Kind == runbook.KindCommand && r.Running {
-		r.Running = false
-		r.Ended = r.Started.Add(out.Took)
-		r.Exit = out.Result.Exit
+	if out.Kind == actions.KindCommandStop {
+		m.noteStopped(out)
+	}
+	if out.Kind == runbook.KindCommand {
+		errText := ""
 		if out.Err != nil {
-			r.Err = out.Err.Error()
+			errText = out.Err.Error()
 		}
+		m.output.End(out.ID, out.Took, out.Result.Exit, errText)
 	}
 	switch {
 	case out.Err != nil:

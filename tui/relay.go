@@ -7,6 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
@@ -15,34 +16,39 @@ import (
 // snapshots or output lines costs at most one render per frame.
 const Frame = time.Second / 30
 
-// relayMsg carries everything that arrived during one frame.
+// relayMsg carries everything that arrived during one frame: the newest
+// snapshot of each source, and every output line, journal record and action
+// end in the order they happened.
 type relayMsg struct {
-	updates []sources.Update    // newest per source
-	output  map[string][]string // action id → new lines, in order
-	order   []string            // action ids in first-seen order
+	updates []sources.Update // newest per source
+	events  []relayEvent
 }
 
-// recordMsg is one journal record just written; records are never
-// coalesced or dropped, and arrive in the order they were written.
-type recordMsg struct{ rec journal.Record }
+// relayEvent is one must-deliver item. Exactly one of its parts is set.
+// Output lines, records and an action's end share one queue so that a run's
+// lines always reach the model before the result that ends it.
+type relayEvent struct {
+	run   string   // action id of lines
+	lines []string // output lines of run, in order
+	rec   *journal.Record
+	done  *actions.Outcome
+	// orphanEnded: a command left by the previous cockpit has ended.
+	orphanEnded *orphanEndedMsg
+}
 
 // Relay carries data from goroutines into the program. Snapshots are
-// newest-wins per source; output lines are kept in full. It never blocks
-// the goroutine that emits.
+// newest-wins per source; lines, records and ends are kept in full and in
+// order. It never blocks the goroutine that emits.
 type Relay struct {
-	mu      sync.Mutex
-	latest  map[string]sources.Update
-	output  map[string][]string
-	order   []string
-	signal  chan struct{}
-	sendMu  sync.Mutex
-	send    func(tea.Msg)
-	pending []tea.Msg // records that arrived before the program started
+	mu     sync.Mutex
+	latest map[string]sources.Update
+	events []relayEvent
+	signal chan struct{}
 }
 
 // NewRelay returns a relay; Run starts delivering.
 func NewRelay() *Relay {
-	return &Relay{latest: map[string]sources.Update{}, output: map[string][]string{}, signal: make(chan struct{}, 1)}
+	return &Relay{latest: map[string]sources.Update{}, signal: make(chan struct{}, 1)}
 }
 
 // Emit stores a source update, replacing an undelivered older one.
@@ -56,10 +62,28 @@ func (r *Relay) Emit(u sources.Update) {
 // Lines queues output lines of a running action.
 func (r *Relay) Lines(id string, lines ...string) {
 	r.mu.Lock()
-	if _, ok := r.output[id]; !ok {
-		r.order = append(r.order, id)
+	if n := len(r.events); n > 0 && r.events[n-1].run == id && r.events[n-1].lines != nil {
+		r.events[n-1].lines = append(r.events[n-1].lines, lines...)
+	} else {
+		r.events = append(r.events, relayEvent{run: id, lines: append([]string(nil), lines...)})
 	}
-	r.output[id] = append(r.output[id], lines...)
+	r.mu.Unlock()
+	r.poke()
+}
+
+// Record queues a journal record just written.
+func (r *Relay) Record(rec journal.Record) {
+	r.push(relayEvent{rec: &rec})
+}
+
+// Done queues the end of an action, after everything it emitted.
+func (r *Relay) Done(out actions.Outcome) {
+	r.push(relayEvent{done: &out})
+}
+
+func (r *Relay) push(e relayEvent) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
 	r.mu.Unlock()
 	r.poke()
 }
@@ -71,8 +95,9 @@ func (r *Relay) poke() {
 	}
 }
 
-// Append implements actions.Appender around a journal: the record is written
-// first, then handed to the program so the model follows the journal.
+// teeJournal implements actions.Appender around a journal: the record is
+// written first, then queued for the program so the model follows the
+// journal.
 type teeJournal struct {
 	j interface {
 		Append(journal.Record) (journal.Record, error)
@@ -83,51 +108,39 @@ type teeJournal struct {
 func (t teeJournal) Append(rec journal.Record) (journal.Record, error) {
 	out, err := t.j.Append(rec)
 	if err == nil {
-		t.relay.deliver(recordMsg{rec: out})
+		t.relay.Record(out)
 	}
 	return out, err
 }
 
-// deliver sends msg to the program at once, in order, or keeps it until the
-// program is there.
-func (r *Relay) deliver(msg tea.Msg) {
-	r.sendMu.Lock()
-	defer r.sendMu.Unlock()
-	if r.send == nil {
-		r.pending = append(r.pending, msg)
-		return
+// take empties the relay into one message; ok is false when it was empty.
+func (r *Relay) take() (relayMsg, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.latest) == 0 && len(r.events) == 0 {
+		return relayMsg{}, false
 	}
-	r.send(msg)
+	msg := relayMsg{events: r.events}
+	for _, u := range r.latest {
+		msg.updates = append(msg.updates, u)
+	}
+	r.latest = map[string]sources.Update{}
+	r.events = nil
+	return msg, true
 }
 
-// Run delivers batches to send until ctx ends.
+// Run delivers batches to send, at most one per Frame, until ctx ends.
+// Whatever arrived before Run is delivered first.
 func (r *Relay) Run(ctx context.Context, send func(tea.Msg)) {
-	r.sendMu.Lock()
-	r.send = send
-	pending := r.pending
-	r.pending = nil
-	for _, m := range pending {
-		send(m)
-	}
-	r.sendMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.signal:
 		}
-		r.mu.Lock()
-		msg := relayMsg{output: r.output, order: r.order}
-		for _, u := range r.latest {
-			msg.updates = append(msg.updates, u)
+		if msg, ok := r.take(); ok {
+			send(msg)
 		}
-		r.latest = map[string]sources.Update{}
-		r.output = map[string][]string{}
-		r.order = nil
-		r.mu.Unlock()
-		r.sendMu.Lock()
-		send(msg)
-		r.sendMu.Unlock()
 		t := time.NewTimer(Frame)
 		select {
 		case <-ctx.Done():

@@ -41,7 +41,7 @@ estimate = "1m"
 	jpath := filepath.Join(t.TempDir(), "2026-11-23.jsonl")
 	m := New(Options{Config: cfg, Runbook: rb, Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true),
 		History: []journal.Record{start}, JournalPath: jpath})
-	_, cmd := m.Update(recordMsg{rec: journal.Record{Type: runbook.RecStepCheck, Step: "one", At: now.Add(time.Minute), By: "deployer"}})
+	_, cmd := m.Update(recordRelay(journal.Record{Type: runbook.RecStepCheck, Step: "one", At: now.Add(time.Minute), By: "deployer"}))
 	if cmd == nil {
 		t.Fatal("closing the last step wrote no record")
 	}
@@ -56,7 +56,12 @@ estimate = "1m"
 	if m.flash == nil || !strings.Contains(m.flash.text, ReportPath(jpath)) {
 		t.Errorf("flash %+v does not say where the record is", m.flash)
 	}
-	if _, cmd := m.Update(recordMsg{rec: journal.Record{Type: "note", At: now.Add(2 * time.Minute)}}); cmd != nil {
+	if _, cmd := m.Update(recordRelay(journal.Record{Type: "note", At: now.Add(2 * time.Minute)})); cmd != nil {
 		t.Error("the record was written a second time")
 	}
+}
+
+// recordRelay is the relay's batch carrying one journal record.
+func recordRelay(rec journal.Record) relayMsg {
+	return relayMsg{events: []relayEvent{{rec: &rec}}}
 }

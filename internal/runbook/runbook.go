@@ -5,6 +5,7 @@
 package runbook
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -43,6 +44,9 @@ const (
 	RecStepReopen   = "step.reopen"
 	RecIntent       = "action.intent"
 	RecResult       = "action.result"
+	// RecProgress is written by an action while it runs: a command's
+	// process group, a bulk move's card. It never closes the action.
+	RecProgress = "action.progress"
 	// RecVerify closes an action whose outcome was unknown after a restart:
 	// the operator looked and says what happened.
 	RecVerify = "action.verify"
@@ -70,6 +74,16 @@ type StepState struct {
 	RunID     string // action id of the last run
 	Value     string // the gate value it passed on
 	Tail      []string
+	// Pgid and Log are where a running command can be found again after a
+	// restart: its process group and the file its output goes to.
+	Pgid int
+	Log  string
+}
+
+// CommandStarted is the progress record of a command once it started.
+type CommandStarted struct {
+	Pgid int    `json:"pgid"`
+	Log  string `json:"log,omitempty"`
 }
 
 // Actual is how long the step took, or has taken so far.
@@ -186,6 +200,11 @@ func (r *Runbook) Apply(rec journal.Record) {
 		r.openSeq = append(r.openSeq, rec.Action)
 		if st != nil && (rec.Kind == KindCommand || st.Kind == config.Action) {
 			st.State = StepState{Status: Running, StartedAt: rec.At, By: rec.By, RunID: rec.Action}
+		}
+	case RecProgress:
+		var started CommandStarted
+		if st != nil && st.State.RunID == rec.Action && rec.Kind == KindCommand && json.Unmarshal(rec.Data, &started) == nil {
+			st.State.Pgid, st.State.Log = started.Pgid, started.Log
 		}
 	case RecResult:
 		delete(r.open, rec.Action)
