@@ -173,4 +173,3 @@ func (m *Model) noteStopped(out actions.Outcome) {
 	}
 	m.syncOrphans()
 }
-
