@@ -45,6 +45,17 @@ func splitPassword(dsn string) (string, string) {
 	return u.String(), pw
 }
 
+// pgpassLine is the .pgpass entry for the app role on the sandbox server,
+// any database (the clone's too), with ':' and backslash escaped as libpq wants.
+func pgpassLine(dsn, password string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+	return fmt.Sprintf("%s:%s:*:%s:%s\n", esc.Replace(u.Hostname()), u.Port(), esc.Replace(u.User.Username()), esc.Replace(password))
+}
+
 func tomlString(s string) string { return strconv.Quote(s) }
 
 // renderConfig writes the seed runbook adapted to the sandbox: the same
@@ -56,6 +67,9 @@ func renderConfig(info *Info, exe string, now time.Time) string {
 	adminDSN, _ := splitPassword(info.PostgresAdmin)
 	pwFile := filepath.Join(info.Dir, "secrets", "pg-password")
 	_ = os.WriteFile(pwFile, []byte(appPassword+"\n"), 0o600)
+	// Command steps reach Postgres the libpq way: psql reads the password
+	// from PGPASSFILE (set in [deploy.env]), never from a prompt.
+	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "pgpass"), []byte(pgpassLine(info.PostgresApp, appPassword)), 0o600)
 	image := k8s.ImageRepo + ":release-"
 
 	var b strings.Builder
@@ -71,12 +85,16 @@ release = "release-{{date}}"
 workdir = %s
 command_timeout = "5m"
 
+[deploy.env]
+PGPASSFILE = "{{sandbox}}/secrets/pgpass"
+
 [window]
 start = %q
 end = %q
 timezone = %q
 
 [vars]
+kubectl = %s
 kubeconfig = %s
 admin_dsn = %s
 app_dsn = %s
@@ -87,7 +105,7 @@ flightdeck = %s
 image = %q
 sandbox = %s
 `, tomlString(info.GitRepo), start, end, sandboxZone,
-		tomlString(info.Kubeconfig), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
+		tomlString(info.Kubectl), tomlString(info.Kubeconfig), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
 		tomlString(cloneDSN), tomlString(info.MigrationFile), tomlString(exe), image, tomlString(info.Dir))
 
 	w(`[[phase]]
@@ -168,8 +186,8 @@ estimate = "3m"
 command = '''
 git push origin production &&
 sha=$(git rev-parse --short=7 production) &&
-kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}$sha &&
-kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}$sha'''
+{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}$sha &&
+{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}$sha'''
 
 [[phase.step]]
 id = "deploy/sentry-marker"
@@ -253,7 +271,7 @@ action = "kube.rollback"
 id = "dr/rollout-undo"
 title = "Roll back by hand (kubectl rollout undo)"
 estimate = "2m"
-command = "kubectl --kubeconfig {{kubeconfig}} -n production rollout undo deployment/api && kubectl --kubeconfig {{kubeconfig}} -n production rollout undo deployment/worker"
+command = "{{kubectl}} --kubeconfig {{kubeconfig}} -n production rollout undo deployment/api && {{kubectl}} --kubeconfig {{kubeconfig}} -n production rollout undo deployment/worker"
 
 [[phase.step]]
 id = "dr/watch-pods"
@@ -296,7 +314,7 @@ contingency = true
 id = "drill/bad-release"
 title = "Ship a bad release (pods crash-loop)"
 estimate = "1m"
-command = "kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}bad-{{date}} && kubectl --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}bad-{{date}}"
+command = "{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}bad-{{date}} && {{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}bad-{{date}}"
 
 [[phase.step]]
 id = "drill/lock-production"

@@ -66,6 +66,7 @@ type Info struct {
 	Dir             string `json:"dir"`
 	Config          string `json:"config"`
 	Kubeconfig      string `json:"kubeconfig"`
+	Kubectl         string `json:"kubectl"`
 	KubeServer      string `json:"kube_server"`
 	PostgresAdmin   string `json:"postgres_admin_dsn"`
 	PostgresApp     string `json:"postgres_app_dsn"`
@@ -160,7 +161,7 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	info.Kubeconfig, info.KubeServer = cluster.Kubeconfig, cluster.Server
+	info.Kubeconfig, info.KubeServer, info.Kubectl = cluster.Kubeconfig, cluster.Server, cluster.Kubectl
 	o.say("kubernetes: %s (%s)", cluster.Server, time.Since(start).Round(time.Second))
 
 	o.say("postgres: starting…")

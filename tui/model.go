@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -709,6 +710,14 @@ func (m *Model) prepareRun(st *runbook.Step) tea.Cmd {
 			"FLIGHTDECK_ENV=" + m.opts.Config.Deploy.Environment,
 			"FLIGHTDECK_STEP=" + st.ID,
 		},
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.opts.Config.Deploy.Env)) {
+		value, err := config.Expand(m.opts.Config.Deploy.Env[name], m.vars, false)
+		if err != nil {
+			m.setFlash(fmt.Sprintf("%s: [deploy.env] %s: %v", st.Title, name, err), true)
+			return nil
+		}
+		cmd.Env = append(cmd.Env, name+"="+value)
 	}
 	if err := m.runner.Allowed(cmd); err != nil {
 		m.setFlash(err.Error(), true)

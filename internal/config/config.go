@@ -48,6 +48,10 @@ type Deploy struct {
 	// Absolute after loading.
 	Workdir        string   `toml:"workdir"`
 	CommandTimeout Duration `toml:"command_timeout"` // default 10m
+	// Env is added to the environment of every command step. Values may
+	// use template variables. Credentials go the tools' own way: a file
+	// such as PGPASSFILE, never a password here.
+	Env map[string]string `toml:"env"`
 }
 
 // Window is the part of the day the deploy must fit in.

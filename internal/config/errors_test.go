@@ -629,3 +629,38 @@ dsn = "host=db dbname=app"
 	errs := parseErrs(t, doc, LoadOptions{})
 	wantErr(t, errs, "postgres.poll", lineOf(t, doc, "# FAST"), "poll must be at least 250ms")
 }
+
+// TestDeployEnvErrors: [deploy.env] takes variable names and templates, and
+// refuses a password put there instead of in the tool's own file.
+func TestDeployEnvErrors(t *testing.T) {
+	doc := strings.Replace(minimal, "[window]", `[deploy.env]
+PGPASSFILE = "{{nope}}/pgpass"
+PGPASSWORD = "hunter2"
+"BAD-NAME" = "x"
+
+[window]`, 1)
+	errs := parseErrs(t, doc, LoadOptions{})
+	want := map[string]string{
+		"deploy.env.PGPASSFILE": "unknown template variable {{nope}}",
+		"deploy.env.PGPASSWORD": "would put a secret in the config",
+		"deploy.env.BAD-NAME":   "is not an environment variable name",
+	}
+	for key, msg := range want {
+		found := false
+		for _, e := range errs {
+			if e.Key == key && strings.Contains(e.Msg, msg) {
+				found = true
+				if e.Line != lineOf(t, doc, strings.TrimPrefix(strings.Trim(key[len("deploy.env."):], `"`), "")) {
+					t.Errorf("%s: line %d", key, e.Line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no error %q on %s in %v", msg, key, errs)
+		}
+	}
+	ok := mustParse(t, strings.Replace(minimal, "[window]", "[deploy.env]\nPGPASSFILE = \"/etc/flightdeck/pgpass\"\n\n[window]", 1), LoadOptions{Getenv: noEnv})
+	if ok.Deploy.Env["PGPASSFILE"] != "/etc/flightdeck/pgpass" {
+		t.Errorf("env = %v", ok.Deploy.Env)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -161,6 +162,25 @@ func (l *loader) validateDeploy() {
 		d.Workdir = resolvePath(d.Workdir, l.dir, l.opts.Getenv)
 	}
 	l.duration("deploy.command_timeout", &d.CommandTimeout, 10*time.Minute)
+	for _, name := range slices.Sorted(maps.Keys(d.Env)) {
+		path := "deploy.env." + name
+		if !envName.MatchString(name) {
+			l.errKey(path, fmt.Sprintf("%q is not an environment variable name", name), "letters, digits and _, not starting with a digit, e.g. PGPASSFILE")
+			continue
+		}
+		if secretLike(name) {
+			l.errKey(path, fmt.Sprintf("%s would put a secret in the config", name), "give the tool a file instead: PGPASSFILE for Postgres, a credentials file for others")
+			continue
+		}
+		l.template(path, d.Env[name], l.allVars(), false)
+	}
+}
+
+// secretLike names the variables that hold a secret itself rather than
+// where to find one.
+func secretLike(name string) bool {
+	n := strings.ToUpper(name)
+	return strings.Contains(n, "PASSWORD") || strings.HasSuffix(n, "_TOKEN") || strings.HasSuffix(n, "SECRET") || n == "PGPASSWORD"
 }
 
 var hhmm = regexp.MustCompile(`^([0-9]{1,2}):([0-9]{2})$`)

@@ -104,6 +104,9 @@ type Cluster struct {
 	Kubeconfig string
 	// Server is the API server's URL.
 	Server string
+	// Kubectl is the kubectl built beside the control plane, so runbook
+	// commands need none installed.
+	Kubectl string
 }
 
 // Up starts the sandbox cluster, or reuses it if it is already answering,
@@ -423,7 +426,7 @@ func clusterInfo(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{Name: o.Name, Kubeconfig: kc, Server: cfg.Host}, nil
+	return &Cluster{Name: o.Name, Kubeconfig: kc, Server: cfg.Host, Kubectl: binariesIn(o.CacheDir).Kubectl}, nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
