@@ -106,7 +106,9 @@ func busy(t *testing.T) {
 	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 }
 
-func quietModel(t *testing.T) *Model {
+func quietModel(t *testing.T) *Model { return quietModelB(t) }
+
+func quietModelB(t testing.TB) *Model {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flightdeck.toml")
@@ -146,5 +148,67 @@ func TestEveryLineOfAQuickCommandArrives(t *testing.T) {
 			}
 			t.Fatalf("run %d ended showing %q, want [%s]", i, got, want)
 		}
+	}
+}
+
+// BenchmarkOutputBurst: one command prints 100,000 lines; they go through
+// the relay to the Output pane, which is drawn once per relayed batch as
+// Bubble Tea would. Reports lines/s and frames/s, and fails on a lost line.
+func BenchmarkOutputBurst(b *testing.B) {
+	const n = 100000
+	for i := range b.N {
+		m := quietModelB(b)
+		msgs := make(chan tea.Msg, 1024)
+		ctx, cancel := context.WithCancel(context.Background())
+		relayDone := make(chan struct{})
+		go func() { m.Relay().Run(ctx, func(msg tea.Msg) { msgs <- msg }); close(relayDone) }()
+		id := fmt.Sprintf("run%03d", 1)
+		run := &panes.Run{Title: "burst", Command: "seq 1 100000"}
+		m.width, m.height = 200, 60
+		start := time.Now()
+		cmd := m.execute(&actions.Command{Line: fmt.Sprintf("seq 1 %d", n)}, "burst", time.Minute, run)
+		go drain(cmd, msgs)
+		frames, lines := 0, 0
+		for r := m.output.Run(id); r.Running; {
+			msg := <-msgs
+			if rm, ok := msg.(relayMsg); ok {
+				for _, e := range rm.events {
+					lines += len(e.lines)
+				}
+				frames++
+			}
+			m.Update(msg)
+			_ = m.View()
+		}
+		elapsed := time.Since(start)
+		cancel()
+		<-relayDone
+		r := m.output.Run(id)
+		if lines != n || r.Lines.At(r.Lines.Len()-1) != fmt.Sprint(n) {
+			b.Fatalf("iteration %d: %d of %d lines arrived, last %q", i, lines, n, r.Lines.At(r.Lines.Len()-1))
+		}
+		// One frame at once, then at most one per Frame.
+		if limit := int(elapsed/Frame) + 2; frames > limit {
+			b.Fatalf("%d frames in %s: more than one per frame (limit %d)", frames, elapsed, limit)
+		}
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
+		b.ReportMetric(float64(frames), "frames")
+		b.ReportMetric(float64(frames)/elapsed.Seconds(), "frames/s")
+	}
+}
+
+// drain runs a command's goroutine part, as Bubble Tea would.
+func drain(cmd tea.Cmd, msgs chan<- tea.Msg) {
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case nil, spinMsg:
+	case tea.BatchMsg:
+		for _, c := range msg {
+			go drain(c, msgs)
+		}
+	default:
+		msgs <- msg
 	}
 }
