@@ -65,18 +65,35 @@ type JiraMove struct {
 
 	mu        sync.Mutex
 	previewed map[string]bool
+	progress  func(Progress) error
 }
+
+// SetProgress implements Progressing: each card is journaled as it moves,
+// so a cockpit killed in the middle of a bulk move leaves a record of the
+// cards already moved, and the next run moves exactly the rest.
+func (m *JiraMove) SetProgress(f func(Progress) error) { m.progress = f }
 
 // JiraMovedByJournal reads, from a deploy's journal records, every card a
 // jira.move moved and the column it went to; the latest move of a card wins.
 func JiraMovedByJournal(recs []journal.Record) map[string]string {
 	out := map[string]string{}
 	for _, r := range recs {
-		if r.Type != runbook.RecResult || r.Kind != KindJiraMove || len(r.Data) == 0 {
+		if r.Kind != KindJiraMove || len(r.Data) == 0 {
 			continue
 		}
 		var results []JiraMoveResult
-		if json.Unmarshal(r.Data, &results) != nil {
+		switch r.Type {
+		case runbook.RecResult:
+			if json.Unmarshal(r.Data, &results) != nil {
+				continue
+			}
+		case runbook.RecProgress:
+			var one JiraMoveResult
+			if json.Unmarshal(r.Data, &one) != nil {
+				continue
+			}
+			results = []JiraMoveResult{one}
+		default:
 			continue
 		}
 		for _, res := range results {
@@ -335,6 +352,7 @@ func (m *JiraMove) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	c := m.client()
+	var journalMu sync.Mutex // cards move concurrently; their records one at a time
 	started := make([]bool, len(steps))
 	forEach(ctx, len(todo), m.concurrency(), func(j int) {
 		i := todo[j]
@@ -344,6 +362,17 @@ func (m *JiraMove) Run(ctx context.Context) (Result, error) {
 			errs[i] = explainMove(s, err)
 		}
 		results[i].TookMS = time.Since(start).Milliseconds()
+		if errs[i] == nil && m.progress != nil {
+			done := results[i]
+			done.OK = true
+			journalMu.Lock()
+			perr := m.progress(Progress{Summary: fmt.Sprintf("moved %s from %s to %s", s.Key, s.From, s.To), Data: done})
+			journalMu.Unlock()
+			if perr != nil {
+				// The card moved; only the record of it is missing.
+				errs[i] = fmt.Errorf("moved, but the move could not be journaled: %w", perr)
+			}
+		}
 	})
 	for _, i := range todo {
 		if !started[i] {

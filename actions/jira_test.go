@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -441,4 +442,101 @@ func TestGitFetchAction(t *testing.T) {
 	if b, err := cmd.Output(); err != nil || strings.TrimSpace(string(b)) != "ACME-33: hotfix" {
 		t.Errorf("origin/staging after the fetch: %s %v", b, err)
 	}
+}
+
+// dyingJournal writes to a real journal until the process "dies" after
+// the given number of records: nothing later reaches the file.
+type dyingJournal struct {
+	mu   sync.Mutex
+	j    *journal.Journal
+	left int
+	dead func()
+}
+
+func (d *dyingJournal) Append(rec journal.Record) (journal.Record, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.left == 0 {
+		return rec, errors.New("killed")
+	}
+	d.left--
+	if d.left == 0 {
+		d.dead()
+	}
+	return d.j.Append(rec)
+}
+
+// TestJiraBulkMoveKilledMidwayResumesExactly: each card is journaled as it
+// moves; a cockpit killed after a few cards leaves those records (and no
+// result), from which the next run moves exactly the cards left, and none
+// that an earlier move of this deploy just put where another move takes
+// from.
+func TestJiraBulkMoveKilledMidwayResumesExactly(t *testing.T) {
+	clean, jc := moveStub(t, jirastub.Options{})
+	ca, _ := actions.NewJiraMove(jc, "", "")
+	if _, err := ca.Run(moveCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, is := range clean.srv.Issues() {
+		want[is.Key] = is.Status
+	}
+
+	for _, killAfter := range []int{2, 5, 9} {
+		t.Run(fmt.Sprint(killAfter), func(t *testing.T) {
+			front, j := moveStub(t, jirastub.Options{Latency: 10 * time.Millisecond})
+			path := filepath.Join(t.TempDir(), "deploy.jsonl")
+			jr, _, err := journal.Open(path, journal.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, kill := context.WithCancel(context.Background())
+			defer kill()
+			// The intent, then killAfter cards.
+			dj := &dyingJournal{j: jr, left: 1 + killAfter, dead: kill}
+			a, _ := actions.NewJiraMove(j, "", "")
+			a.Concurrency = 1
+			(&actions.Runner{Journal: dj}).Execute(ctx, "bulk", a, "move", time.Minute)
+			jr.Close()
+
+			j2, replay, err := journal.Open(path, journal.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j2.Close()
+			if len(resultRecords(replay.Records)) != 0 {
+				t.Fatal("a killed move left a result")
+			}
+			moved := actions.JiraMovedByJournal(replay.Records)
+			if len(moved) != killAfter {
+				t.Fatalf("the journal names %d moved cards, want %d: %v", len(moved), killAfter, moved)
+			}
+			for key, to := range moved {
+				if statusOf(front.srv, key) == "" || !strings.EqualFold(columnOf(j, statusOf(front.srv, key)), to) {
+					t.Errorf("%s journaled as moved to %s, Jira has it in %s", key, to, statusOf(front.srv, key))
+				}
+			}
+			b, _ := actions.NewJiraMove(j, "", "")
+			b.Moved = moved
+			if _, err := b.Run(moveCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			for _, is := range front.srv.Issues() {
+				if want[is.Key] != is.Status {
+					t.Errorf("%s ended in %s, a clean run leaves it in %s", is.Key, is.Status, want[is.Key])
+				}
+			}
+		})
+	}
+}
+
+// columnOf names the board column a status sits in, as the seed board has
+// it (one status per column, named alike).
+func columnOf(j *config.Jira, status string) string {
+	for _, c := range j.Columns {
+		if strings.EqualFold(c.Name, status) {
+			return c.Name
+		}
+	}
+	return status
 }
