@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/sandbox"
+)
+
+// TestEveryCommandStepOnSandbox runs every command step of the sandbox's
+// runbook, in order, from the cockpit in tmux, as the operator would
+// (select, enter, y), and wants each to exit 0 with nothing written over
+// the screen: no password prompt, no tool talking to the terminal. The
+// contingency phases (disaster recovery, drills) are left alone.
+func TestEveryCommandStepOnSandbox(t *testing.T) {
+	s, info, state := cockpitOnSandbox(t, "fd-every-step")
+	restoreSandboxAfter(t, info)
+	cfg, err := config.Load(info.Config, config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := runbook.New(cfg)
+	s.waitFor("1 Checklist")
+	s.waitFor("api complete")
+	ran := 0
+	for i, st := range rb.Steps() {
+		if st.Kind != config.Command || rb.Phases[st.Phase].Contingency {
+			continue
+		}
+		keys := []string{"g"}
+		for range i {
+			keys = append(keys, "j")
+		}
+		s.run(append([]string{"send-keys", "-t", s.name}, keys...)...)
+		s.run("send-keys", "-t", s.name, "Enter")
+		s.waitFor("Confirm")
+		s.run("send-keys", "-t", s.name, "y")
+		res := waitResult(t, s, state, st.ID, 4*time.Minute)
+		if res.OK == nil || !*res.OK || res.Exit == nil || *res.Exit != 0 {
+			t.Fatalf("step %s (%s) did not exit 0: %s %s\n%s\nscreen:\n%s", st.ID, st.Title, res.Summary, res.Error, strings.Join(res.Tail, "\n"), s.screen())
+		}
+		if scr := s.screen(); strings.Contains(scr, "Password for user") || strings.Contains(scr, "password:") {
+			t.Fatalf("a command wrote over the cockpit after %s:\n%s", st.ID, scr)
+		}
+		ran++
+	}
+	if ran < 6 {
+		t.Fatalf("only %d command steps outside the contingency phases: the sandbox runbook changed?", ran)
+	}
+	s.run("send-keys", "-t", s.name, "q")
+}
+
+// waitResult reads the journal until the step's action has a result.
+func waitResult(t *testing.T, s *tmuxSession, state, step string, limit time.Duration) journal.Record {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
+		for _, m := range matches {
+			f, err := os.Open(m)
+			if err != nil {
+				continue
+			}
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				var rec journal.Record
+				if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Type == runbook.RecResult && rec.Step == step {
+					f.Close()
+					return rec
+				}
+			}
+			f.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("step %s has no result after %s; screen:\n%s", step, limit, s.screen())
+	return journal.Record{}
+}
+
+// restoreSandboxAfter puts the shared sandbox back as the other tests
+// expect it once the runbook's merges, pushes and image changes are done:
+// every branch of the work tree and of origin where it was, and the
+// deployments on their images.
+func restoreSandboxAfter(t *testing.T, info *sandbox.Info) {
+	t.Helper()
+	git := func(dir string, args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Logf("git %v in %s: %v\n%s", args, dir, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	refs := func(dir string) string { return git(dir, "for-each-ref", "--format=%(refname) %(objectname)") }
+	work, origin := refs(info.GitRepo), refs(info.GitOrigin)
+	branch := git(info.GitRepo, "rev-parse", "--abbrev-ref", "HEAD")
+	kubectl := func(args ...string) string {
+		out, _ := exec.Command(info.Kubectl, append([]string{"--kubeconfig", info.Kubeconfig, "-n", "production"}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	images := map[string]string{}
+	for _, d := range []string{"api", "worker"} {
+		images[d] = kubectl("get", "deployment", d, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	}
+	t.Cleanup(func() {
+		for dir, list := range map[string]string{info.GitRepo: work, info.GitOrigin: origin} {
+			for _, line := range strings.Split(list, "\n") {
+				if ref, sha, ok := strings.Cut(line, " "); ok {
+					git(dir, "update-ref", ref, sha)
+				}
+			}
+		}
+		git(info.GitRepo, "checkout", "-f", branch)
+		git(info.GitRepo, "reset", "--hard")
+		for d, image := range images {
+			kubectl("set", "image", "deployment/"+d, "app="+image)
+		}
+		for d := range images {
+			kubectl("rollout", "status", "deployment/"+d, "--timeout=120s")
+		}
+	})
+}
