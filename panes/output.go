@@ -144,10 +144,6 @@ func (o *Output) Start(r *Run) {
 	if r.Lines == nil {
 		r.Lines = NewLines(OutputCapacity)
 	}
-	if old := o.byID[r.ID]; old != nil && r.ID != "" {
-		*old = *r
-		return
-	}
 	o.Data.Runs = append(o.Data.Runs, r)
 	if r.ID != "" {
 		o.byID[r.ID] = r
