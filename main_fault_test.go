@@ -141,14 +141,14 @@ func TestFaultInjection(t *testing.T) {
 			fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", state, bin, cfgPath))
 		s.waitFor("1 Checklist")
 
-		recs := faultJournal(t, state)
+		recs := readJournal(t, state)
 		if missing := missingRecords(before, recs); missing > 0 {
 			lost += missing
 			t.Errorf("round %d: %d records written before the kill are gone", round, missing)
 		}
 		// Nothing may start by itself: give it a moment, then look again.
 		time.Sleep(time.Second)
-		settled := faultJournal(t, state)
+		settled := readJournal(t, state)
 		for _, r := range settled[len(recs):] {
 			if r.Type == runbook.RecIntent {
 				reruns++
@@ -182,7 +182,7 @@ func TestFaultInjection(t *testing.T) {
 			confirms++
 		}
 		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-		before = faultJournal(t, state)
+		before = readJournal(t, state)
 		pid, _ := strconv.Atoi(strings.TrimSpace(s.run("display-message", "-p", "-t", s.name, "#{pane_pid}")))
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("round %d: kill %d: %v", round, pid, err)
@@ -190,7 +190,7 @@ func TestFaultInjection(t *testing.T) {
 		exec.Command("tmux", "-L", s.socket, "kill-server").Run()
 	}
 	t.Logf("%d kills: %d records lost, %d actions re-run (%d confirmations sent, %d records in the journal)",
-		kills, lost, reruns, confirms, len(faultJournal(t, state)))
+		kills, lost, reruns, confirms, len(readJournal(t, state)))
 }
 
 // nextMove is the operator's next keys: verify an interrupted step, tick
@@ -234,7 +234,7 @@ func markFor(s runbook.Status) string {
 }
 
 // faultJournal reads the deploy's journal as written so far (whole lines).
-func faultJournal(t *testing.T, state string) []journal.Record {
+func readJournal(t *testing.T, state string) []journal.Record {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
 	var out []journal.Record

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,22 +60,10 @@ func waitResult(t *testing.T, s *tmuxSession, state, step string, limit time.Dur
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
-		for _, m := range matches {
-			f, err := os.Open(m)
-			if err != nil {
-				continue
+		for _, rec := range readJournal(t, state) {
+			if rec.Type == runbook.RecResult && rec.Step == step {
+				return rec
 			}
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var rec journal.Record
-				if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Type == runbook.RecResult && rec.Step == step {
-					f.Close()
-					return rec
-				}
-			}
-			f.Close()
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
