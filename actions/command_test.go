@@ -626,3 +626,43 @@ func TestCommandCancelKillsChildThatOutlivesShell(t *testing.T) {
 	}
 	waitDead(t, "the child ignoring SIGTERM", child)
 }
+
+// TestCommandHasNoTerminal: a command runs as the leader of a session of
+// its own (so it has no controlling terminal to write over the cockpit
+// with) and reads /dev/null: a prompt gets end of input at once instead of
+// waiting for a key the operator cannot send.
+func TestCommandHasNoTerminal(t *testing.T) {
+	res, out, err := run(t, &actions.Command{Line: `
+echo "sid=$(ps -o sid= -p $$ | tr -d ' ') pid=$$"
+if read -r answer; then echo "read a line"; else echo "stdin at end"; fi
+if (exec 3</dev/tty) 2>/dev/null; then echo "has a terminal"; else echo "no terminal"; fi`})
+	if err != nil || !res.OK {
+		t.Fatalf("Run: %v %+v", err, res)
+	}
+	lines := out.all()
+	if len(lines) != 3 {
+		t.Fatalf("output %q", lines)
+	}
+	var sid, pid string
+	if _, err := fmt.Sscanf(lines[0], "sid=%s pid=%s", &sid, &pid); err != nil || sid != pid {
+		t.Errorf("%q: the command is not the leader of its own session", lines[0])
+	}
+	if lines[1] != "stdin at end" || lines[2] != "no terminal" {
+		t.Errorf("stdin or terminal reachable: %q", lines[1:])
+	}
+}
+
+// TestCommandOutputGoesToItsFile: the output goes to the run's file
+// as the command writes it, so what a command prints after the cockpit
+// is gone is still there to read.
+func TestCommandOutputGoesToItsFile(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "runs", "abc.log")
+	res, out, err := run(t, &actions.Command{Line: `echo one; echo two >&2`, Log: log})
+	if err != nil || !res.OK {
+		t.Fatalf("Run: %v", err)
+	}
+	lines, size, err := actions.ReadLog(log, 10)
+	if err != nil || !equal(lines, []string{"one", "two"}) || size != int64(len("one\ntwo\n")) || !equal(out.all(), lines) {
+		t.Fatalf("file has %q (%d bytes, %v), pane had %q", lines, size, err, out.all())
+	}
+}
