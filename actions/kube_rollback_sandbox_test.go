@@ -197,7 +197,7 @@ func TestRollbackPausedDeployment(t *testing.T) {
 	e.setImage(ctx, ns, "api", tagB)
 	e.waitRolledOut(ctx, ns, "api")
 	target := []actions.KubeTarget{{Namespace: ns, Name: "api"}}
-	if _, err := (&actions.Pause{Client: e.cs, Targets: target}).Run(ctx); err != nil {
+	if _, err := (&actions.Kube{Verb: actions.KubePause, Client: e.cs, Targets: target}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.setImage(ctx, ns, "api", tagC)
@@ -239,7 +239,7 @@ func TestRollbackPausedMidRollout(t *testing.T) {
 		return d.Status.UpdatedReplicas >= 1, fmt.Sprintf("%d updated", d.Status.UpdatedReplicas)
 	})
 	target := []actions.KubeTarget{{Namespace: ns, Name: "api"}}
-	if _, err := (&actions.Pause{Client: e.cs, Targets: target}).Run(ctx); err != nil {
+	if _, err := (&actions.Kube{Verb: actions.KubePause, Client: e.cs, Targets: target}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rb := &actions.Rollback{Client: e.cs, Targets: target}

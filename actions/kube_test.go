@@ -50,13 +50,33 @@ func TestKubeActionsRefuseWhatCannotRun(t *testing.T) {
 	if err := json.Unmarshal(res.Detail, &per); err != nil || len(per) != 2 || per[0].Error == "" || per[1].OK {
 		t.Fatalf("every target needs a failed result entry, got %s (%v)", res.Detail, err)
 	}
-	if _, err := (&actions.Scale{Client: &kubernetes.Clientset{}, Targets: targets, Replicas: -1}).Preview(ctx); err == nil {
+	if _, err := (&actions.Kube{Verb: actions.KubeScale, Client: &kubernetes.Clientset{}, Targets: targets, Replicas: -1}).Preview(ctx); err == nil {
 		t.Error("Scale to -1: want an error")
 	}
-	for _, a := range []actions.Action{&actions.Rollback{}, &actions.Pause{}, &actions.Resume{}, &actions.Restart{}, &actions.Scale{}} {
-		if !a.Dangerous() || !strings.HasPrefix(a.Kind(), "kube.") {
-			t.Errorf("%T: kind %q, dangerous %v", a, a.Kind(), a.Dangerous())
+	_, err = (&actions.Kube{Verb: "drain", Client: &kubernetes.Clientset{}, Targets: targets}).Preview(ctx)
+	if err == nil || !strings.Contains(err.Error(), `unknown Kubernetes action "kube.drain"`) {
+		t.Errorf("an unknown verb: %v", err)
+	}
+	// Every kube.* kind a runbook step may name is one of these actions.
+	for _, kind := range config.ActionNames() {
+		if !strings.HasPrefix(kind, "kube.") {
+			continue
 		}
+		var a actions.Action = &actions.Rollback{}
+		if kind != actions.KindKubeRollback {
+			v, ok := actions.KubeVerbOf(kind)
+			if !ok {
+				t.Errorf("%s: no Kube verb runs it", kind)
+				continue
+			}
+			a = &actions.Kube{Verb: v}
+		}
+		if !a.Dangerous() || a.Kind() != kind {
+			t.Errorf("%s: %T has kind %q, dangerous %v", kind, a, a.Kind(), a.Dangerous())
+		}
+	}
+	if _, ok := actions.KubeVerbOf(actions.KindKubeRollback); ok {
+		t.Error("KubeVerbOf claims the rollback, which Kube does not run")
 	}
 }
 
@@ -274,7 +294,7 @@ func TestPauseResumeScale(t *testing.T) {
 	e.deploy(ctx, ns, "api", tagA)
 	target := []actions.KubeTarget{{Namespace: ns, Name: "api"}}
 
-	pause := &actions.Pause{Client: e.cs, Targets: target}
+	pause := &actions.Kube{Verb: actions.KubePause, Client: e.cs, Targets: target}
 	p, err := pause.Preview(ctx)
 	if err != nil || !strings.Contains(p.Lines[0], "pause the rollout at revision 1") {
 		t.Fatalf("Pause preview %q: %v", p.Lines, err)
@@ -294,7 +314,7 @@ func TestPauseResumeScale(t *testing.T) {
 		t.Fatalf("a paused deployment rolled out: %d ReplicaSets", n)
 	}
 
-	resume := &actions.Resume{Client: e.cs, Targets: target}
+	resume := &actions.Kube{Verb: actions.KubeResume, Client: e.cs, Targets: target}
 	if res, err := resume.Run(ctx); err != nil || !res.OK {
 		t.Fatalf("Resume: %v %+v", err, res)
 	}
@@ -304,7 +324,7 @@ func TestPauseResumeScale(t *testing.T) {
 	e.waitRolledOut(ctx, ns, "api")
 	e.waitPods(ctx, ns, "api", k8s.Image(tagB), 3)
 
-	scale := &actions.Scale{Client: e.cs, Targets: target, Replicas: 1}
+	scale := &actions.Kube{Verb: actions.KubeScale, Client: e.cs, Targets: target, Replicas: 1}
 	p, err = scale.Preview(ctx)
 	if err != nil || p.Lines[0] != ns+"/api: replicas 3 → 1" {
 		t.Fatalf("Scale preview %q: %v", p.Lines, err)
@@ -332,7 +352,7 @@ func TestRestart(t *testing.T) {
 	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	target := []actions.KubeTarget{{Namespace: ns, Name: "api"}}
-	restart := &actions.Restart{Client: e.cs, Targets: target, Now: func() time.Time { return at }}
+	restart := &actions.Kube{Verb: actions.KubeRestart, Client: e.cs, Targets: target, Now: func() time.Time { return at }}
 	res, err := restart.Run(ctx)
 	if err != nil || !res.OK {
 		t.Fatalf("Restart: %v %+v", err, res)
@@ -347,7 +367,7 @@ func TestRestart(t *testing.T) {
 		}
 	}
 
-	if _, err := (&actions.Pause{Client: e.cs, Targets: target}).Run(ctx); err != nil {
+	if _, err := (&actions.Kube{Verb: actions.KubePause, Client: e.cs, Targets: target}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, err = restart.Run(ctx)
