@@ -309,7 +309,14 @@ func TestPauseResumeScale(t *testing.T) {
 		t.Errorf("pausing again: %v %q", err, res.Summary)
 	}
 	e.setImage(ctx, ns, "api", tagB)
-	time.Sleep(2 * time.Second)
+	// The controller syncs a paused deployment too, only without making a
+	// ReplicaSet for its new template: once it has observed the new
+	// generation, a ReplicaSet it was going to make would be there.
+	gen := e.get(ctx, ns, "api").Generation
+	e.waitFor(ctx, 30*time.Second, "the controller to observe the new image", func() (bool, string) {
+		d := e.get(ctx, ns, "api")
+		return d.Status.ObservedGeneration >= gen, fmt.Sprintf("observed generation %d of %d", d.Status.ObservedGeneration, gen)
+	})
 	if n := len(e.replicaSets(ctx, ns)); n != 1 {
 		t.Fatalf("a paused deployment rolled out: %d ReplicaSets", n)
 	}
