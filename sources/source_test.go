@@ -3,6 +3,7 @@ package sources_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,50 +324,117 @@ func (f *failing) Run(context.Context, func(sources.Snapshot[int])) error {
 	return errors.New("down")
 }
 
+// holding emits a snapshot every millisecond until ctx ends, then holds
+// its Run open until the test lets go, so that a Stop which did not wait
+// for its sources would return while one of them still runs.
+type holding struct {
+	name      string
+	cancelled *sync.WaitGroup // Done once ctx has ended
+	release   <-chan struct{}
+	running   *atomic.Int32
+}
+
+func (h holding) Name() string { return h.name }
+
+func (h holding) Run(ctx context.Context, emit func(sources.Snapshot[int])) error {
+	h.running.Add(1)
+	defer h.running.Add(-1)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		emit(sources.Snapshot[int]{Seq: uint64(i), At: time.Now(), Data: i})
+		select {
+		case <-ctx.Done():
+			h.cancelled.Done()
+			<-h.release
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
 func TestGroupStopWaitsForSources(t *testing.T) {
 	g := sources.NewGroup(context.Background())
 	var stopped atomic.Bool
-	var count, late atomic.Int64
+	var late atomic.Int64
+	got := make(chan struct{}, 1)
+	var count atomic.Int64
 	emit := func(sources.Update) {
-		count.Add(1)
+		if count.Add(1) == 20 {
+			got <- struct{}{}
+		}
 		if stopped.Load() {
 			late.Add(1)
 		}
 	}
-	sources.Start(g, emitter{"a"}, tiny, emit)
-	sources.Start(g, emitter{"b"}, tiny, emit)
+	var cancelled sync.WaitGroup
+	var running atomic.Int32
+	release := make(chan struct{})
+	for _, name := range []string{"a", "b"} {
+		cancelled.Add(1)
+		sources.Start(g, holding{name: name, cancelled: &cancelled, release: release, running: &running}, tiny, emit)
+	}
 	// One source sits in a backoff far longer than the test: Stop must
 	// interrupt the wait rather than sit it out.
 	slow := &failing{}
 	sources.Start(g, slow, sources.Backoff{Min: time.Hour, Max: time.Hour}, emit)
 
-	deadline := time.Now().Add(safety)
-	for count.Load() < 20 || slow.calls.Load() == 0 {
+	select {
+	case <-got:
+	case <-time.After(safety):
+		t.Fatalf("sources never got going: %d updates", count.Load())
+	}
+	// Its first Run returns at once; only the backoff after it is long.
+	for deadline := time.Now().Add(safety); slow.calls.Load() == 0; runtime.Gosched() {
 		if time.Now().After(deadline) {
-			t.Fatalf("sources never got going: %d updates", count.Load())
+			t.Fatal("the failing source was never run")
 		}
-		time.Sleep(time.Millisecond)
 	}
 
 	stopDone := make(chan struct{})
+	var runningAtStop int32
 	go func() {
 		g.Stop()
+		runningAtStop = running.Load()
 		stopped.Store(true)
 		close(stopDone)
 	}()
+	waitGroup(t, &cancelled, "the sources to see the group cancelled")
+	select {
+	case <-stopDone:
+		t.Fatalf("Stop returned while %d sources were still running", runningAtStop)
+	default:
+	}
+	close(release)
 	select {
 	case <-stopDone:
 	case <-time.After(safety):
 		t.Fatalf("Stop did not return within %s", safety)
 	}
-	before := count.Load()
-	// Anything still running would keep emitting every millisecond.
-	time.Sleep(50 * time.Millisecond)
-	if n := late.Load(); n != 0 || count.Load() != before {
-		t.Errorf("%d updates arrived after Stop returned", count.Load()-before)
+	// Whatever Stop waited for has ended, so nothing can emit any more.
+	if runningAtStop != 0 {
+		t.Errorf("Stop returned while %d sources were still running", runningAtStop)
+	}
+	if n := late.Load(); n != 0 {
+		t.Errorf("%d updates arrived after Stop returned", n)
 	}
 	if n := slow.calls.Load(); n != 1 {
 		t.Errorf("the backing-off source was run %d times, want 1", n)
+	}
+}
+
+// waitGroup waits for wg, or fails the test after safety.
+func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(safety):
+		t.Fatalf("waited %s for %s", safety, what)
 	}
 }
 

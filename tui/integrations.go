@@ -133,6 +133,10 @@ func (m *Model) jiraRequest(req panes.JiraRequest) tea.Cmd {
 // and the Postgres signals; ok is false for an action it does not know.
 func (m *Model) stepAction(st *runbook.Step) (a actions.Action, summary string, err error, ok bool) {
 	cfg := m.opts.Config
+	if verb, ok := actions.KubeVerbOf(st.Action); ok {
+		a, summary, err := m.kubeStep(st, verb)
+		return a, summary, err, true
+	}
 	switch st.Action {
 	case actions.KindJiraMove:
 		jm, err := actions.NewJiraMove(cfg.Jira, st.Args["move"], st.ID)

@@ -793,7 +793,7 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			m.input.Blur()
 			m.askFor = nil
 			t := []actions.KubeTarget{{Namespace: req.Namespace, Name: req.Name}}
-			return m.previewAction(&actions.Scale{Client: m.opts.Kube, Targets: t, Replicas: int32(n)},
+			return m.previewAction(&actions.Kube{Verb: actions.KubeScale, Client: m.opts.Kube, Targets: t, Replicas: int32(n)},
 				fmt.Sprintf("scale %s/%s to %d", req.Namespace, req.Name, n))
 		}
 		reason := m.input.Value()
@@ -998,11 +998,11 @@ func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
 	switch req.Op {
 	case panes.OpPauseResume:
 		if req.Paused {
-			return m.previewAction(&actions.Resume{Client: m.opts.Kube, Targets: t}, "resume "+name)
+			return m.previewAction(&actions.Kube{Verb: actions.KubeResume, Client: m.opts.Kube, Targets: t}, "resume "+name)
 		}
-		return m.previewAction(&actions.Pause{Client: m.opts.Kube, Targets: t}, "pause "+name)
+		return m.previewAction(&actions.Kube{Verb: actions.KubePause, Client: m.opts.Kube, Targets: t}, "pause "+name)
 	case panes.OpRestart:
-		return m.previewAction(&actions.Restart{Client: m.opts.Kube, Targets: t}, "restart "+name)
+		return m.previewAction(&actions.Kube{Verb: actions.KubeRestart, Client: m.opts.Kube, Targets: t}, "restart "+name)
 	case panes.OpScale:
 		r := req
 		m.askFor = &r

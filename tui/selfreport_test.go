@@ -37,6 +37,36 @@ func (t *recordingTransport) SendEvent(e *sentry.Event) {
 	t.mu.Unlock()
 }
 
+// screenOutput is a program's output that says when it has first written
+// want. The program writes from its own goroutine.
+type screenOutput struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want []byte
+	seen chan struct{}
+}
+
+func newScreenOutput(want string) *screenOutput {
+	return &screenOutput{want: []byte(want), seen: make(chan struct{})}
+}
+
+func (o *screenOutput) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	had := bytes.Contains(o.buf.Bytes(), o.want)
+	o.buf.Write(b)
+	if !had && bytes.Contains(o.buf.Bytes(), o.want) {
+		close(o.seen)
+	}
+	return len(b), nil
+}
+
+func (o *screenOutput) bytes() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return bytes.Clone(o.buf.Bytes())
+}
+
 // panicPane panics on any key, carrying a secret in its panic value.
 type panicPane struct {
 	panes.Pane
@@ -90,11 +120,19 @@ estimate = "1m"
 	rep.Breadcrumb("command", "curl -u deployer:"+secret+" failed", true)
 	m.panes[m.focus] = panicPane{Pane: m.panes[m.focus], secret: secret}
 
-	var out bytes.Buffer
-	p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(&out), tea.WithWindowSize(100, 30), tea.WithoutSignalHandler())
+	out := newScreenOutput("\x1b[?1049h")
+	p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30), tea.WithoutSignalHandler())
 	done := make(chan error, 1)
 	go func() { _, err := p.Run(); done <- err }()
-	time.Sleep(200 * time.Millisecond)
+	// Only a program that has drawn a frame is on the alternate screen, with
+	// something to restore; a panic before that would prove nothing.
+	select {
+	case <-out.seen:
+	case err := <-done:
+		t.Fatalf("the program ended before drawing: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the program never entered the alternate screen")
+	}
 	p.Send(tea.KeyPressMsg{Code: 'x', Text: "x"})
 	select {
 	case err := <-done:
@@ -104,7 +142,7 @@ estimate = "1m"
 	case <-time.After(10 * time.Second):
 		t.Fatal("the program did not end after the panic")
 	}
-	if !bytes.Contains(out.Bytes(), []byte("\x1b[?1049l")) {
+	if !bytes.Contains(out.bytes(), []byte("\x1b[?1049l")) {
 		t.Error("the alternate screen was not left: the terminal is not restored")
 	}
 	rep.Flush(time.Second)

@@ -31,6 +31,10 @@ var ActionKinds = map[string]ActionSpec{
 		Name: "kube.restart", Needs: "kubernetes", Args: []string{"deployment"},
 		Doc: "rolling restart, as kubectl rollout restart",
 	},
+	"kube.scale": {
+		Name: "kube.scale", Needs: "kubernetes", Args: []string{"deployment", "replicas"}, Required: []string{"deployment", "replicas"},
+		Doc: "set args.deployment to args.replicas pods, as kubectl scale",
+	},
 	"postgres.cancel": {
 		Name: "postgres.cancel", Needs: "postgres", Args: []string{"target"},
 		Doc: "pg_cancel_backend on a backend picked in the locks pane, on args.target (default: the first target)",

@@ -790,7 +790,7 @@ func (l *loader) checkActionArgs(s *Step, path string) {
 				l.errVal(path+".args.move", fmt.Sprintf("no [[jira.move]] goes to %q", m), hint)
 			}
 		}
-	case "kube.rollback", "kube.pause", "kube.resume", "kube.restart":
+	case "kube.rollback", "kube.pause", "kube.resume", "kube.restart", "kube.scale":
 		k := c.Kubernetes
 		if d, ok := s.Args["deployment"]; ok && k != nil && len(k.Deployments) > 0 && k.Selector == "" && !slices.Contains(k.Deployments, d) {
 			hint := "watched: " + strings.Join(k.Deployments, ", ")
@@ -802,6 +802,11 @@ func (l *loader) checkActionArgs(s *Step, path string) {
 		if r, ok := s.Args["revision"]; ok {
 			if n, err := strconv.Atoi(r); err != nil || n < 1 {
 				l.errVal(path+".args.revision", fmt.Sprintf("revision %q is not a revision number", r), "use the number from kubectl rollout history, or remove it for the previous revision")
+			}
+		}
+		if r, ok := s.Args["replicas"]; ok && strings.TrimSpace(r) != "" {
+			if _, err := strconv.ParseUint(r, 10, 31); err != nil {
+				l.errVal(path+".args.replicas", fmt.Sprintf("replicas %q is not a count of pods", r), "use a whole number, 0 or more")
 			}
 		}
 	case "slack.notify":
