@@ -192,11 +192,11 @@ func (c *SentryClient) ProjectIDs(ctx context.Context) ([]string, error) {
 		for _, p := range list {
 			bySlug[p.Slug] = p.ID
 		}
-		next, ok := sentryNextCursor(h.Get("Link"))
+		next, ok := sentryNextPage(h.Get("Link"))
 		if !ok {
 			break
 		}
-		cursor = next
+		cursor = next.Get("cursor")
 	}
 	out := make([]string, 0, len(c.projects))
 	for _, slug := range c.projects {
@@ -314,11 +314,13 @@ func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue
 				out = append(out, is)
 			}
 		}
-		next, ok := sentryNextCursor(h.Get("Link"))
+		next, ok := sentryNextPage(h.Get("Link"))
 		if !ok {
 			break
 		}
-		q.Set("cursor", next)
+		for k, vs := range next {
+			q[k] = vs
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,34 +183,121 @@ func decodeSentryDeploy(b []byte) (SentryDeploy, error) {
 	return d, nil
 }
 
-// sentryNextCursor reads Sentry's Link header and returns the next page's cursor
-// when Sentry says there are results there. Sentry always sends a "next"
-// link; results="false" is what ends the paging.
-func sentryNextCursor(link string) (string, bool) {
-	for _, part := range strings.Split(link, ",") {
-		attrs := strings.Split(part, ";")
-		if len(attrs) < 2 {
+// sentryNextPage reads Sentry's Link header and returns the query of the
+// next page when there are results there. Sentry always sends a "next"
+// link (the pagination doc: "cursors will always be returned for both a
+// previous and a next page"); results="false" is what ends the paging.
+//
+// The next page is the URL between the angle brackets: its cursor is taken
+// from there, since the doc's own example has no cursor attribute. Only the
+// URL's query is used, on the endpoint the client already called: Sentry
+// builds the URL's host from its url-prefix or the organization's domain,
+// which need not be the address in [sentry] url (a self-hosted Sentry
+// behind a proxy often names its inside address), and the token goes only
+// where the config says.
+func sentryNextPage(link string) (url.Values, bool) {
+	for _, l := range parseLinkHeader(link) {
+		if !hasToken(l.params["rel"], "next") {
 			continue
 		}
-		var rel, results, cursor string
-		for _, a := range attrs[1:] {
-			k, v, ok := strings.Cut(strings.TrimSpace(a), "=")
-			if !ok {
+		if r, ok := l.params["results"]; ok && !strings.EqualFold(r, "true") {
+			return nil, false
+		}
+		q := url.Values{}
+		if u, err := url.Parse(l.uri); err == nil {
+			q = u.Query()
+		}
+		cursor := q.Get("cursor")
+		if cursor == "" {
+			cursor = l.params["cursor"]
+		}
+		if cursor == "" {
+			return nil, false
+		}
+		q.Set("cursor", cursor)
+		return q, true
+	}
+	return nil, false
+}
+
+type linkValue struct {
+	uri    string
+	params map[string]string // names lower-cased, values unquoted
+}
+
+// parseLinkHeader splits a Link header (RFC 8288) into its links. Commas
+// and semicolons inside the angle brackets or a quoted value belong to
+// them.
+func parseLinkHeader(h string) []linkValue {
+	var out []linkValue
+	for {
+		start := strings.IndexByte(h, '<')
+		if start < 0 {
+			return out
+		}
+		end := strings.IndexByte(h[start:], '>')
+		if end < 0 {
+			return out
+		}
+		l := linkValue{uri: strings.TrimSpace(h[start+1 : start+end]), params: map[string]string{}}
+		h = h[start+end+1:]
+		for {
+			h = strings.TrimLeft(h, " \t")
+			if h == "" || h[0] != ';' {
+				break
+			}
+			h = strings.TrimLeft(h[1:], " \t")
+			i := strings.IndexAny(h, "=;,")
+			if i < 0 {
+				l.params[strings.ToLower(strings.TrimSpace(h))] = ""
+				h = ""
+				break
+			}
+			name := strings.ToLower(strings.TrimSpace(h[:i]))
+			if h[i] != '=' {
+				l.params[name] = ""
+				h = h[i:]
 				continue
 			}
-			v = strings.Trim(v, `"`)
-			switch k {
-			case "rel":
-				rel = v
-			case "results":
-				results = v
-			case "cursor":
-				cursor = v
+			h = strings.TrimLeft(h[i+1:], " \t")
+			var val string
+			if strings.HasPrefix(h, `"`) {
+				j := 1
+				var b strings.Builder
+				for ; j < len(h) && h[j] != '"'; j++ {
+					if h[j] == '\\' && j+1 < len(h) {
+						j++
+					}
+					b.WriteByte(h[j])
+				}
+				val = b.String()
+				h = h[min(j+1, len(h)):]
+			} else {
+				j := strings.IndexAny(h, ";,")
+				if j < 0 {
+					j = len(h)
+				}
+				val = strings.TrimSpace(h[:j])
+				h = h[j:]
+			}
+			if _, seen := l.params[name]; !seen {
+				l.params[name] = val
 			}
 		}
-		if rel == "next" && results == "true" && cursor != "" {
-			return cursor, true
+		out = append(out, l)
+		if i := strings.IndexByte(h, ','); i >= 0 {
+			h = h[i+1:]
+		} else {
+			return out
 		}
 	}
-	return "", false
+}
+
+func hasToken(list, tok string) bool {
+	for _, f := range strings.Fields(list) {
+		if strings.EqualFold(f, tok) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,133 @@
+package sources_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/httpfixture"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// These tests serve Sentry's own documented answers (see
+// testdata/vendor/sentry/README.md for where each comes from) to the real
+// client, so a mistake shared by the client and our stand-in still shows.
+
+const sentryVendor = "testdata/vendor/sentry"
+
+const (
+	vendorOrg      = "/api/0/organizations/acme/"
+	vendorProjects = vendorOrg + "projects/"
+	vendorStats    = vendorOrg + "events-stats/"
+	vendorIssues   = vendorOrg + "issues/"
+	vendorEnvs     = vendorOrg + "environments/"
+)
+
+// vendorCfg names the project of the schema's projects example.
+func vendorCfg(u, env string) *config.Sentry {
+	c := sentryCfg(u)
+	c.Projects = []string{"prime-mover"}
+	c.Environment = env
+	return c
+}
+
+func projectsRoute() httpfixture.Route {
+	return httpfixture.Route{Method: http.MethodGet, Path: vendorProjects, File: "projects.http"}
+}
+
+func vendorCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func requestsTo(srv *httpfixture.Server, path string) []httpfixture.Request {
+	var out []httpfixture.Request
+	for _, r := range srv.Requests() {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// The pagination doc's first example has no cursor attribute and a URL on
+// another path; the next page is the URL's cursor, asked of our own
+// endpoint. results="false" on the second page ends the paging although it
+// names a cursor.
+func TestSentryVendorIssuesFollowTheLinkURL(t *testing.T) {
+	srv := httpfixture.Serve(t, sentryVendor,
+		projectsRoute(),
+		httpfixture.Route{Method: http.MethodGet, Path: vendorIssues, Query: url.Values{"cursor": {"1420837533:0:0"}}, File: "issues-page2.http"},
+		httpfixture.Route{Method: http.MethodGet, Path: vendorIssues, File: "issues-page1.http"},
+	)
+	c := sources.NewSentryClient(vendorCfg(srv.URL, "production"), nil)
+	issues, err := c.Issues(vendorCtx(t), sources.IssueQuery{Query: "is:unresolved", Period: time.Hour, Pages: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := requestsTo(srv, vendorIssues)
+	if len(reqs) != 2 {
+		t.Fatalf("%d issue pages asked for, want 2: the first page's next link has results=\"true\" and no cursor attribute, the second results=\"false\"", len(reqs))
+	}
+	first, second := reqs[0].Query, reqs[1].Query
+	if first.Get("cursor") != "" || second.Get("cursor") != "1420837533:0:0" {
+		t.Errorf("cursors %q then %q", first.Get("cursor"), second.Get("cursor"))
+	}
+	for _, k := range []string{"query", "project", "environment", "statsPeriod", "limit"} {
+		if strings.Join(first[k], ",") != strings.Join(second[k], ",") {
+			t.Errorf("the second page changed %s: %q then %q", k, first[k], second[k])
+		}
+	}
+	if len(issues) != 1 {
+		t.Fatalf("issues %+v, want the one example issue once", issues)
+	}
+	is := issues[0]
+	if is.ID != "1" || is.ShortID != "PUMP-STATION-1" || is.Events != 150 || is.Users != 0 || is.Project != "pump-station" || is.Level != "error" {
+		t.Errorf("issue %+v", is)
+	}
+	if want := time.Date(2018, 11, 6, 21, 19, 55, 0, time.UTC); !is.FirstSeen.Equal(want) {
+		t.Errorf("first seen %v, want %v", is.FirstSeen, want)
+	}
+}
+
+func TestSentryVendorEventsStats(t *testing.T) {
+	srv := httpfixture.Serve(t, sentryVendor,
+		projectsRoute(),
+		httpfixture.Route{Method: http.MethodGet, Path: vendorStats, File: "events-stats.http"},
+	)
+	c := sources.NewSentryClient(vendorCfg(srv.URL, ""), nil)
+	pts, err := c.ErrorCounts(vendorCtx(t), time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1795428000, 0).UTC()
+	want := []sources.ErrorPoint{{At: t0.Add(-3 * time.Minute), Count: 3}, {At: t0.Add(-2 * time.Minute), Count: 0}, {At: t0.Add(-time.Minute), Count: 7}}
+	if len(pts) != len(want) {
+		t.Fatalf("points %v, want %v", pts, want)
+	}
+	for i := range want {
+		if !pts[i].At.Equal(want[i].At) || pts[i].Count != want[i].Count {
+			t.Errorf("point %d = %v, want %v", i, pts[i], want[i])
+		}
+	}
+	q := requestsTo(srv, vendorStats)[0].Query
+	if q.Get("project") != "3" || q.Get("interval") != "1m" || q.Get("yAxis") != "count()" {
+		t.Errorf("events-stats asked with %v", q)
+	}
+
+	// A token that sees none of the projects gets {"data": []}: no errors,
+	// not a broken answer.
+	srv = httpfixture.Serve(t, sentryVendor,
+		projectsRoute(),
+		httpfixture.Route{Method: http.MethodGet, Path: vendorStats, File: "events-stats-no-projects.http"},
+	)
+	pts, err = sources.NewSentryClient(vendorCfg(srv.URL, ""), nil).ErrorCounts(vendorCtx(t), time.Hour, nil)
+	if err != nil || len(pts) != 0 {
+		t.Errorf("no projects: %v, %v", pts, err)
+	}
+}
