@@ -304,6 +304,7 @@ type Sentry struct {
 	rule   ErrorRule
 	every  time.Duration
 	now    func() time.Time
+	after  func(time.Duration) <-chan time.Time
 
 	mu    sync.Mutex
 	marks DeployMarks
@@ -314,6 +315,9 @@ type Sentry struct {
 type SentryOptions struct {
 	HTTP *http.Client     // nil: a client with a timeout
 	Now  func() time.Time // nil: time.Now; tests run it on a compressed clock
+	// After is the wait between polls; nil: a real timer. Tests use it to
+	// see how long the source chose to wait without waiting it.
+	After func(time.Duration) <-chan time.Time
 }
 
 // NewSentry builds the source for a validated [sentry] section.
@@ -330,7 +334,7 @@ func NewSentry(cfg *config.Sentry, o SentryOptions) (*Sentry, error) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	return &Sentry{client: NewSentryClient(cfg, o.HTTP), rule: rule, every: every, now: now, poke: make(chan struct{}, 1)}, nil
+	return &Sentry{client: NewSentryClient(cfg, o.HTTP), rule: rule, every: every, now: now, after: o.After, poke: make(chan struct{}, 1)}, nil
 }
 
 // Client is the source's API client, which the deploy-marker action can
@@ -401,16 +405,29 @@ func (s *Sentry) Run(ctx context.Context, emit func(Snapshot[ErrorRate])) error 
 			last = data
 		}
 		emit(Snapshot[ErrorRate]{Seq: seq, At: s.now(), Data: data, Err: err})
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.wait(ctx, wait) {
 			return nil
-		case <-t.C:
-		case <-s.poke:
-			t.Stop()
 		}
 	}
+}
+
+// wait waits d, or less when a refresh is asked for; false when ctx ended.
+func (s *Sentry) wait(ctx context.Context, d time.Duration) bool {
+	var fired <-chan time.Time
+	if s.after != nil {
+		fired = s.after(d)
+	} else {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		fired = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-fired:
+	case <-s.poke:
+	}
+	return true
 }
 
 // span is how far back a poll reads: the whole baseline before the deploy

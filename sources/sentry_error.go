@@ -3,12 +3,12 @@ package sources
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // SentryError is a failed call to the Sentry web API, worded for the person
@@ -17,8 +17,9 @@ type SentryError struct {
 	Method string
 	Path   string // the URL path, without the query
 	Status int    // 0 when no answer came back
-	Detail string // Sentry's own words, from the body's "detail"
-	// RetryAfter is how long Sentry asked the client to wait (429).
+	Detail string // Sentry's own words, from the body
+	// RetryAfter is how long Sentry asked the client to wait (429); zero
+	// when the answer named no wait.
 	RetryAfter time.Duration
 	msg        string
 	err        error
@@ -44,8 +45,7 @@ func (c *SentryClient) statusError(method, path string, resp *http.Response, bod
 	case code == http.StatusNotFound:
 		e.msg = fmt.Sprintf("Sentry has no such thing: %s; %s", what, notFound)
 	case code == http.StatusTooManyRequests:
-		e.RetryAfter = sentryRetryAfter(resp.Header.Get("Retry-After"))
-		e.msg = fmt.Sprintf("Sentry rate limit reached: %s; waiting %s before asking again", what, e.RetryAfter)
+		e.RetryAfter, e.msg = sentryRateLimit(resp.Header, what)
 	case code >= 500:
 		e.msg = fmt.Sprintf("Sentry is failing on its side: %s; nothing to change here, the next poll tries again", what)
 	case code == http.StatusBadRequest:
@@ -56,52 +56,127 @@ func (c *SentryClient) statusError(method, path string, resp *http.Response, bod
 	return e
 }
 
-// sentryRetryAfter reads a Retry-After header: seconds, or an HTTP date. Without
-// one, a minute: Sentry's windows are short, and asking sooner only earns
-// another 429.
-func sentryRetryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if n, err := strconv.ParseFloat(h, 64); err == nil && n >= 0 && n < 86400 {
-		return max(time.Duration(math.Ceil(n))*time.Second, time.Second)
+// sentryRateLimit reads a 429 the way Sentry's rate-limit documentation
+// describes it: no Retry-After, and five X-Sentry-Rate-Limit-* headers. A
+// fixed window that is used up reopens at Reset; a refusal with requests
+// left in the window but none left at once is the concurrency limit, which
+// frees up as soon as a request in flight ends.
+func sentryRateLimit(h http.Header, what string) (time.Duration, string) {
+	num := func(name string) (int, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Sentry-Rate-Limit-" + name)))
+		return n, err == nil
 	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d.Round(time.Second)
+	left, okLeft := num("Remaining")
+	atOnce, okAtOnce := num("ConcurrentRemaining")
+	if okLeft && left > 0 && okAtOnce && atOnce <= 0 {
+		limit := "the concurrency limit"
+		if n, ok := num("ConcurrentLimit"); ok {
+			limit = fmt.Sprintf("%d at once", n)
 		}
-		return time.Second
+		return time.Second, fmt.Sprintf("Sentry refused a request while too many were in flight (%s): %s; asking again in 1s", limit, what)
 	}
-	return time.Minute
+	if d, ok := RateLimitWait(h, time.Now()); ok {
+		return d, fmt.Sprintf("Sentry rate limit reached: %s; its window reopens in %s", what, d.Round(time.Second))
+	}
+	return 0, fmt.Sprintf("Sentry rate limit reached: %s; Sentry named no wait, so the next poll asks again", what)
 }
 
-// sentryDetail pulls the human part out of an error body: {"detail": "..."}
-// from the REST framework, or field errors such as {"version": ["..."]}.
+// sentryDetail pulls the human part out of an error body, whatever its
+// Content-Type claims (Sentry labels its 429 text/html). The forms Sentry
+// answers with: {"detail": "..."} from the REST framework; {"detail":
+// {"code", "message", "extra"}} from SentryAPIException; field errors
+// {"version": ["..."]}, nested for list fields ({"projects": {"0": [...]}});
+// a bare JSON string from the rate limiter; {"info": "..."} or plain text
+// from the catch-all route. An HTML page (a proxy's) says nothing useful.
 func sentryDetail(body []byte) string {
-	var d struct {
-		Detail any `json:"detail"`
+	body = []byte(strings.TrimSpace(string(body)))
+	if len(body) == 0 {
+		return ""
 	}
-	if json.Unmarshal(body, &d) == nil {
-		if s, ok := d.Detail.(string); ok && s != "" {
-			return OneLine(sentryClip(s, 200))
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return sentryClip(plainDetail(string(body)), 200)
+	}
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case []any:
+		s = firstString(v)
+	case map[string]any:
+		s = objectDetail(v)
+	}
+	return sentryClip(OneLine(Printable(strings.TrimSpace(s))), 200)
+}
+
+func objectDetail(m map[string]any) string {
+	switch d := m["detail"].(type) {
+	case string:
+		return d
+	case map[string]any:
+		if msg, ok := d["message"].(string); ok && msg != "" {
+			return msg
+		}
+		return firstString(d)
+	}
+	if info, ok := m["info"].(string); ok {
+		return info
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if msg := firstString(m[k]); msg != "" {
+			parts = append(parts, k+": "+msg)
 		}
 	}
-	var fields map[string]any
-	if json.Unmarshal(body, &fields) == nil && len(fields) > 0 {
-		keys := make([]string, 0, len(fields))
-		for k := range fields {
+	return strings.Join(parts, "; ")
+}
+
+// firstString finds the first message in a field error, however deeply the
+// REST framework nested it.
+func firstString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		for _, x := range v {
+			if s := firstString(x); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		var parts []string
 		for _, k := range keys {
-			if list, ok := fields[k].([]any); ok && len(list) > 0 {
-				if s, ok := list[0].(string); ok {
-					parts = append(parts, k+": "+s)
-				}
+			if s := firstString(v[k]); s != "" {
+				return s
 			}
 		}
-		return OneLine(sentryClip(strings.Join(parts, "; "), 200))
 	}
 	return ""
+}
+
+// plainDetail reads a text body: its lines with words in them, on one line
+// (the catch-all draws a caret under the missing slash on a line of its
+// own). HTML is left out.
+func plainDetail(s string) string {
+	if strings.HasPrefix(s, "<") {
+		return ""
+	}
+	var words []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.IndexFunc(line, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0 {
+			words = append(words, strings.TrimSpace(line))
+		}
+	}
+	return OneLine(Printable(strings.Join(words, " ")))
 }
 
 func sentryClip(s string, n int) string {

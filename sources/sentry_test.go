@@ -282,31 +282,60 @@ func TestSentryClientReleasesAndDeploys(t *testing.T) {
 	}
 }
 
-// TestSentrySourceHonoursRetryAfter: after a 429 the source waits what
-// Sentry asked, not its own poll interval.
-func TestSentrySourceHonoursRetryAfter(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Retry-After", "2")
-		w.WriteHeader(http.StatusTooManyRequests)
-		fmt.Fprint(w, `{"detail":"You are attempting to use this endpoint too frequently."}`)
-	}))
-	defer srv.Close()
-	cfg := sentryCfg(srv.URL)
-	cfg.Poll = config.Duration(10 * time.Millisecond)
-	src, err := sources.NewSentry(cfg, sources.SentryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	var snaps []sources.Snapshot[sources.ErrorRate]
-	_ = src.Run(ctx, func(s sources.Snapshot[sources.ErrorRate]) { snaps = append(snaps, s) })
-	if n := hits.Load(); n != 1 {
-		t.Errorf("%d requests in 400ms after a 429 asking for 2s, want 1", n)
-	}
-	if len(snaps) != 1 || snaps[0].Err == nil || !strings.Contains(snaps[0].Err.Error(), "waiting 2s") {
-		t.Errorf("snapshots %+v", snaps)
+// TestSentrySourceWaitsForSentrysReset: after a 429 the source waits until
+// the window Sentry names in X-Sentry-Rate-Limit-Reset reopens (Sentry sends
+// no Retry-After), not its own poll interval; and with no wait named, its
+// poll interval.
+func TestSentrySourceWaitsForSentrysReset(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset int64 // seconds after the answer's Date; 0: no header
+		want  time.Duration
+		says  string
+	}{
+		{"reset named", 90, 90 * time.Second, "window reopens in 1m30s"},
+		{"no wait named", 0, 10 * time.Second, "named no wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			date := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Date", date.Format(http.TimeFormat))
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.reset > 0 {
+					w.Header().Set("X-Sentry-Rate-Limit-Limit", "40")
+					w.Header().Set("X-Sentry-Rate-Limit-Remaining", "0")
+					w.Header().Set("X-Sentry-Rate-Limit-Reset", fmt.Sprint(date.Unix()+tc.reset))
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprint(w, `"You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds"`)
+			}))
+			defer srv.Close()
+			cfg := sentryCfg(srv.URL)
+			cfg.Poll = config.Duration(10 * time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waits := make(chan time.Duration, 1)
+			src, err := sources.NewSentry(cfg, sources.SentryOptions{After: func(d time.Duration) <-chan time.Time {
+				waits <- d
+				cancel()
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snaps []sources.Snapshot[sources.ErrorRate]
+			_ = src.Run(ctx, func(s sources.Snapshot[sources.ErrorRate]) { snaps = append(snaps, s) })
+			if got := <-waits; got != tc.want {
+				t.Errorf("waited %s after the 429, want %s", got, tc.want)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+			if len(snaps) != 1 || snaps[0].Err == nil || !strings.Contains(snaps[0].Err.Error(), tc.says) {
+				t.Errorf("snapshots %+v", snaps)
+			}
+		})
 	}
 }

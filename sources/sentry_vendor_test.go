@@ -2,6 +2,7 @@ package sources_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,5 +130,89 @@ func TestSentryVendorEventsStats(t *testing.T) {
 	pts, err = sources.NewSentryClient(vendorCfg(srv.URL, ""), nil).ErrorCounts(vendorCtx(t), time.Hour, nil)
 	if err != nil || len(pts) != 0 {
 		t.Errorf("no projects: %v, %v", pts, err)
+	}
+}
+
+// Sentry's 429 has no Retry-After: the wait is X-Sentry-Rate-Limit-Reset
+// less the answer's Date, and the body is a bare JSON string labelled
+// text/html.
+func TestSentryVendorRateLimitWaitsForTheReset(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		wait time.Duration
+		says string
+	}{
+		{"rate-limited.http", time.Second, "window reopens in 1s"},
+		{"rate-limited-concurrent.http", time.Second, "25 at once"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			srv := httpfixture.Serve(t, sentryVendor,
+				projectsRoute(),
+				httpfixture.Route{Method: http.MethodGet, Path: vendorStats, File: tc.file},
+			)
+			_, err := sources.NewSentryClient(vendorCfg(srv.URL, ""), nil).ErrorCounts(vendorCtx(t), time.Hour, nil)
+			var se *sources.SentryError
+			if !errors.As(err, &se) || !se.RateLimited() {
+				t.Fatalf("error %v, want a rate-limited SentryError", err)
+			}
+			if se.RetryAfter != tc.wait {
+				t.Errorf("wait %s, want %s", se.RetryAfter, tc.wait)
+			}
+			if se.Detail != "You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds" {
+				t.Errorf("detail %q: the bare JSON string is Sentry's own words", se.Detail)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("%q does not say %q", err, tc.says)
+			}
+		})
+	}
+}
+
+// The check probe's 429 sentence names a real wait for Sentry too, and
+// never prints an empty Retry-After.
+func TestProbeSentryRateLimitNamesTheWait(t *testing.T) {
+	srv := httpfixture.Serve(t, sentryVendor, httpfixture.Route{Method: http.MethodGet, Path: vendorOrg, File: "rate-limited.http"})
+	r := sources.ProbeSentry(probeCtx(t), vendorCfg(srv.URL, ""))
+	if r.Err == nil {
+		t.Fatal("a 429 probe succeeded")
+	}
+	msg := r.Err.Error()
+	if !strings.Contains(msg, "429") || !strings.Contains(msg, "retry in 1s") || strings.Contains(msg, "  s") {
+		t.Errorf("probe error %q, want the wait Sentry's reset header names", msg)
+	}
+
+	srv = httpfixture.Serve(t, sentryVendor, httpfixture.Route{Method: http.MethodGet, Path: vendorOrg, File: "organization.http"})
+	if r := sources.ProbeSentry(probeCtx(t), vendorCfg(srv.URL, "")); r.Err != nil || r.Detail != "organization The Interstellar Jurisdiction" {
+		t.Errorf("probe %+v", r)
+	}
+}
+
+// Error bodies in every form Sentry answers with, whatever the
+// Content-Type: the person at the pane reads Sentry's own words.
+func TestSentryVendorErrorBodies(t *testing.T) {
+	for _, tc := range []struct {
+		file, want string
+	}{
+		{"deploy-invalid-projects.http", "Invalid projects (vetspire) for release 2026.11.23"},
+		{"deploy-name-too-long.http", "name: Ensure this field has no more than 64 characters."},
+		{"missing-slash.http", "Route not found, did you forget a trailing slash? try: /api/0/organizations/acme/releases/2026.11.23/"},
+		{"missing-slash-json.http", "Route not found, did you forget a trailing slash? try: /api/0/organizations/acme/releases/2026.11.23/deploys/"},
+		{"rate-limited.http", "You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds"},
+		{"not-found.http", "The requested resource does not exist"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			srv := httpfixture.Serve(t, sentryVendor, httpfixture.Route{Method: http.MethodPost, Path: vendorOrg + "releases/2026.11.23/deploys/", File: tc.file})
+			_, err := sources.NewSentryClient(vendorCfg(srv.URL, "production"), nil).CreateDeploy(vendorCtx(t), "2026.11.23", sources.DeployRequest{Name: "x"})
+			var se *sources.SentryError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v", err)
+			}
+			if se.Detail != tc.want {
+				t.Errorf("detail %q, want %q", se.Detail, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q does not carry Sentry's words", err)
+			}
+		})
 	}
 }
