@@ -115,6 +115,11 @@ type ErrorRate struct {
 	// Excluded counts the ignored issues whose events were taken out of
 	// the series.
 	Excluded int
+	// NoEvents is set when Sentry has seen no event in Environment yet
+	// (nor a deploy naming it): nothing to judge, and nothing wrong with
+	// Sentry either.
+	NoEvents    bool
+	Environment string
 }
 
 // Ratio is the current rate over the baseline mean; ok is false when the
@@ -246,6 +251,8 @@ func (e ErrorRate) Facts() gates.Facts {
 	per := perLabel(e.Interval)
 	base := fmt.Sprintf("baseline %s%s", FormatRate(e.Baseline.Mean), per)
 	switch {
+	case e.NoEvents:
+		spike.Detail = e.noEventsDetail()
 	case !spike.Known:
 		spike.Detail = "no error counts yet"
 	case e.Spike:
@@ -253,8 +260,10 @@ func (e ErrorRate) Facts() gates.Facts {
 	default:
 		spike.Detail = fmt.Sprintf("%d%s, limit %s%s (%s)", e.Current.Count, per, FormatRate(e.Threshold), per, base)
 	}
-	fresh := gates.Fact{Known: !e.Marks.Start.IsZero(), Bool: len(e.NewIssues) == 0}
+	fresh := gates.Fact{Known: !e.Marks.Start.IsZero() && !e.NoEvents, Bool: len(e.NewIssues) == 0}
 	switch {
+	case e.NoEvents:
+		fresh.Detail = e.noEventsDetail()
 	case !fresh.Known:
 		fresh.Detail = "the deploy has not started"
 	case len(e.NewIssues) == 0:
@@ -274,6 +283,13 @@ func (e ErrorRate) Facts() gates.Facts {
 		fresh.Detail = fmt.Sprintf("%d new: %s", len(e.NewIssues), strings.Join(ids, ", "))
 	}
 	return gates.Facts{"sentry.no_spike": spike, "sentry.no_new_issues": fresh}
+}
+
+// noEventsDetail is why the gates cannot be judged yet. A quiet new
+// environment and a misspelt one look the same from here, so neither gate
+// passes on it.
+func (e ErrorRate) noEventsDetail() string {
+	return fmt.Sprintf("no events yet in environment %s", e.Environment)
 }
 
 func perLabel(iv time.Duration) string {
@@ -452,10 +468,22 @@ const ignoreScan = 3
 const maxExcluded = 150
 
 // Read makes one poll: the issues to leave out, the error counts without
-// them, and the issues new since the deploy.
+// them, and the issues new since the deploy. An environment Sentry has no
+// events in yet is a reading, not an error: ErrorRate.NoEvents.
 func (s *Sentry) Read(ctx context.Context) (ErrorRate, error) {
-	now := s.now()
 	m := s.Marks()
+	e, err := s.read(ctx, m)
+	if errors.Is(err, ErrSentryNoEvents) {
+		e = BuildErrorRate(ErrorInput{Marks: m}, s.rule)
+		e.NoEvents = true
+		err = nil
+	}
+	e.Environment = s.client.Environment()
+	return e, err
+}
+
+func (s *Sentry) read(ctx context.Context, m DeployMarks) (ErrorRate, error) {
+	now := s.now()
 	span := s.span(now, m)
 	var exclude []string
 	if len(s.rule.Ignore) > 0 {

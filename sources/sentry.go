@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,6 +246,49 @@ func (c *SentryClient) readNotFound() string {
 	return msg
 }
 
+// Environments lists the environments Sentry knows in the configured
+// projects, hidden ones included.
+func (c *SentryClient) Environments(ctx context.Context) ([]string, error) {
+	ids, err := c.ProjectIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"project": ids, "visibility": {"all"}}
+	data, _, _, err := c.call(ctx, http.MethodGet, c.orgPath("environments/"), q, nil, fmt.Sprintf("check [sentry] org %q", c.org))
+	if err != nil {
+		return nil, err
+	}
+	envs, err := decodeSentryEnvironments(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading the environments of Sentry org %s: %w", c.org, err)
+	}
+	return envs, nil
+}
+
+// noEvents tells "no events yet" from other 404s of a read filtered by
+// environment. Sentry answers an environment it has never seen with the same
+// 404 as a wrong organization; its list of environments says which it is.
+// When the list cannot be had, the 404 stands as it came.
+func (c *SentryClient) noEvents(ctx context.Context, err error) error {
+	var se *SentryError
+	if c.env == "" || !errors.As(err, &se) || se.Status != http.StatusNotFound {
+		return err
+	}
+	known, lerr := c.Environments(ctx)
+	if lerr != nil || slices.Contains(known, c.env) {
+		return err
+	}
+	sort.Strings(known)
+	seen := "none yet"
+	if len(known) > 0 {
+		seen = strings.Join(known, ", ")
+	}
+	ne := *se
+	ne.NoEvents = true
+	ne.msg = fmt.Sprintf("Sentry has no events yet in environment %q: it knows an environment once an event or a deploy has named it; if the name is wrong, check [sentry] environment (Sentry knows %s)", c.env, seen)
+	return &ne
+}
+
 // ErrorCounts returns the error events per minute over the last period,
 // oldest first, leaving out the events of the issues in exclude (short
 // ids). The current, incomplete minute is not included: it would read as a
@@ -263,7 +307,7 @@ func (c *SentryClient) ErrorCounts(ctx context.Context, period time.Duration, ex
 	q.Set("query", query)
 	data, _, _, err := c.call(ctx, http.MethodGet, c.orgPath("events-stats/"), q, nil, c.readNotFound())
 	if err != nil {
-		return nil, err
+		return nil, c.noEvents(ctx, err)
 	}
 	points, err := decodeEventsStats(data)
 	if err != nil {
@@ -301,7 +345,7 @@ func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue
 	for p := 0; p < pages; p++ {
 		data, h, _, err := c.call(ctx, http.MethodGet, c.orgPath("issues/"), q, nil, c.readNotFound())
 		if err != nil {
-			return nil, err
+			return nil, c.noEvents(ctx, err)
 		}
 		list, err := decodeSentryIssues(data)
 		if err != nil {

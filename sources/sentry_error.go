@@ -2,6 +2,7 @@ package sources
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,6 +11,13 @@ import (
 	"time"
 	"unicode"
 )
+
+// ErrSentryNoEvents is what a read of the error rate returns, wrapped in a
+// SentryError, when Sentry has seen no event in the configured environment
+// yet: Sentry knows an environment only once an event or a deploy has named
+// it, and answers 404 for one it does not know. A quiet new environment is
+// not Sentry being down.
+var ErrSentryNoEvents = errors.New("no events yet")
 
 // SentryError is a failed call to the Sentry web API, worded for the person
 // watching the pane. It never holds the token.
@@ -21,12 +29,18 @@ type SentryError struct {
 	// RetryAfter is how long Sentry asked the client to wait (429); zero
 	// when the answer named no wait.
 	RetryAfter time.Duration
-	msg        string
-	err        error
+	// NoEvents is set when the 404 means Sentry has no event in the
+	// environment yet; errors.Is(err, ErrSentryNoEvents) then holds.
+	NoEvents bool
+	msg      string
+	err      error
 }
 
 func (e *SentryError) Error() string { return e.msg }
 func (e *SentryError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrSentryNoEvents) hold for a no-events answer.
+func (e *SentryError) Is(target error) bool { return target == ErrSentryNoEvents && e.NoEvents }
 
 // RateLimited reports whether Sentry asked the client to slow down.
 func (e *SentryError) RateLimited() bool { return e.Status == http.StatusTooManyRequests }

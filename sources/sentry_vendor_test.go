@@ -187,6 +187,52 @@ func TestProbeSentryRateLimitNamesTheWait(t *testing.T) {
 	}
 }
 
+// Sentry has never seen the environment: events-stats answers 404, and the
+// environments list says why. That is "no events yet", not Sentry down.
+func TestSentryVendorNoEventsYet(t *testing.T) {
+	routes := []httpfixture.Route{
+		projectsRoute(),
+		{Method: http.MethodGet, Path: vendorStats, File: "not-found.http"},
+		{Method: http.MethodGet, Path: vendorIssues, File: "not-found.http"},
+		{Method: http.MethodGet, Path: vendorEnvs, File: "environments.http"},
+	}
+	srv := httpfixture.Serve(t, sentryVendor, routes...)
+	cfg := vendorCfg(srv.URL, "production")
+	_, err := sources.NewSentryClient(cfg, nil).ErrorCounts(vendorCtx(t), time.Hour, nil)
+	if !errors.Is(err, sources.ErrSentryNoEvents) {
+		t.Fatalf("error %v, want ErrSentryNoEvents", err)
+	}
+	// Environment names are case-sensitive; the list helps spot a typo.
+	if !strings.Contains(err.Error(), `no events yet in environment "production"`) || !strings.Contains(err.Error(), "Production, Staging") {
+		t.Errorf("%q", err)
+	}
+	q := requestsTo(srv, vendorEnvs)[0].Query
+	if q.Get("visibility") != "all" || q.Get("project") != "3" {
+		t.Errorf("environments asked with %v", q)
+	}
+
+	src, err := sources.NewSentry(cfg, sources.SentryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SetDeploy(sources.DeployMarks{Start: time.Unix(1795428000, 0)})
+	rate, err := src.Read(vendorCtx(t))
+	if err != nil || !rate.NoEvents {
+		t.Fatalf("Read = %+v, %v; want a reading that says no events yet", rate, err)
+	}
+	if f := rate.Facts()["sentry.no_spike"]; f.Known || !strings.Contains(f.Detail, "no events yet") {
+		t.Errorf("no_spike fact %+v", f)
+	}
+
+	// A 404 for an environment Sentry does know is something else, and
+	// stays an error.
+	_, err = sources.NewSentryClient(vendorCfg(srv.URL, "Staging"), nil).ErrorCounts(vendorCtx(t), time.Hour, nil)
+	if err == nil || errors.Is(err, sources.ErrSentryNoEvents) {
+		t.Errorf("known environment: %v", err)
+	}
+	wantSentryErr(t, err, http.StatusNotFound, "The requested resource does not exist")
+}
+
 // Error bodies in every form Sentry answers with, whatever the
 // Content-Type: the person at the pane reads Sentry's own words.
 func TestSentryVendorErrorBodies(t *testing.T) {

@@ -162,6 +162,22 @@ func decodeSentryProjects(b []byte) ([]sentryProjectWire, error) {
 	return list, nil
 }
 
+// decodeSentryEnvironments reads the environments list. The schema's
+// example gives ids as strings and its type as numbers; only names matter.
+func decodeSentryEnvironments(b []byte) ([]string, error) {
+	var list []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("not the environments JSON: %w", err)
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		out = append(out, e.Name)
+	}
+	return out, nil
+}
+
 func decodeSentryDeploy(b []byte) (SentryDeploy, error) {
 	var w struct {
 		ID           string     `json:"id"`
