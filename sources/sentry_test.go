@@ -186,10 +186,15 @@ func TestSentryClientErrorsAreSentences(t *testing.T) {
 	_, err = sources.NewSentryClient(cfg, nil).ErrorCounts(sentryCtx(t), time.Hour, nil)
 	wantSentryErr(t, err, 404, `check [sentry] org "nope"`)
 
+	// An environment Sentry has never seen: no events yet, with the
+	// names Sentry does know, so a typo shows.
 	cfg = sentryCfg(ts.URL)
 	cfg.Environment = "prod"
 	_, err = sources.NewSentryClient(cfg, nil).ErrorCounts(sentryCtx(t), time.Hour, nil)
-	wantSentryErr(t, err, 404, `environment "prod"`)
+	wantSentryErr(t, err, 404, `no events yet in environment "prod"`)
+	if !errors.Is(err, sources.ErrSentryNoEvents) || !strings.Contains(err.Error(), "Sentry knows production") {
+		t.Errorf("unknown environment: %v", err)
+	}
 
 	cfg = sentryCfg(ts.URL)
 	cfg.Projects = []string{"api"}
@@ -235,6 +240,33 @@ func TestSentryClientErrorsAreSentences(t *testing.T) {
 	_, err = sources.NewSentryClient(sentryCfg("http://deploy:hunter2pw@127.0.0.1:1"), nil).ProjectIDs(sentryCtx(t))
 	if err == nil || !strings.Contains(err.Error(), "no answer from Sentry at http://127.0.0.1:1") || strings.Contains(err.Error(), "hunter2pw") {
 		t.Errorf("unreachable: %v", err)
+	}
+}
+
+// TestSentrySourceNoEventsYet: before the first event names the
+// environment, the stand-in answers 404 as Sentry does; the source reads
+// that as a quiet environment, not as Sentry down, and reads counts as soon
+// as an event arrives.
+func TestSentrySourceNoEventsYet(t *testing.T) {
+	clk := &stubClock{t: stubT0}
+	s, ts := newSentryStub(t, sentrystub.Options{Now: clk.Now})
+	src, err := sources.NewSentry(sentryCfg(ts.URL), sources.SentryOptions{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SetDeploy(sources.DeployMarks{Start: stubT0.Add(-5 * time.Minute)})
+	e, err := src.Read(sentryCtx(t))
+	if err != nil || !e.NoEvents || e.Environment != "production" {
+		t.Fatalf("before any event: %+v, %v", e, err)
+	}
+	if f := e.Facts()["sentry.no_new_issues"]; f.Known || f.Detail != "no events yet in environment production" {
+		t.Errorf("no_new_issues fact %+v", f)
+	}
+
+	sendError(syncSDK(t, s.DSN(ts.URL, "app"), "production", "v1"), "KeyError", "boom", "u1", stubT0.Add(-2*time.Minute))
+	e, err = src.Read(sentryCtx(t))
+	if err != nil || e.NoEvents || len(e.Series) == 0 || len(e.NewIssues) != 1 {
+		t.Fatalf("after the first event: %+v, %v", e, err)
 	}
 }
 
