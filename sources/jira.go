@@ -67,7 +67,7 @@ func getJSON(ctx context.Context, u string, auth func(*http.Request), into any, 
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%s: %s", resp.Status, authHint)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return fmt.Errorf("%s: rate limited, retry after %s s", resp.Status, resp.Header.Get("Retry-After"))
+		return fmt.Errorf("%s: rate limited, %s", resp.Status, rateLimitAdvice(resp.Header, time.Now()))
 	case resp.StatusCode/100 != 2:
 		return fmt.Errorf("GET %s: %s", u, resp.Status)
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,25 +69,6 @@ type SentryDeploy struct {
 	DateStarted  time.Time
 	DateFinished time.Time
 }
-
-// SentryError is a failed call to the Sentry web API, worded for the person
-// watching the pane. It never holds the token.
-type SentryError struct {
-	Method string
-	Path   string // the URL path, without the query
-	Status int    // 0 when no answer came back
-	Detail string // Sentry's own words, from the body's "detail"
-	// RetryAfter is how long Sentry asked the client to wait (429).
-	RetryAfter time.Duration
-	msg        string
-	err        error
-}
-
-func (e *SentryError) Error() string { return e.msg }
-func (e *SentryError) Unwrap() error { return e.err }
-
-// RateLimited reports whether Sentry asked the client to slow down.
-func (e *SentryError) RateLimited() bool { return e.Status == http.StatusTooManyRequests }
 
 // SentryClient is a thin typed client over the parts of the Sentry web API
 // the cockpit reads and writes. It works the same against sentry.io and a
@@ -183,92 +165,6 @@ func (c *SentryClient) call(ctx context.Context, method, path string, q url.Valu
 	return nil, resp.Header, resp.StatusCode, c.statusError(method, path, resp, data, notFound)
 }
 
-func (c *SentryClient) statusError(method, path string, resp *http.Response, body []byte, notFound string) *SentryError {
-	e := &SentryError{Method: method, Path: path, Status: resp.StatusCode, Detail: sentryDetail(body)}
-	what := fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-	if e.Detail != "" {
-		what += " (" + e.Detail + ")"
-	}
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized:
-		e.msg = fmt.Sprintf("Sentry did not accept the token: %s; check [sentry] token (%s): it may be mistyped, revoked or expired", what, c.token.Ref)
-	case code == http.StatusForbidden:
-		e.msg = fmt.Sprintf("the Sentry token may not do this: %s; give it the scopes project:read, event:read and project:releases, and membership of the projects' team", what)
-	case code == http.StatusNotFound:
-		e.msg = fmt.Sprintf("Sentry has no such thing: %s; %s", what, notFound)
-	case code == http.StatusTooManyRequests:
-		e.RetryAfter = sentryRetryAfter(resp.Header.Get("Retry-After"))
-		e.msg = fmt.Sprintf("Sentry rate limit reached: %s; waiting %s before asking again", what, e.RetryAfter)
-	case code >= 500:
-		e.msg = fmt.Sprintf("Sentry is failing on its side: %s; nothing to change here, the next poll tries again", what)
-	case code == http.StatusBadRequest:
-		e.msg = fmt.Sprintf("Sentry refused the request: %s; check [sentry] projects and environment", what)
-	default:
-		e.msg = fmt.Sprintf("unexpected answer from Sentry: %s", what)
-	}
-	return e
-}
-
-// sentryRetryAfter reads a Retry-After header: seconds, or an HTTP date. Without
-// one, a minute: Sentry's windows are short, and asking sooner only earns
-// another 429.
-func sentryRetryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if n, err := strconv.ParseFloat(h, 64); err == nil && n >= 0 && n < 86400 {
-		return max(time.Duration(math.Ceil(n))*time.Second, time.Second)
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d.Round(time.Second)
-		}
-		return time.Second
-	}
-	return time.Minute
-}
-
-// sentryDetail pulls the human part out of an error body: {"detail": "..."}
-// from the REST framework, or field errors such as {"version": ["..."]}.
-func sentryDetail(body []byte) string {
-	var d struct {
-		Detail any `json:"detail"`
-	}
-	if json.Unmarshal(body, &d) == nil {
-		if s, ok := d.Detail.(string); ok && s != "" {
-			return OneLine(sentryClip(s, 200))
-		}
-	}
-	var fields map[string]any
-	if json.Unmarshal(body, &fields) == nil && len(fields) > 0 {
-		keys := make([]string, 0, len(fields))
-		for k := range fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var parts []string
-		for _, k := range keys {
-			if list, ok := fields[k].([]any); ok && len(list) > 0 {
-				if s, ok := list[0].(string); ok {
-					parts = append(parts, k+": "+s)
-				}
-			}
-		}
-		return OneLine(sentryClip(strings.Join(parts, "; "), 200))
-	}
-	return ""
-}
-
-func sentryClip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !sentryRuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func sentryRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
 // ProjectIDs resolves the configured project slugs to the numeric ids the
 // stats and issues endpoints filter on. The answer is kept: ids never change.
 func (c *SentryClient) ProjectIDs(ctx context.Context) ([]string, error) {
@@ -297,11 +193,11 @@ func (c *SentryClient) ProjectIDs(ctx context.Context) ([]string, error) {
 		for _, p := range list {
 			bySlug[p.Slug] = p.ID
 		}
-		next, ok := sentryNextCursor(h.Get("Link"))
+		next, ok := sentryNextPage(h.Get("Link"))
 		if !ok {
 			break
 		}
-		cursor = next
+		cursor = next.Get("cursor")
 	}
 	out := make([]string, 0, len(c.projects))
 	for _, slug := range c.projects {
@@ -350,6 +246,49 @@ func (c *SentryClient) readNotFound() string {
 	return msg
 }
 
+// Environments lists the environments Sentry knows in the configured
+// projects, hidden ones included.
+func (c *SentryClient) Environments(ctx context.Context) ([]string, error) {
+	ids, err := c.ProjectIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"project": ids, "visibility": {"all"}}
+	data, _, _, err := c.call(ctx, http.MethodGet, c.orgPath("environments/"), q, nil, fmt.Sprintf("check [sentry] org %q", c.org))
+	if err != nil {
+		return nil, err
+	}
+	envs, err := decodeSentryEnvironments(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading the environments of Sentry org %s: %w", c.org, err)
+	}
+	return envs, nil
+}
+
+// noEvents tells "no events yet" from other 404s of a read filtered by
+// environment. Sentry answers an environment it has never seen with the same
+// 404 as a wrong organization; its list of environments says which it is.
+// When the list cannot be had, the 404 stands as it came.
+func (c *SentryClient) noEvents(ctx context.Context, err error) error {
+	var se *SentryError
+	if c.env == "" || !errors.As(err, &se) || se.Status != http.StatusNotFound {
+		return err
+	}
+	known, lerr := c.Environments(ctx)
+	if lerr != nil || slices.Contains(known, c.env) {
+		return err
+	}
+	sort.Strings(known)
+	seen := "none yet"
+	if len(known) > 0 {
+		seen = strings.Join(known, ", ")
+	}
+	ne := *se
+	ne.NoEvents = true
+	ne.msg = fmt.Sprintf("Sentry has no events yet in environment %q: it knows an environment once an event or a deploy has named it; if the name is wrong, check [sentry] environment (Sentry knows %s)", c.env, seen)
+	return &ne
+}
+
 // ErrorCounts returns the error events per minute over the last period,
 // oldest first, leaving out the events of the issues in exclude (short
 // ids). The current, incomplete minute is not included: it would read as a
@@ -368,7 +307,7 @@ func (c *SentryClient) ErrorCounts(ctx context.Context, period time.Duration, ex
 	q.Set("query", query)
 	data, _, _, err := c.call(ctx, http.MethodGet, c.orgPath("events-stats/"), q, nil, c.readNotFound())
 	if err != nil {
-		return nil, err
+		return nil, c.noEvents(ctx, err)
 	}
 	points, err := decodeEventsStats(data)
 	if err != nil {
@@ -406,7 +345,7 @@ func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue
 	for p := 0; p < pages; p++ {
 		data, h, _, err := c.call(ctx, http.MethodGet, c.orgPath("issues/"), q, nil, c.readNotFound())
 		if err != nil {
-			return nil, err
+			return nil, c.noEvents(ctx, err)
 		}
 		list, err := decodeSentryIssues(data)
 		if err != nil {
@@ -419,11 +358,13 @@ func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue
 				out = append(out, is)
 			}
 		}
-		next, ok := sentryNextCursor(h.Get("Link"))
+		next, ok := sentryNextPage(h.Get("Link"))
 		if !ok {
 			break
 		}
-		q.Set("cursor", next)
+		for k, vs := range next {
+			q[k] = vs
+		}
 	}
 	return out, nil
 }
@@ -500,207 +441,4 @@ func sentryClipRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// decodeEventsStats reads a single-series events-stats answer:
-// {"data": [[1700000000, [{"count": 3}]], ...]}. Buckets come back sorted,
-// one per timestamp, counts never negative.
-func decodeEventsStats(b []byte) ([]ErrorPoint, error) {
-	var body struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil {
-		return nil, fmt.Errorf("not the events-stats JSON: %w", err)
-	}
-	if body.Data == nil {
-		return nil, errors.New("the events-stats answer has no data series")
-	}
-	byTime := make(map[int64]int, len(body.Data))
-	for i, raw := range body.Data {
-		var pair []json.RawMessage
-		if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
-			return nil, fmt.Errorf("bucket %d is not a [timestamp, counts] pair", i)
-		}
-		var ts float64
-		if err := json.Unmarshal(pair[0], &ts); err != nil || math.IsNaN(ts) || ts < 0 || ts > 1e11 {
-			return nil, fmt.Errorf("bucket %d has no usable timestamp", i)
-		}
-		var counts []struct {
-			Count *float64 `json:"count"`
-		}
-		if err := json.Unmarshal(pair[1], &counts); err != nil {
-			return nil, fmt.Errorf("bucket %d has no usable counts: %v", i, err)
-		}
-		n := 0
-		for _, c := range counts {
-			if c.Count != nil && *c.Count > 0 && *c.Count < 1e12 {
-				n += int(math.Round(*c.Count))
-			}
-		}
-		byTime[int64(ts)] += n
-	}
-	out := make([]ErrorPoint, 0, len(byTime))
-	for ts, n := range byTime {
-		out = append(out, ErrorPoint{At: time.Unix(ts, 0).UTC(), Count: n})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
-	return out, nil
-}
-
-// sentryCount reads a number that Sentry sends as a string ("count": "123")
-// on some endpoints and as a number on others.
-type sentryCount int
-
-func (f *sentryCount) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*f = 0
-		return nil
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(n) || n < 0 || n > math.MaxInt32 {
-		return fmt.Errorf("%s is not a count", b)
-	}
-	*f = sentryCount(n)
-	return nil
-}
-
-type sentryTime struct{ time.Time }
-
-func (t *sentryTime) UnmarshalJSON(b []byte) error {
-	var s *string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	if s == nil || *s == "" {
-		t.Time = time.Time{}
-		return nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
-		if v, err := time.Parse(layout, *s); err == nil {
-			t.Time = v.UTC()
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a time", *s)
-}
-
-type sentryIssueWire struct {
-	ID        string      `json:"id"`
-	ShortID   string      `json:"shortId"`
-	Title     string      `json:"title"`
-	Culprit   string      `json:"culprit"`
-	Level     string      `json:"level"`
-	Permalink string      `json:"permalink"`
-	Count     sentryCount `json:"count"`
-	UserCount sentryCount `json:"userCount"`
-	FirstSeen sentryTime  `json:"firstSeen"`
-	LastSeen  sentryTime  `json:"lastSeen"`
-	Project   struct {
-		Slug string `json:"slug"`
-	} `json:"project"`
-	Lifetime *struct {
-		FirstSeen sentryTime `json:"firstSeen"`
-	} `json:"lifetime"`
-	FirstRelease *struct {
-		Version string `json:"version"`
-	} `json:"firstRelease"`
-}
-
-// decodeSentryIssues reads the issues list. firstSeen is taken over the issue's
-// whole life (the "lifetime" block) when Sentry sends it, since the
-// top-level one only covers the requested date range.
-func decodeSentryIssues(b []byte) ([]SentryIssue, error) {
-	var wire []sentryIssueWire
-	if err := json.Unmarshal(b, &wire); err != nil {
-		return nil, fmt.Errorf("not the issues JSON: %w", err)
-	}
-	out := make([]SentryIssue, 0, len(wire))
-	for _, w := range wire {
-		if w.ID == "" {
-			return nil, errors.New("an issue without an id")
-		}
-		is := SentryIssue{
-			ID: w.ID, ShortID: w.ShortID, Title: Printable(OneLine(w.Title)), Culprit: Printable(OneLine(w.Culprit)), Level: w.Level,
-			Project: w.Project.Slug, Permalink: w.Permalink, Events: int(w.Count), Users: int(w.UserCount),
-			FirstSeen: w.FirstSeen.Time, LastSeen: w.LastSeen.Time,
-		}
-		if w.Lifetime != nil && !w.Lifetime.FirstSeen.IsZero() {
-			is.FirstSeen = w.Lifetime.FirstSeen.Time
-		}
-		if w.FirstRelease != nil {
-			is.FirstRelease = w.FirstRelease.Version
-		}
-		if is.ShortID == "" {
-			is.ShortID = is.ID
-		}
-		out = append(out, is)
-	}
-	return out, nil
-}
-
-type sentryProjectWire struct {
-	ID   string `json:"id"`
-	Slug string `json:"slug"`
-}
-
-func decodeSentryProjects(b []byte) ([]sentryProjectWire, error) {
-	var list []sentryProjectWire
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("not the projects JSON: %w", err)
-	}
-	return list, nil
-}
-
-func decodeSentryDeploy(b []byte) (SentryDeploy, error) {
-	var w struct {
-		ID           string     `json:"id"`
-		Environment  string     `json:"environment"`
-		Name         *string    `json:"name"`
-		DateStarted  sentryTime `json:"dateStarted"`
-		DateFinished sentryTime `json:"dateFinished"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return SentryDeploy{}, fmt.Errorf("not the deploy JSON: %w", err)
-	}
-	if w.ID == "" {
-		return SentryDeploy{}, errors.New("the deploy has no id")
-	}
-	d := SentryDeploy{ID: w.ID, Environment: w.Environment, DateStarted: w.DateStarted.Time, DateFinished: w.DateFinished.Time}
-	if w.Name != nil {
-		d.Name = *w.Name
-	}
-	return d, nil
-}
-
-// sentryNextCursor reads Sentry's Link header and returns the next page's cursor
-// when Sentry says there are results there. Sentry always sends a "next"
-// link; results="false" is what ends the paging.
-func sentryNextCursor(link string) (string, bool) {
-	for _, part := range strings.Split(link, ",") {
-		attrs := strings.Split(part, ";")
-		if len(attrs) < 2 {
-			continue
-		}
-		var rel, results, cursor string
-		for _, a := range attrs[1:] {
-			k, v, ok := strings.Cut(strings.TrimSpace(a), "=")
-			if !ok {
-				continue
-			}
-			v = strings.Trim(v, `"`)
-			switch k {
-			case "rel":
-				rel = v
-			case "results":
-				results = v
-			case "cursor":
-				cursor = v
-			}
-		}
-		if rel == "next" && results == "true" && cursor != "" {
-			return cursor, true
-		}
-	}
-	return "", false
 }

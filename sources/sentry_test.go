@@ -186,10 +186,15 @@ func TestSentryClientErrorsAreSentences(t *testing.T) {
 	_, err = sources.NewSentryClient(cfg, nil).ErrorCounts(sentryCtx(t), time.Hour, nil)
 	wantSentryErr(t, err, 404, `check [sentry] org "nope"`)
 
+	// An environment Sentry has never seen: no events yet, with the
+	// names Sentry does know, so a typo shows.
 	cfg = sentryCfg(ts.URL)
 	cfg.Environment = "prod"
 	_, err = sources.NewSentryClient(cfg, nil).ErrorCounts(sentryCtx(t), time.Hour, nil)
-	wantSentryErr(t, err, 404, `environment "prod"`)
+	wantSentryErr(t, err, 404, `no events yet in environment "prod"`)
+	if !errors.Is(err, sources.ErrSentryNoEvents) || !strings.Contains(err.Error(), "Sentry knows production") {
+		t.Errorf("unknown environment: %v", err)
+	}
 
 	cfg = sentryCfg(ts.URL)
 	cfg.Projects = []string{"api"}
@@ -238,6 +243,33 @@ func TestSentryClientErrorsAreSentences(t *testing.T) {
 	}
 }
 
+// TestSentrySourceNoEventsYet: before the first event names the
+// environment, the stand-in answers 404 as Sentry does; the source reads
+// that as a quiet environment, not as Sentry down, and reads counts as soon
+// as an event arrives.
+func TestSentrySourceNoEventsYet(t *testing.T) {
+	clk := &stubClock{t: stubT0}
+	s, ts := newSentryStub(t, sentrystub.Options{Now: clk.Now})
+	src, err := sources.NewSentry(sentryCfg(ts.URL), sources.SentryOptions{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SetDeploy(sources.DeployMarks{Start: stubT0.Add(-5 * time.Minute)})
+	e, err := src.Read(sentryCtx(t))
+	if err != nil || !e.NoEvents || e.Environment != "production" {
+		t.Fatalf("before any event: %+v, %v", e, err)
+	}
+	if f := e.Facts()["sentry.no_new_issues"]; f.Known || f.Detail != "no events yet in environment production" {
+		t.Errorf("no_new_issues fact %+v", f)
+	}
+
+	sendError(syncSDK(t, s.DSN(ts.URL, "app"), "production", "v1"), "KeyError", "boom", "u1", stubT0.Add(-2*time.Minute))
+	e, err = src.Read(sentryCtx(t))
+	if err != nil || e.NoEvents || len(e.Series) == 0 || len(e.NewIssues) != 1 {
+		t.Fatalf("after the first event: %+v, %v", e, err)
+	}
+}
+
 func wantSentryErr(t *testing.T, err error, status int, want string) {
 	t.Helper()
 	var se *sources.SentryError
@@ -282,31 +314,60 @@ func TestSentryClientReleasesAndDeploys(t *testing.T) {
 	}
 }
 
-// TestSentrySourceHonoursRetryAfter: after a 429 the source waits what
-// Sentry asked, not its own poll interval.
-func TestSentrySourceHonoursRetryAfter(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Retry-After", "2")
-		w.WriteHeader(http.StatusTooManyRequests)
-		fmt.Fprint(w, `{"detail":"You are attempting to use this endpoint too frequently."}`)
-	}))
-	defer srv.Close()
-	cfg := sentryCfg(srv.URL)
-	cfg.Poll = config.Duration(10 * time.Millisecond)
-	src, err := sources.NewSentry(cfg, sources.SentryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	var snaps []sources.Snapshot[sources.ErrorRate]
-	_ = src.Run(ctx, func(s sources.Snapshot[sources.ErrorRate]) { snaps = append(snaps, s) })
-	if n := hits.Load(); n != 1 {
-		t.Errorf("%d requests in 400ms after a 429 asking for 2s, want 1", n)
-	}
-	if len(snaps) != 1 || snaps[0].Err == nil || !strings.Contains(snaps[0].Err.Error(), "waiting 2s") {
-		t.Errorf("snapshots %+v", snaps)
+// TestSentrySourceWaitsForSentrysReset: after a 429 the source waits until
+// the window Sentry names in X-Sentry-Rate-Limit-Reset reopens (Sentry sends
+// no Retry-After), not its own poll interval; and with no wait named, its
+// poll interval.
+func TestSentrySourceWaitsForSentrysReset(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset int64 // seconds after the answer's Date; 0: no header
+		want  time.Duration
+		says  string
+	}{
+		{"reset named", 90, 90 * time.Second, "window reopens in 1m30s"},
+		{"no wait named", 0, 10 * time.Second, "named no wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			date := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Date", date.Format(http.TimeFormat))
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.reset > 0 {
+					w.Header().Set("X-Sentry-Rate-Limit-Limit", "40")
+					w.Header().Set("X-Sentry-Rate-Limit-Remaining", "0")
+					w.Header().Set("X-Sentry-Rate-Limit-Reset", fmt.Sprint(date.Unix()+tc.reset))
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprint(w, `"You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds"`)
+			}))
+			defer srv.Close()
+			cfg := sentryCfg(srv.URL)
+			cfg.Poll = config.Duration(10 * time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waits := make(chan time.Duration, 1)
+			src, err := sources.NewSentry(cfg, sources.SentryOptions{After: func(d time.Duration) <-chan time.Time {
+				waits <- d
+				cancel()
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snaps []sources.Snapshot[sources.ErrorRate]
+			_ = src.Run(ctx, func(s sources.Snapshot[sources.ErrorRate]) { snaps = append(snaps, s) })
+			if got := <-waits; got != tc.want {
+				t.Errorf("waited %s after the 429, want %s", got, tc.want)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+			if len(snaps) != 1 || snaps[0].Err == nil || !strings.Contains(snaps[0].Err.Error(), tc.says) {
+				t.Errorf("snapshots %+v", snaps)
+			}
+		})
 	}
 }

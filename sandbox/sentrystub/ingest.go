@@ -767,9 +767,7 @@ func (s *Server) ingest(project int, d *decoded) {
 	if e.release != "" && !e.at.Before(iss.lastReleaseAt) {
 		iss.lastRelease, iss.lastReleaseAt = e.release, e.at
 	}
-	if e.environment != "" {
-		s.envs[e.environment] = true
-	}
+	s.noteEnv(e.environment, project)
 	if e.release != "" {
 		rel := s.ensureRelease(e.release, e.at)
 		rel.projects[project] = true

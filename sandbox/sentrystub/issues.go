@@ -3,7 +3,6 @@ package sentrystub
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -420,7 +419,7 @@ func (s *Server) handleIssues(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, j)
 	}
-	setPageHeaders(w, r, offset, limit, total)
+	setPageHeaders(w, r, offset, limit, total, true)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -466,47 +465,4 @@ func (s *Server) releaseBriefOf(version string) *releaseBrief {
 		FirstEvent:   isoTime(rel.firstEvent),
 		LastEvent:    isoTime(rel.lastEvent),
 	}
-}
-
-// Cursors have Sentry's "value:offset:is_prev" form. The stand-in pages by
-// offset alone (value is always 0), which Sentry's own offset paginator
-// also does; pages can shift if issues arrive between requests, as they can
-// in Sentry.
-func cursorOffset(c string) (int, error) {
-	if c == "" {
-		return 0, nil
-	}
-	parts := strings.Split(c, ":")
-	if len(parts) != 3 {
-		return 0, badRequest("Invalid cursor parameter.")
-	}
-	off, err := strconv.Atoi(parts[1])
-	if err != nil || off < 0 {
-		return 0, badRequest("Invalid cursor parameter.")
-	}
-	if _, err := strconv.ParseFloat(parts[0], 64); err != nil {
-		return 0, badRequest("Invalid cursor parameter.")
-	}
-	return off, nil
-}
-
-// setPageHeaders writes Sentry's Link header (previous, then next, each
-// with results="true|false" and the cursor repeated as a parameter) and the
-// X-Hits count.
-func setPageHeaders(w http.ResponseWriter, r *http.Request, offset, limit, total int) {
-	params := url.Values{}
-	for k, v := range r.URL.Query() {
-		if k != "cursor" {
-			params[k] = v
-		}
-	}
-	base := baseURL(r) + r.URL.EscapedPath() + "?" + params.Encode()
-	link := func(rel string, cursor string, has bool) string {
-		return fmt.Sprintf(`<%s&cursor=%s>; rel="%s"; results="%t"; cursor="%s"`, base, cursor, rel, has, cursor)
-	}
-	prev := fmt.Sprintf("0:%d:1", max(offset-limit, 0))
-	next := fmt.Sprintf("0:%d:0", offset+limit)
-	w.Header().Set("Link", link("previous", prev, offset > 0)+", "+link("next", next, offset+limit < total))
-	w.Header().Set("X-Hits", strconv.Itoa(total))
-	w.Header().Set("X-Max-Hits", strconv.Itoa(total))
 }

@@ -139,7 +139,7 @@ func (s *Server) selectProjects(q url.Values) (map[int]bool, error) {
 func (s *Server) selectEnvs(q url.Values) (map[string]bool, error) {
 	var out map[string]bool
 	for _, v := range q["environment"] {
-		if !s.envs[v] {
+		if s.envs[v] == nil {
 			return nil, &apiError{http.StatusNotFound, "The requested resource does not exist"}
 		}
 		if out == nil {

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 type release struct {
@@ -23,6 +22,12 @@ type release struct {
 	firstEvent   time.Time
 	lastEvent    time.Time
 	deploys      []*Deploy
+	// lastDeploy is Release.last_deploy_id: the deploy created last,
+	// whatever its dates.
+	lastDeploy *Deploy
+	// latest is ReleaseProjectEnvironment.last_deploy_id, by project and
+	// environment: what GET .../deploys/ lists.
+	latest map[int]map[string]*Deploy
 }
 
 // ensureRelease finds or creates a release. Sentry creates releases it first
@@ -84,19 +89,8 @@ func (s *Server) handleProjects(w http.ResponseWriter, r *http.Request) {
 	for _, p := range s.projects {
 		out = append(out, s.projectOut(p))
 	}
-	setPageHeaders(w, r, 0, len(out)+1, len(out))
+	setPageHeaders(w, r, 0, len(out)+1, len(out), false)
 	writeJSON(w, http.StatusOK, out)
-}
-
-func deployOut(d *Deploy) map[string]any {
-	return map[string]any{
-		"id":           strconv.Itoa(d.ID),
-		"environment":  d.Environment,
-		"dateStarted":  isoTime(d.DateStarted),
-		"dateFinished": isoTime(d.DateFinished),
-		"name":         nullable(d.Name),
-		"url":          nullable(d.URL),
-	}
 }
 
 // releaseOut follows Sentry's release serializer for the fields a client of
@@ -126,14 +120,8 @@ func (s *Server) releaseOut(rel *release) map[string]any {
 		projects = []map[string]any{}
 	}
 	var lastDeploy any
-	if n := len(rel.deploys); n > 0 {
-		latest := rel.deploys[0]
-		for _, d := range rel.deploys[1:] {
-			if !d.DateFinished.Before(latest.DateFinished) {
-				latest = d
-			}
-		}
-		lastDeploy = deployOut(latest)
+	if rel.lastDeploy != nil {
+		lastDeploy = deployOut(rel.lastDeploy)
 	}
 	return map[string]any{
 		"id":                 rel.id,
@@ -205,7 +193,7 @@ func (s *Server) handleReleases(w http.ResponseWriter, r *http.Request) {
 	for _, rel := range rels[lo:hi] {
 		out = append(out, s.releaseOut(rel))
 	}
-	setPageHeaders(w, r, offset, limit, len(rels))
+	setPageHeaders(w, r, offset, limit, len(rels), false)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -317,132 +305,4 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.releaseOut(rel))
-}
-
-// handleDeploys serves GET .../releases/{version}/deploys/, newest first.
-func (s *Server) handleDeploys(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	offset, err := cursorOffset(q.Get("cursor"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	limit := perPage(q)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rel := s.releases[r.PathValue("version")]
-	if rel == nil {
-		writeDetail(w, http.StatusNotFound, "The requested resource does not exist")
-		return
-	}
-	deploys := append([]*Deploy(nil), rel.deploys...)
-	sort.SliceStable(deploys, func(i, j int) bool {
-		return deploys[i].DateFinished.After(deploys[j].DateFinished)
-	})
-	lo, hi := min(offset, len(deploys)), min(offset+limit, len(deploys))
-	out := make([]map[string]any, 0, hi-lo)
-	for _, d := range deploys[lo:hi] {
-		out = append(out, deployOut(d))
-	}
-	setPageHeaders(w, r, offset, limit, len(deploys))
-	writeJSON(w, http.StatusOK, out)
-}
-
-const dateFormatMsg = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-
-// handleCreateDeploy serves POST .../releases/{version}/deploys/. As in
-// Sentry the release must already exist (created through the releases
-// endpoint or by an event that carried it): otherwise 404.
-func (s *Server) handleCreateDeploy(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Environment  *string  `json:"environment"`
-		Name         string   `json:"name"`
-		URL          string   `json:"url"`
-		DateStarted  string   `json:"dateStarted"`
-		DateFinished string   `json:"dateFinished"`
-		Projects     []string `json:"projects"`
-	}
-	version := r.PathValue("version")
-	s.mu.Lock()
-	rel := s.releases[version]
-	s.mu.Unlock()
-	if rel == nil {
-		writeDetail(w, http.StatusNotFound, "The requested resource does not exist")
-		return
-	}
-	if err := decodeBody(r, &body); err != nil {
-		writeError(w, err)
-		return
-	}
-	fe := fieldErrors{}
-	switch {
-	case body.Environment == nil:
-		fe.add("environment", "This field is required.")
-	case *body.Environment == "":
-		fe.add("environment", "This field may not be blank.")
-	case !validEnvironment(*body.Environment):
-		fe.add("environment", "Invalid environment name")
-	}
-	if utf8.RuneCountInString(body.Name) > 64 {
-		fe.add("name", "Ensure this field has no more than 64 characters.")
-	}
-	if body.URL != "" {
-		if u, err := url.Parse(body.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fe.add("url", "Enter a valid URL.")
-		}
-	}
-	parse := func(field, v string) time.Time {
-		if v == "" {
-			return time.Time{}
-		}
-		t, err := parseISO(v)
-		if err != nil {
-			fe.add(field, dateFormatMsg)
-		}
-		return t
-	}
-	started := parse("dateStarted", body.DateStarted)
-	finished := parse("dateFinished", body.DateFinished)
-	if len(fe) > 0 {
-		writeJSON(w, http.StatusBadRequest, fe)
-		return
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var slugs []string
-	if body.Projects != nil {
-		for _, ref := range body.Projects {
-			p := s.projectByRef(ref)
-			if p == nil || !rel.projects[p.ID] {
-				writeJSON(w, http.StatusBadRequest, fieldErrors{"projects": {"Invalid projects"}})
-				return
-			}
-			slugs = append(slugs, p.Slug)
-		}
-	} else {
-		for id := range rel.projects {
-			slugs = append(slugs, s.projectByID(id).Slug)
-		}
-		sort.Strings(slugs)
-	}
-	if finished.IsZero() {
-		finished = s.now().UTC()
-	}
-	s.deploySeq++
-	d := &Deploy{
-		ID:           s.deploySeq,
-		Release:      version,
-		Environment:  *body.Environment,
-		Name:         body.Name,
-		URL:          body.URL,
-		DateStarted:  started,
-		DateFinished: finished,
-		Projects:     slugs,
-	}
-	rel.deploys = append(rel.deploys, d)
-	// A deploy creates its environment in Sentry, after which the
-	// environment can be named in queries.
-	s.envs[d.Environment] = true
-	writeJSON(w, http.StatusCreated, deployOut(d))
 }

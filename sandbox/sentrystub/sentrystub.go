@@ -40,7 +40,10 @@ type Options struct {
 	Projects  []Project // default one project {ID: 1, Slug: "app", Key: random hex}
 	Token     string    // API bearer token; default random hex (see Server.Token)
 	RateLimit int       // requests per second per token and endpoint on /api/0/ before 429; 0 = unlimited
-	Now       func() time.Time
+	// ConcurrentLimit is how many requests per token and endpoint may be
+	// in flight at once when RateLimit is set; 0 means 25.
+	ConcurrentLimit int
+	Now             func() time.Time
 }
 
 // Deploy is a deploy marker recorded against a release.
@@ -57,13 +60,14 @@ type Deploy struct {
 
 // Server is the stand-in. It is safe for concurrent use.
 type Server struct {
-	org      string
-	orgID    int
-	token    string
-	rate     int
-	now      func() time.Time
-	created  time.Time
-	projects []Project
+	org        string
+	orgID      int
+	token      string
+	rate       int
+	concurrent int
+	now        func() time.Time
+	created    time.Time
+	projects   []Project
 
 	mu        sync.Mutex
 	events    []*event
@@ -73,23 +77,29 @@ type Server struct {
 	releases  map[string]*release
 	relSeq    int
 	deploySeq int
-	envs      map[string]bool
+	envs      map[string]*environment
 	windows   map[string]*rateWindow
+	inflight  map[string]int
 }
 
 // New builds a Server from o, filling in defaults.
 func New(o Options) *Server {
 	s := &Server{
-		org:      o.Org,
-		orgID:    1,
-		token:    o.Token,
-		rate:     o.RateLimit,
-		now:      o.Now,
-		byHash:   map[string]*issue{},
-		shortSeq: map[int]int{},
-		releases: map[string]*release{},
-		envs:     map[string]bool{},
-		windows:  map[string]*rateWindow{},
+		org:        o.Org,
+		orgID:      1,
+		token:      o.Token,
+		rate:       o.RateLimit,
+		concurrent: o.ConcurrentLimit,
+		now:        o.Now,
+		byHash:     map[string]*issue{},
+		shortSeq:   map[int]int{},
+		releases:   map[string]*release{},
+		envs:       map[string]*environment{},
+		windows:    map[string]*rateWindow{},
+		inflight:   map[string]int{},
+	}
+	if s.concurrent <= 0 {
+		s.concurrent = defaultConcurrentLimit
 	}
 	if s.org == "" {
 		s.org = "acme"
@@ -210,15 +220,22 @@ func (s *Server) Handler() http.Handler {
 			h(w, r)
 		})
 	}
-	ingest("/api/{project_id}/envelope/", s.handleEnvelope)
-	ingest("/api/{project_id}/store/", s.handleStore)
+	// Relay takes the ingest paths with or without the trailing slash.
+	for _, p := range []string{"/api/{project_id}/envelope", "/api/{project_id}/envelope/"} {
+		ingest(p, s.handleEnvelope)
+	}
+	for _, p := range []string{"/api/{project_id}/store", "/api/{project_id}/store/"} {
+		ingest(p, s.handleStore)
+	}
 
+	// {$}: a Django route matches the whole path, not a prefix.
 	api := func(pattern string, methods map[string]http.HandlerFunc) {
-		mux.Handle(pattern, s.api(pattern, methods))
+		mux.Handle(pattern+"{$}", s.api(pattern, methods))
 	}
 	const org = "/api/0/organizations/{org}/"
 	api(org, map[string]http.HandlerFunc{http.MethodGet: s.handleOrg})
 	api(org+"projects/", map[string]http.HandlerFunc{http.MethodGet: s.handleProjects})
+	api(org+"environments/", map[string]http.HandlerFunc{http.MethodGet: s.handleEnvironments})
 	api(org+"events-stats/", map[string]http.HandlerFunc{http.MethodGet: s.handleEventsStats})
 	api(org+"issues/", map[string]http.HandlerFunc{http.MethodGet: s.handleIssues})
 	api(org+"issues/{issue_id}/", map[string]http.HandlerFunc{http.MethodGet: s.handleIssue})
@@ -231,24 +248,40 @@ func (s *Server) Handler() http.Handler {
 		http.MethodGet:  s.handleDeploys,
 		http.MethodPost: s.handleCreateDeploy,
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeDetail(w, http.StatusNotFound, "The requested resource does not exist")
-	})
-
+	mux.HandleFunc("/", s.catchAll)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Sentry's URLs all end in a slash; clients that drop it still
-		// reach the endpoint rather than the catch-all.
-		if !strings.HasSuffix(r.URL.Path, "/") {
-			u := *r.URL
-			u.Path += "/"
-			if u.RawPath != "" {
-				u.RawPath += "/"
-			}
-			r = r.WithContext(r.Context())
-			r.URL = &u
+		// ServeMux would redirect a missing slash to the route; Django
+		// does not, and Sentry's catch-all answers instead.
+		if strings.HasPrefix(r.URL.Path, "/api/0/") && !strings.HasSuffix(r.URL.Path, "/") {
+			s.catchAll(w, r)
+			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// catchAll is Sentry's CatchallEndpoint (src/sentry/api/endpoints/
+// catchall.py), which answers every path no route matches: every Sentry
+// route ends in a slash, and a path without one gets a 404 saying so, as
+// JSON {"info": ...} when the request was JSON and as plain text with a
+// caret under the missing slash otherwise. Any other unknown path gets an
+// empty 404.
+func (s *Server) catchAll(w http.ResponseWriter, r *http.Request) {
+	s.setDate(w)
+	if strings.HasSuffix(r.URL.Path, "/") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	const help = "Route not found, did you forget a trailing slash?"
+	suggestion := "try: " + r.URL.Path + "/"
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		writeJSON(w, http.StatusNotFound, map[string]string{"info": help + " " + suggestion})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprintf(w, "%s\n\n%s\n%s^\n", help, suggestion, strings.Repeat(" ", len(suggestion)-1))
 }
 
 // api wraps an /api/0/ endpoint with what every Sentry API view does before
@@ -261,6 +294,7 @@ func (s *Server) api(pattern string, methods map[string]http.HandlerFunc) http.H
 	}
 	sort.Strings(allowed)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.setDate(w)
 		h, ok := methods[r.Method]
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -272,9 +306,11 @@ func (s *Server) api(pattern string, methods map[string]http.HandlerFunc) http.H
 			writeDetail(w, http.StatusUnauthorized, msg)
 			return
 		}
-		if !s.admit(w, s.token+" "+r.Method+" "+pattern) {
+		ok, done := s.admit(w, s.token+" "+r.Method+" "+pattern)
+		if !ok {
 			return
 		}
+		defer done()
 		if org := r.PathValue("org"); org != s.org && org != strconv.Itoa(s.orgID) {
 			writeDetail(w, http.StatusNotFound, "The requested resource does not exist")
 			return
@@ -299,46 +335,6 @@ func (s *Server) authenticate(r *http.Request) string {
 		return "Invalid token"
 	}
 	return ""
-}
-
-// rateWindow counts requests in one fixed one-second window, the window
-// shape Sentry's API rate limiter uses.
-type rateWindow struct {
-	start int64
-	n     int
-}
-
-// admit applies the per-token, per-endpoint limit and writes the 429 itself
-// when the request is over it.
-func (s *Server) admit(w http.ResponseWriter, key string) bool {
-	if s.rate <= 0 {
-		return true
-	}
-	now := s.now()
-	sec := now.Unix()
-	s.mu.Lock()
-	win := s.windows[key]
-	if win == nil || win.start != sec {
-		win = &rateWindow{start: sec}
-		s.windows[key] = win
-	}
-	win.n++
-	n := win.n
-	s.mu.Unlock()
-
-	reset := time.Unix(sec+1, 0)
-	remaining := max(s.rate-n, 0)
-	w.Header().Set("X-Sentry-Rate-Limit-Limit", strconv.Itoa(s.rate))
-	w.Header().Set("X-Sentry-Rate-Limit-Remaining", strconv.Itoa(remaining))
-	w.Header().Set("X-Sentry-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	if n <= s.rate {
-		return true
-	}
-	retry := int(reset.Sub(now).Round(time.Second) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(retry, 1)))
-	writeDetail(w, http.StatusTooManyRequests, fmt.Sprintf(
-		"You are attempting to use this endpoint too frequently. Limit is %d requests in 1 seconds", s.rate))
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -609,29 +609,6 @@ func TestAuthAndOrganization(t *testing.T) {
 	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
 }
 
-func TestRateLimit(t *testing.T) {
-	_, ts, clk := newStub(t, Options{RateLimit: 2})
-	for i := 0; i < 2; i++ {
-		resp, body := get(t, ts, testToken, "/api/0/organizations/acme/")
-		mustStatus(t, resp, body, http.StatusOK)
-	}
-	resp, body := get(t, ts, testToken, "/api/0/organizations/acme/")
-	mustStatus(t, resp, body, http.StatusTooManyRequests)
-	if resp.Header.Get("Retry-After") != "1" || resp.Header.Get("X-Sentry-Rate-Limit-Remaining") != "0" {
-		t.Errorf("429 headers %v", resp.Header)
-	}
-	if !strings.Contains(string(body), "too frequently") {
-		t.Errorf("429 body %s", body)
-	}
-	// Other endpoints have their own budget.
-	resp, body = get(t, ts, testToken, "/api/0/organizations/acme/issues/")
-	mustStatus(t, resp, body, http.StatusOK)
-	// The next window admits again.
-	clk.Add(time.Second)
-	resp, body = get(t, ts, testToken, "/api/0/organizations/acme/")
-	mustStatus(t, resp, body, http.StatusOK)
-}
-
 func TestReleasesAndDeploys(t *testing.T) {
 	s, ts, clk := newStub(t, Options{})
 	deploys := "/api/0/organizations/acme/releases/app%402.4.0/deploys/"
