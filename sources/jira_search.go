@@ -1,0 +1,287 @@
+package sources
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// JiraSprint is a sprint an issue belongs to.
+type JiraSprint struct {
+	ID    int
+	Name  string
+	State string // active, closed, future (lower case)
+}
+
+// JiraIssue is one issue with the fields the board shows.
+type JiraIssue struct {
+	Key         string
+	Summary     string
+	StatusID    string
+	Status      string
+	FixVersions []string
+	Sprints     []JiraSprint
+	Labels      []string
+	Priority    string
+	Assignee    string
+}
+
+// jiraFields is the explicit field list every search asks for: Cloud's
+// enhanced search returns no fields at all without one.
+func (c *JiraClient) jiraFields() []string {
+	return []string{"summary", "status", "fixVersions", c.sprintField(), "labels", "priority", "assignee"}
+}
+
+// Search returns every issue matching jql, following the flavour's paging to
+// the end.
+func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error) {
+	size := c.PageSize
+	if size <= 0 {
+		size = 100
+	}
+	fields := strings.Join(c.jiraFields(), ",")
+	var out []JiraIssue
+	if c.cloud() {
+		token := ""
+		seen := map[string]bool{}
+		for page := 0; ; page++ {
+			q := url.Values{"jql": {jql}, "fields": {fields}, "maxResults": {strconv.Itoa(size)}}
+			if token != "" {
+				q.Set("nextPageToken", token)
+			}
+			data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search/jql", query: q,
+				hint: "check [jira] project and that the account can browse it"})
+			if err != nil {
+				return nil, err
+			}
+			p, err := DecodeJiraSearchPage(data, c.sprintField())
+			if err != nil {
+				return nil, fmt.Errorf("search page %d from %s: %w", page+1, c.BaseURL, err)
+			}
+			out = append(out, p.Issues...)
+			if p.NextPageToken == "" || p.IsLast {
+				return out, nil
+			}
+			// A server that hands out the same token twice would page forever.
+			if seen[p.NextPageToken] {
+				return nil, fmt.Errorf("search on %s: Jira returned the same page token twice; the result may be changing too fast, try again", c.BaseURL)
+			}
+			seen[p.NextPageToken] = true
+			token = p.NextPageToken
+		}
+	}
+	for startAt := 0; ; {
+		q := url.Values{"jql": {jql}, "fields": {fields}, "maxResults": {strconv.Itoa(size)}, "startAt": {strconv.Itoa(startAt)}}
+		data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search", query: q,
+			hint: "check [jira] project and that the account can browse it"})
+		if err != nil {
+			return nil, err
+		}
+		p, err := DecodeJiraSearchPage(data, c.sprintField())
+		if err != nil {
+			return nil, fmt.Errorf("search from %s at %d: %w", c.BaseURL, startAt, err)
+		}
+		out = append(out, p.Issues...)
+		startAt += len(p.Issues)
+		if len(p.Issues) == 0 || startAt >= p.Total {
+			return out, nil
+		}
+	}
+}
+
+// BoardIssues returns the project's issues in the board's statuses, in rank
+// order, as the board shows them.
+func (c *JiraClient) BoardIssues(ctx context.Context, project string, bc JiraBoardConfig) ([]JiraIssue, error) {
+	return c.Search(ctx, BoardJQL(project, bc))
+}
+
+// BoardJQL selects the project's issues in any status the board has a
+// column for. Status ids, not names, so a renamed status keeps working.
+func BoardJQL(project string, bc JiraBoardConfig) string {
+	var ids []string
+	for _, col := range bc.Columns {
+		for _, id := range col.StatusIDs {
+			ids = append(ids, jqlQuote(id))
+		}
+	}
+	jql := "project = " + jqlQuote(project)
+	if len(ids) > 0 {
+		jql += " AND status in (" + strings.Join(ids, ", ") + ")"
+	}
+	return jql + " ORDER BY Rank ASC"
+}
+
+func jqlQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// JiraSearchPage is one page of either search flavour.
+type JiraSearchPage struct {
+	Issues        []JiraIssue
+	NextPageToken string // enhanced search
+	IsLast        bool   // enhanced search
+	StartAt       int    // offset search
+	Total         int    // offset search
+}
+
+// DecodeJiraSearchPage decodes a page of /search/jql (Cloud) or /search
+// (Data Center); sprintField names the sprint custom field.
+func DecodeJiraSearchPage(data []byte, sprintField string) (JiraSearchPage, error) {
+	var raw struct {
+		Issues []struct {
+			Key    string                     `json:"key"`
+			Fields map[string]json.RawMessage `json:"fields"`
+		} `json:"issues"`
+		NextPageToken string `json:"nextPageToken"`
+		IsLast        bool   `json:"isLast"`
+		StartAt       int    `json:"startAt"`
+		Total         int    `json:"total"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return JiraSearchPage{}, fmt.Errorf("unexpected answer (not a search result): %w", err)
+	}
+	p := JiraSearchPage{NextPageToken: raw.NextPageToken, IsLast: raw.IsLast, StartAt: raw.StartAt, Total: raw.Total}
+	p.Issues = make([]JiraIssue, 0, len(raw.Issues))
+	for _, ri := range raw.Issues {
+		if ri.Key == "" {
+			return p, errors.New("unexpected answer: an issue without a key")
+		}
+		is, err := decodeJiraFields(ri.Key, ri.Fields, sprintField)
+		if err != nil {
+			return p, err
+		}
+		p.Issues = append(p.Issues, is)
+	}
+	return p, nil
+}
+
+func decodeJiraFields(key string, f map[string]json.RawMessage, sprintField string) (JiraIssue, error) {
+	is := JiraIssue{Key: key}
+	field := func(name string, into any) error {
+		raw, ok := f[name]
+		if !ok || string(raw) == "null" {
+			return nil
+		}
+		if err := json.Unmarshal(raw, into); err != nil {
+			return fmt.Errorf("unexpected answer: field %s of %s: %w", name, key, err)
+		}
+		return nil
+	}
+	var status struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	var named struct {
+		Name string `json:"name"`
+	}
+	var user struct {
+		DisplayName string `json:"displayName"`
+		Name        string `json:"name"`
+	}
+	var versions []struct {
+		Name string `json:"name"`
+	}
+	errs := []error{
+		field("summary", &is.Summary),
+		field("status", &status),
+		field("labels", &is.Labels),
+		field("priority", &named),
+		field("assignee", &user),
+		field("fixVersions", &versions),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return is, err
+	}
+	is.StatusID, is.Status = status.ID, status.Name
+	is.Priority = named.Name
+	is.Assignee = user.DisplayName
+	if is.Assignee == "" {
+		is.Assignee = user.Name
+	}
+	for _, v := range versions {
+		is.FixVersions = append(is.FixVersions, v.Name)
+	}
+	is.Sprints = DecodeJiraSprints(f[sprintField])
+	return is, nil
+}
+
+// DecodeJiraSprints reads the sprint field in either of the shapes Jira
+// serves: an array of objects (Cloud, recent Data Center) or an array of
+// the legacy strings "com.atlassian.greenhopper.service.sprint.Sprint@1f
+// [id=3,rapidViewId=1,state=ACTIVE,name=Sprint 3,...]". Anything else, as a
+// site whose field id means something else would send, reads as no sprint
+// rather than failing the board.
+func DecodeJiraSprints(raw json.RawMessage) []JiraSprint {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var objs []struct {
+		ID    int    `json:"id"`
+		Name  string `json:"name"`
+		State string `json:"state"`
+	}
+	if json.Unmarshal(raw, &objs) == nil {
+		out := make([]JiraSprint, 0, len(objs))
+		for _, o := range objs {
+			if o.Name != "" {
+				out = append(out, JiraSprint{ID: o.ID, Name: o.Name, State: strings.ToLower(o.State)})
+			}
+		}
+		return out
+	}
+	var strs []string
+	if json.Unmarshal(raw, &strs) != nil {
+		return nil
+	}
+	var out []JiraSprint
+	for _, s := range strs {
+		if sp, ok := parseLegacySprint(s); ok {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// parseLegacySprint reads "…[id=3,rapidViewId=1,state=ACTIVE,name=Sprint
+// 3,startDate=…]". A name may contain commas, so it runs up to the next
+// ",key=" of a known key.
+func parseLegacySprint(s string) (JiraSprint, bool) {
+	open := strings.IndexByte(s, '[')
+	if open < 0 || !strings.HasSuffix(s, "]") {
+		return JiraSprint{}, false
+	}
+	body := s[open+1 : len(s)-1]
+	var sp JiraSprint
+	known := []string{"id", "rapidViewId", "state", "name", "goal", "startDate", "endDate", "completeDate", "activatedDate", "sequence", "synced", "autoStartStop", "incompleteIssuesDestinationId"}
+	rest := body
+	for rest != "" {
+		eq := strings.IndexByte(rest, '=')
+		if eq < 0 {
+			break
+		}
+		k := rest[:eq]
+		rest = rest[eq+1:]
+		end := len(rest)
+		for _, nk := range known {
+			if i := strings.Index(rest, ","+nk+"="); i >= 0 && i < end {
+				end = i
+			}
+		}
+		v := rest[:end]
+		rest = strings.TrimPrefix(rest[end:], ",")
+		switch k {
+		case "id":
+			sp.ID, _ = strconv.Atoi(v)
+		case "state":
+			sp.State = strings.ToLower(v)
+		case "name":
+			sp.Name = v
+		}
+	}
+	return sp, sp.Name != ""
+}
