@@ -278,7 +278,7 @@ func TestJiraMoveListsProblems(t *testing.T) {
 		t.Errorf("title %q", p.Title)
 	}
 	text := strings.Join(p.Lines, "\n")
-	if !strings.Contains(text, "ACME-33 In Progress → Staging: problem: no transition from In Progress to Staging (it offers Code Review → Code Review)") {
+	if !strings.Contains(text, "ACME-33 In Progress → Staging: problem: no transition from In Progress reaches Staging, which holds status 10003; it offers Code Review → Code Review (10001, column Code Review)") {
 		t.Errorf("preview:\n%s", text)
 	}
 	res, err := a.Run(ctx)

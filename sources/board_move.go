@@ -93,18 +93,20 @@ func inTarget(b Board, c Card, to string) bool {
 }
 
 // PlanMoves works out, for each move, every card in its from columns and the
-// transition that takes it to the move's to column: the one whose target
-// status is in that column (by id, or by name when the board gives none).
-// transitions gives a card's available transitions, or why they could not
-// be read. A card without such a transition is a step with a Problem, never
-// left out; a card already in the target column is not moved again, so
-// planning after a completed move yields nothing to do.
+// transition that takes it to the move's to column: one whose target status
+// id is among the statuses the board configuration lists for that column.
+// Names are never compared: a column's name need not be its statuses', and
+// a status named like a column may be on no column at all, where a card
+// moved to it would silently leave the board. transitions gives a card's
+// available transitions, or why they could not be read. A card without
+// such a transition is a step with a Problem naming what the workflow does
+// offer, never left out; a card already in the target column is not moved
+// again, so planning after a completed move yields nothing to do.
 func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([]JiraTransition, error)) []MovePlan {
 	var plans []MovePlan
 	seen := map[string]bool{}
 	for _, m := range moves {
 		p := MovePlan{To: m.To, From: m.From}
-		target, haveTarget := b.Column(m.To)
 		for _, from := range m.From {
 			col, ok := b.Column(from)
 			if !ok {
@@ -115,7 +117,7 @@ func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([
 					continue
 				}
 				seen[c.Key] = true
-				p.Steps = append(p.Steps, planStep(c, col.Name, m.To, target, haveTarget, transitions))
+				p.Steps = append(p.Steps, planStep(b, c, col.Name, m.To, transitions))
 			}
 		}
 		plans = append(plans, p)
@@ -134,14 +136,18 @@ func PlanCardMove(b Board, key, to string, transitions func(key string) ([]JiraT
 	if strings.EqualFold(col.Name, to) || inTarget(b, c, to) {
 		return MoveStep{Key: c.Key, Summary: c.Summary, From: col.Name, To: to, Problem: "already in " + to}, nil
 	}
-	target, haveTarget := b.Column(to)
-	return planStep(c, col.Name, to, target, haveTarget, transitions), nil
+	return planStep(b, c, col.Name, to, transitions), nil
 }
 
-func planStep(c Card, from, to string, target BoardColumn, haveTarget bool, transitions func(string) ([]JiraTransition, error)) MoveStep {
+func planStep(b Board, c Card, from, to string, transitions func(string) ([]JiraTransition, error)) MoveStep {
 	st := MoveStep{Key: c.Key, Summary: c.Summary, From: from, To: to}
-	if !haveTarget {
+	target, ok := b.Column(to)
+	if !ok {
 		st.Problem = fmt.Sprintf("there is no column %q on the board", to)
+		return st
+	}
+	if len(target.StatusIDs) == 0 {
+		st.Problem = fmt.Sprintf("column %s has no status mapped to it on the board, so no transition can reach it", target.Name)
 		return st
 	}
 	ts, err := transitions(c.Key)
@@ -149,29 +155,42 @@ func planStep(c Card, from, to string, target BoardColumn, haveTarget bool, tran
 		st.Problem = "cannot read its transitions: " + OneLine(err.Error())
 		return st
 	}
-	for _, t := range ts {
-		if len(target.StatusIDs) > 0 && slices.Contains(target.StatusIDs, t.ToID) ||
-			len(target.StatusIDs) == 0 && strings.EqualFold(t.ToName, target.Name) {
-			st.TransitionID, st.TransitionName = t.ID, t.Name
-			return st
+	// The column's first status is the one Jira's own board moves a card
+	// to, so it is preferred when several are reachable.
+	for _, id := range target.StatusIDs {
+		for _, t := range ts {
+			if t.ToID == id {
+				st.TransitionID, st.TransitionName = t.ID, t.Name
+				return st
+			}
 		}
 	}
-	// A board whose column ids were not given may still name statuses
-	// like its columns; try the name before giving up.
-	for _, t := range ts {
-		if strings.EqualFold(t.ToName, target.Name) {
-			st.TransitionID, st.TransitionName = t.ID, t.Name
-			return st
-		}
+	status := c.Status
+	if status == "" {
+		status = "status " + c.StatusID
+	}
+	if len(ts) == 0 {
+		st.Problem = fmt.Sprintf("the workflow offers %s no transition from %s at all", c.Key, status)
+		return st
 	}
 	var avail []string
 	for _, t := range ts {
-		avail = append(avail, fmt.Sprintf("%s → %s", t.Name, t.ToName))
+		where := "on no column"
+		if i := b.columnOf(t.ToID); i >= 0 {
+			where = "column " + b.Columns[i].Name
+		}
+		avail = append(avail, fmt.Sprintf("%s → %s (%s, %s)", t.Name, t.ToName, t.ToID, where))
 	}
-	if len(avail) == 0 {
-		st.Problem = fmt.Sprintf("the workflow offers %s no transition from %s at all", c.Key, c.Status)
-	} else {
-		st.Problem = fmt.Sprintf("no transition from %s to %s (it offers %s)", c.Status, to, strings.Join(avail, "; "))
+	holds := "status " + target.StatusIDs[0]
+	if len(target.StatusIDs) > 1 {
+		holds = "statuses " + strings.Join(target.StatusIDs, ", ")
 	}
+	st.Problem = fmt.Sprintf("no transition from %s reaches %s, which holds %s; it offers %s",
+		status, target.Name, holds, strings.Join(avail, "; "))
 	return st
+}
+
+// columnOf is the index of the column holding status id, or -1.
+func (b Board) columnOf(id string) int {
+	return slices.IndexFunc(b.Columns, func(c BoardColumn) bool { return slices.Contains(c.StatusIDs, id) })
 }

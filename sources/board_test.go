@@ -265,7 +265,7 @@ func TestPlanMovesListsProblems(t *testing.T) {
 	if steps[0].TransitionID != "7" || steps[0].Problem != "" {
 		t.Errorf("X-2: %+v", steps[0])
 	}
-	if !strings.Contains(steps[1].Problem, "no transition from Ready 2 to Done (it offers Back → Review)") {
+	if steps[1].Problem != "no transition from Ready 2 reaches Done, which holds status 4; it offers Back → Review (1, column Review)" {
 		t.Errorf("X-3: %q", steps[1].Problem)
 	}
 	if !strings.Contains(steps[2].Problem, "cannot read its transitions: 503 from Jira") {
