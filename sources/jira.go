@@ -75,10 +75,6 @@ func getJSON(ctx context.Context, u string, auth func(*http.Request), into any, 
 	return nil
 }
 
-// JiraSprintField is where Jira Cloud keeps sprints unless a site says
-// otherwise; it is the same id on the vast majority of sites.
-const JiraSprintField = "customfield_10020"
-
 // JiraClient is a thin typed client for the few Jira REST resources the
 // cockpit uses. It is safe for concurrent use: a rate limit met by one
 // request holds back all of them, so a bulk move slows down together instead
@@ -90,8 +86,8 @@ type JiraClient struct {
 	Auth func(*http.Request)
 	// HTTP is the client to use; nil uses one with a 30 s timeout.
 	HTTP *http.Client
-	// SprintField is the custom field holding sprints; empty means
-	// JiraSprintField.
+	// SprintField is the custom field holding sprints, from [jira]
+	// sprint_field; empty finds it in the site's field list (Fields).
 	SprintField string
 	// PageSize is the maxResults asked for per search page; servers may
 	// answer with fewer. Zero means 100.
@@ -105,14 +101,18 @@ type JiraClient struct {
 
 	mu        sync.Mutex
 	notBefore time.Time
+
+	fieldsMu sync.Mutex
+	fields   *JiraFields
 }
 
 // NewJiraClient builds a client from the [jira] section.
 func NewJiraClient(j *config.Jira) *JiraClient {
 	return &JiraClient{
-		BaseURL: strings.TrimRight(j.URL, "/"),
-		Flavor:  j.Flavor,
-		Auth:    func(r *http.Request) { JiraAuth(r, j) },
+		BaseURL:     strings.TrimRight(j.URL, "/"),
+		Flavor:      j.Flavor,
+		Auth:        func(r *http.Request) { JiraAuth(r, j) },
+		SprintField: j.SprintField,
 	}
 }
 
@@ -133,13 +133,6 @@ func (c *JiraClient) api() string {
 		return "/rest/api/3"
 	}
 	return "/rest/api/2"
-}
-
-func (c *JiraClient) sprintField() string {
-	if c.SprintField != "" {
-		return c.SprintField
-	}
-	return JiraSprintField
 }
 
 // request is one API call. Its body is kept as bytes so that a retry can

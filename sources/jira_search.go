@@ -1,12 +1,14 @@
 package sources
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -31,20 +33,32 @@ type JiraIssue struct {
 	Assignee    string
 }
 
-// jiraFields is the explicit field list every search asks for: Cloud's
-// enhanced search returns no fields at all without one.
-func (c *JiraClient) jiraFields() []string {
-	return []string{"summary", "status", "fixVersions", c.sprintField(), "labels", "priority", "assignee"}
+// The fields every search asks for, under their fixed ids; the sprint and
+// fix version fields are added under the site's own ids. Cloud's enhanced
+// search returns no fields at all without an explicit list.
+var jiraFixedFields = []string{"summary", "status", "labels", "priority", "assignee"}
+
+func (f JiraFields) list() []string {
+	out := slices.Clone(jiraFixedFields)
+	out = append(out, cmp.Or(f.FixVersions, "fixVersions"))
+	if f.Sprint != "" {
+		out = append(out, f.Sprint)
+	}
+	return out
 }
 
 // Search returns every issue matching jql, following the flavour's paging to
 // the end.
 func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error) {
+	f, err := c.Fields(ctx)
+	if err != nil {
+		return nil, err
+	}
 	size := c.PageSize
 	if size <= 0 {
 		size = 100
 	}
-	fields := strings.Join(c.jiraFields(), ",")
+	fields := strings.Join(f.list(), ",")
 	var out []JiraIssue
 	if c.cloud() {
 		token := ""
@@ -59,7 +73,7 @@ func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error
 			if err != nil {
 				return nil, err
 			}
-			p, err := DecodeJiraSearchPage(data, c.sprintField())
+			p, err := DecodeJiraSearchPage(data, f)
 			if err != nil {
 				return nil, fmt.Errorf("search page %d from %s: %w", page+1, c.BaseURL, err)
 			}
@@ -82,7 +96,7 @@ func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error
 		if err != nil {
 			return nil, err
 		}
-		p, err := DecodeJiraSearchPage(data, c.sprintField())
+		p, err := DecodeJiraSearchPage(data, f)
 		if err != nil {
 			return nil, fmt.Errorf("search from %s at %d: %w", c.BaseURL, startAt, err)
 		}
@@ -130,8 +144,8 @@ type JiraSearchPage struct {
 }
 
 // DecodeJiraSearchPage decodes a page of /search/jql (Cloud) or /search
-// (Data Center); sprintField names the sprint custom field.
-func DecodeJiraSearchPage(data []byte, sprintField string) (JiraSearchPage, error) {
+// (Data Center); f gives the site's ids of the sprint and fix version fields.
+func DecodeJiraSearchPage(data []byte, f JiraFields) (JiraSearchPage, error) {
 	var raw struct {
 		Issues []struct {
 			Key    string                     `json:"key"`
@@ -151,7 +165,7 @@ func DecodeJiraSearchPage(data []byte, sprintField string) (JiraSearchPage, erro
 		if ri.Key == "" {
 			return p, errors.New("unexpected answer: an issue without a key")
 		}
-		is, err := decodeJiraFields(ri.Key, ri.Fields, sprintField)
+		is, err := decodeJiraFields(ri.Key, ri.Fields, f)
 		if err != nil {
 			return p, err
 		}
@@ -160,10 +174,10 @@ func DecodeJiraSearchPage(data []byte, sprintField string) (JiraSearchPage, erro
 	return p, nil
 }
 
-func decodeJiraFields(key string, f map[string]json.RawMessage, sprintField string) (JiraIssue, error) {
+func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (JiraIssue, error) {
 	is := JiraIssue{Key: key}
 	field := func(name string, into any) error {
-		raw, ok := f[name]
+		raw, ok := fm[name]
 		if !ok || string(raw) == "null" {
 			return nil
 		}
@@ -192,7 +206,7 @@ func decodeJiraFields(key string, f map[string]json.RawMessage, sprintField stri
 		field("labels", &is.Labels),
 		field("priority", &named),
 		field("assignee", &user),
-		field("fixVersions", &versions),
+		field(cmp.Or(f.FixVersions, "fixVersions"), &versions),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return is, err
@@ -206,7 +220,9 @@ func decodeJiraFields(key string, f map[string]json.RawMessage, sprintField stri
 	for _, v := range versions {
 		is.FixVersions = append(is.FixVersions, v.Name)
 	}
-	is.Sprints = DecodeJiraSprints(f[sprintField])
+	if f.Sprint != "" {
+		is.Sprints = DecodeJiraSprints(fm[f.Sprint])
+	}
 	return is, nil
 }
 

@@ -102,6 +102,9 @@ func checkSearch(t *testing.T, flavor string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Fields(jiraCtx(t)); err != nil {
+		t.Fatal(err)
+	}
 	before := srv.Requests()
 	got, err := c.BoardIssues(jiraCtx(t), jiraProject, bc)
 	if err != nil {

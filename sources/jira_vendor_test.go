@@ -201,6 +201,50 @@ func TestVendorMoveMatchesTransitionsByStatusIDOnly(t *testing.T) {
 	}
 }
 
+// Jira Software Cloud REST API, "Jira Software field input formats": the
+// sprint field's id differs per site and is found in the field list by its
+// schema, com.pyxis.greenhopper.jira:gh-sprint. On the documented board,
+// customfield_10020 is the rank field.
+func TestVendorSprintFieldIsDiscovered(t *testing.T) {
+	v, c, _ := vendorClient(t, config.JiraCloud, vendorBoardRoutes("derived-field-with-sprint.json"))
+	got, err := c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Split(v.requests(http.MethodGet, "/search/jql")[0].Query.Get("fields"), ",")
+	if !slices.Contains(fields, "customfield_10007") || slices.Contains(fields, "customfield_10020") || !slices.Contains(fields, "fixVersions") {
+		t.Errorf("asked for fields %v, want the discovered sprint field customfield_10007", fields)
+	}
+	want := []sources.JiraSprint{{ID: 1, Name: "Sprint 1", State: "closed"}, {ID: 2, Name: "Sprint 2", State: "future"}}
+	if len(got) == 0 || !slices.Equal(got[0].Sprints, want) {
+		t.Errorf("ED-2 sprints %+v, want %+v", got[0].Sprints, want)
+	}
+	if _, err := c.Search(jiraCtx(t), "project = PROJ"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.requests(http.MethodGet, "/rest/api/3/field")); n != 1 {
+		t.Errorf("%d field list requests: the site's fields are read once", n)
+	}
+}
+
+// [jira] sprint_field names the field outright; the field list is then not
+// needed for it.
+func TestVendorSprintFieldFromConfig(t *testing.T) {
+	v, c, j := vendorClient(t, config.JiraCloud, vendorBoardRoutes("platform-field.json"))
+	j.SprintField = "customfield_10007"
+	c = sources.NewJiraClient(j)
+	got, err := c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || len(got[0].Sprints) != 2 {
+		t.Errorf("sprints %+v", got)
+	}
+	if n := len(v.requests(http.MethodGet, "/field")); n != 0 {
+		t.Errorf("%d field list requests with sprint_field set", n)
+	}
+}
+
 // ErrorCollection, both halves: errorMessages, and errors by field.
 func TestVendorErrorCollection(t *testing.T) {
 	for file, want := range map[string]string{

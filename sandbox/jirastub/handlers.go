@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /rest/api/{v}/myself", s.myself)
 	m.HandleFunc("GET /rest/agile/1.0/board/{id}", s.board)
 	m.HandleFunc("GET /rest/agile/1.0/board/{id}/configuration", s.boardConfig)
+	m.HandleFunc("GET /rest/api/{v}/field", s.fields)
 	m.HandleFunc("GET /rest/api/{v}/search/jql", s.searchJQL)
 	m.HandleFunc("POST /rest/api/{v}/search/jql", s.searchJQL)
 	m.HandleFunc("GET /rest/api/{v}/search", s.searchStartAt)

@@ -138,7 +138,7 @@ func (s *Server) issueJSON(base, api string, idx int, fs fieldSet) issueJSON {
 		}
 		f["fixVersions"] = vs
 	}
-	if fs.has(SprintField) {
+	if fs.has(s.o.SprintField) {
 		if sp, ok := s.sprints[is.Sprint]; ok && is.Sprint != "" {
 			m := map[string]any{
 				"id":        sp.ID,
@@ -152,9 +152,9 @@ func (s *Server) issueJSON(base, api string, idx int, fs fieldSet) issueJSON {
 			if sp.State == "closed" {
 				m["completeDate"] = sp.End.Format(jiraTime)
 			}
-			f[SprintField] = []map[string]any{m}
+			f[s.o.SprintField] = []map[string]any{m}
 		} else {
-			f[SprintField] = nil
+			f[s.o.SprintField] = nil
 		}
 	}
 	if fs.has("project") {

@@ -24,8 +24,12 @@ const (
 	DefaultToken = "jirastub-token"
 )
 
-// SprintField is the custom field Jira Cloud exposes sprints under.
+// SprintField is the custom field Jira Cloud exposes sprints under unless
+// Options.SprintField says otherwise.
 const SprintField = "customfield_10020"
+
+// JiraSprintSchema is the schema.custom of the sprint field.
+const JiraSprintSchema = "com.pyxis.greenhopper.jira:gh-sprint"
 
 // Options configures a Server. The zero value is usable.
 type Options struct {
@@ -36,6 +40,8 @@ type Options struct {
 	PageSize     int           // largest page served; 50 when zero
 	Issues       []Issue       // initial board content; nil = DefaultSeed(Project)
 	Latency      time.Duration // added to every request
+	// SprintField is the sprint field's id; SprintField when empty.
+	SprintField string
 }
 
 // Server is an in-memory Jira Cloud (and Data Center style) REST stand-in
@@ -90,6 +96,9 @@ func New(o Options) *Server {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 50
+	}
+	if o.SprintField == "" {
+		o.SprintField = SprintField
 	}
 	src := o.Issues
 	if src == nil {
