@@ -47,6 +47,8 @@ func (f JiraFields) list() []string {
 	return out
 }
 
+const searchHint = "check [jira] project and that the account can browse it"
+
 // Search returns every issue matching jql, following the flavour's paging to
 // the end.
 func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error) {
@@ -54,45 +56,64 @@ func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error
 	if err != nil {
 		return nil, err
 	}
-	size := c.PageSize
-	if size <= 0 {
-		size = 100
-	}
-	fields := strings.Join(f.list(), ",")
-	var out []JiraIssue
 	if c.cloud() {
-		token := ""
-		seen := map[string]bool{}
-		for page := 0; ; page++ {
-			q := url.Values{"jql": {jql}, "fields": {fields}, "maxResults": {strconv.Itoa(size)}}
-			if token != "" {
-				q.Set("nextPageToken", token)
-			}
-			data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search/jql", query: q,
-				hint: "check [jira] project and that the account can browse it"})
-			if err != nil {
-				return nil, err
-			}
-			p, err := DecodeJiraSearchPage(data, f)
-			if err != nil {
-				return nil, fmt.Errorf("search page %d from %s: %w", page+1, c.BaseURL, err)
-			}
-			out = append(out, p.Issues...)
-			if p.NextPageToken == "" || p.IsLast {
-				return out, nil
-			}
-			// A server that hands out the same token twice would page forever.
-			if seen[p.NextPageToken] {
-				return nil, fmt.Errorf("search on %s: Jira returned the same page token twice; the result may be changing too fast, try again", c.BaseURL)
-			}
-			seen[p.NextPageToken] = true
-			token = p.NextPageToken
-		}
+		return c.searchByToken(ctx, jql, f)
 	}
+	return c.searchByOffset(ctx, jql, f)
+}
+
+func (c *JiraClient) pageSize() string {
+	if c.PageSize <= 0 {
+		return "100"
+	}
+	return strconv.Itoa(c.PageSize)
+}
+
+// searchByToken pages Cloud's enhanced search. The last page is told by
+// isLast or by its token, which the document calls absent on the last page
+// in one place and null on it in another: both read as no token.
+func (c *JiraClient) searchByToken(ctx context.Context, jql string, f JiraFields) ([]JiraIssue, error) {
+	var out []JiraIssue
+	token := ""
+	seen := map[string]bool{}
+	for page := 1; ; page++ {
+		q := url.Values{"jql": {jql}, "fields": {strings.Join(f.list(), ",")}, "maxResults": {c.pageSize()}}
+		if token != "" {
+			q.Set("nextPageToken", token)
+		}
+		data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search/jql", query: q, hint: searchHint})
+		if err != nil {
+			return nil, err
+		}
+		p, err := DecodeJiraSearchPage(data, f)
+		if err != nil {
+			return nil, fmt.Errorf("search page %d from %s: %w", page, c.BaseURL, err)
+		}
+		out = append(out, p.Issues...)
+		if p.NextPageToken == "" || p.IsLast {
+			return out, nil
+		}
+		// A server that hands out the same token twice would page forever.
+		if seen[p.NextPageToken] {
+			return nil, fmt.Errorf("search on %s: Jira returned the same page token twice; the result may be changing too fast, try again", c.BaseURL)
+		}
+		seen[p.NextPageToken] = true
+		token = p.NextPageToken
+	}
+}
+
+// searchByOffset pages Data Center's search by startAt. "total" is optional
+// in the documented result, and so is "maxResults": with total the end is
+// known; without it a page shorter than the maxResults the server
+// reports, or an empty page, is the last. A server may also answer with
+// fewer issues than asked for, so a short page is never taken for the end
+// without the server's own maxResults to compare with.
+func (c *JiraClient) searchByOffset(ctx context.Context, jql string, f JiraFields) ([]JiraIssue, error) {
+	var out []JiraIssue
+	seen := map[string]bool{}
 	for startAt := 0; ; {
-		q := url.Values{"jql": {jql}, "fields": {fields}, "maxResults": {strconv.Itoa(size)}, "startAt": {strconv.Itoa(startAt)}}
-		data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search", query: q,
-			hint: "check [jira] project and that the account can browse it"})
+		q := url.Values{"jql": {jql}, "fields": {strings.Join(f.list(), ",")}, "maxResults": {c.pageSize()}, "startAt": {strconv.Itoa(startAt)}}
+		data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: c.api() + "/search", query: q, hint: searchHint})
 		if err != nil {
 			return nil, err
 		}
@@ -100,9 +121,27 @@ func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error
 		if err != nil {
 			return nil, fmt.Errorf("search from %s at %d: %w", c.BaseURL, startAt, err)
 		}
-		out = append(out, p.Issues...)
+		fresh := 0
+		for _, is := range p.Issues {
+			// Offsets shift when an issue enters the result between pages;
+			// the one pushed onto this page was already read.
+			if !seen[is.Key] {
+				seen[is.Key] = true
+				out = append(out, is)
+				fresh++
+			}
+		}
 		startAt += len(p.Issues)
-		if len(p.Issues) == 0 || startAt >= p.Total {
+		switch {
+		case len(p.Issues) == 0:
+			return out, nil
+		case fresh == 0:
+			return nil, fmt.Errorf("search on %s: Jira answered startAt=%d with issues already read; it may not support paging this search, try again", c.BaseURL, startAt-len(p.Issues))
+		case p.Total != nil:
+			if startAt >= *p.Total {
+				return out, nil
+			}
+		case p.MaxResults != nil && len(p.Issues) < *p.MaxResults:
 			return out, nil
 		}
 	}
@@ -137,10 +176,12 @@ func jqlQuote(s string) string {
 // JiraSearchPage is one page of either search flavour.
 type JiraSearchPage struct {
 	Issues        []JiraIssue
-	NextPageToken string // enhanced search
+	NextPageToken string // enhanced search; "" when absent or null
 	IsLast        bool   // enhanced search
 	StartAt       int    // offset search
-	Total         int    // offset search
+	// Total and MaxResults are nil when the answer leaves them out, as the
+	// offset search may.
+	Total, MaxResults *int
 }
 
 // DecodeJiraSearchPage decodes a page of /search/jql (Cloud) or /search
@@ -151,15 +192,19 @@ func DecodeJiraSearchPage(data []byte, f JiraFields) (JiraSearchPage, error) {
 			Key    string                     `json:"key"`
 			Fields map[string]json.RawMessage `json:"fields"`
 		} `json:"issues"`
-		NextPageToken string `json:"nextPageToken"`
-		IsLast        bool   `json:"isLast"`
-		StartAt       int    `json:"startAt"`
-		Total         int    `json:"total"`
+		NextPageToken *string `json:"nextPageToken"`
+		IsLast        bool    `json:"isLast"`
+		StartAt       int     `json:"startAt"`
+		Total         *int    `json:"total"`
+		MaxResults    *int    `json:"maxResults"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return JiraSearchPage{}, fmt.Errorf("unexpected answer (not a search result): %w", err)
 	}
-	p := JiraSearchPage{NextPageToken: raw.NextPageToken, IsLast: raw.IsLast, StartAt: raw.StartAt, Total: raw.Total}
+	p := JiraSearchPage{IsLast: raw.IsLast, StartAt: raw.StartAt, Total: raw.Total, MaxResults: raw.MaxResults}
+	if raw.NextPageToken != nil {
+		p.NextPageToken = *raw.NextPageToken
+	}
 	p.Issues = make([]JiraIssue, 0, len(raw.Issues))
 	for _, ri := range raw.Issues {
 		if ri.Key == "" {
@@ -176,13 +221,13 @@ func DecodeJiraSearchPage(data []byte, f JiraFields) (JiraSearchPage, error) {
 
 func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (JiraIssue, error) {
 	is := JiraIssue{Key: key}
-	field := func(name string, into any) error {
-		raw, ok := fm[name]
+	field := func(id, name string, into any) error {
+		raw, ok := fm[id]
 		if !ok || string(raw) == "null" {
 			return nil
 		}
 		if err := json.Unmarshal(raw, into); err != nil {
-			return fmt.Errorf("unexpected answer: field %s of %s: %w", name, key, err)
+			return fmt.Errorf("unexpected answer: field %s of %s: %w", id, key, err)
 		}
 		return nil
 	}
@@ -200,13 +245,14 @@ func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (
 	var versions []struct {
 		Name string `json:"name"`
 	}
+	fixVersions := cmp.Or(f.FixVersions, "fixVersions")
 	errs := []error{
-		field("summary", &is.Summary),
-		field("status", &status),
-		field("labels", &is.Labels),
-		field("priority", &named),
-		field("assignee", &user),
-		field(cmp.Or(f.FixVersions, "fixVersions"), &versions),
+		field("summary", "summary", &is.Summary),
+		field("status", "status", &status),
+		field("labels", "labels", &is.Labels),
+		field("priority", "priority", &named),
+		field("assignee", "assignee", &user),
+		field(fixVersions, "fixVersions", &versions),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return is, err

@@ -201,6 +201,101 @@ func TestVendorMoveMatchesTransitionsByStatusIDOnly(t *testing.T) {
 	}
 }
 
+// Enhanced search: "nextPageToken" is documented both as "not included in
+// the response for the last page" (the parameter) and as "null" on "the
+// last or the only page" (the result schema). Both end the paging, as does
+// "isLast".
+func TestVendorSearchCloudPaging(t *testing.T) {
+	v, c, _ := vendorClient(t, config.JiraCloud, vendorBoardRoutes("derived-field-with-sprint.json"))
+	got, err := c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := issueKeys(got); !slices.Equal(keys, []string{"ED-2", "ED-1"}) {
+		t.Errorf("issues %v", keys)
+	}
+	searches := v.requests(http.MethodGet, "/rest/api/3/search/jql")
+	if len(searches) != 2 || searches[1].Query.Get("nextPageToken") != "EgQIlMIC" {
+		t.Errorf("searches %+v, want the first page and the documented token", searches)
+	}
+
+	v, c, _ = vendorClient(t, config.JiraCloud, func(r *http.Request) (vendorRoute, bool) {
+		switch r.URL.Path {
+		case "/rest/api/3/field":
+			return vendorRoute{file: "platform-field.json"}, true
+		case "/rest/api/3/search/jql":
+			return vendorRoute{file: "derived-search-jql-only-page-null-token.json"}, true
+		}
+		return vendorRoute{}, false
+	})
+	got, err = c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil || len(got) != 1 || got[0].StatusID != "4" {
+		t.Fatalf("null token page: %+v, %v", got, err)
+	}
+	if n := len(v.requests(http.MethodGet, "/search/jql")); n != 1 {
+		t.Errorf("%d searches for one page", n)
+	}
+}
+
+func issueKeys(issues []sources.JiraIssue) []string {
+	var out []string
+	for _, is := range issues {
+		out = append(out, is.Key)
+	}
+	return out
+}
+
+// Data Center offset search: "total" is optional in the documented result
+// (the schema requires none of its properties), so a page without it says
+// nothing about the end. Paging goes on to a short or empty page.
+func TestVendorSearchDataCenterWithoutTotal(t *testing.T) {
+	v, c, _ := vendorClient(t, config.JiraDatacenter, func(r *http.Request) (vendorRoute, bool) {
+		switch r.URL.Path {
+		case "/rest/api/2/field":
+			return vendorRoute{file: "derived-field-with-sprint.json"}, true
+		case "/rest/api/2/search":
+			switch r.URL.Query().Get("startAt") {
+			case "0":
+				return vendorRoute{file: "derived-search-offset-no-total-1.json"}, true
+			case "2":
+				return vendorRoute{file: "derived-search-offset-no-total-2.json"}, true
+			}
+		}
+		return vendorRoute{}, false
+	})
+	got, err := c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := issueKeys(got); !slices.Equal(keys, []string{"ED-2", "PR-3", "PR-2"}) {
+		t.Errorf("issues %v, want all three", keys)
+	}
+	if n := len(v.requests(http.MethodGet, "/rest/api/2/search")); n != 2 {
+		t.Errorf("%d searches: the second page is short, so it is the last", n)
+	}
+}
+
+// The documented offset search result with its "total": one page, one
+// request.
+func TestVendorSearchDataCenterWithTotal(t *testing.T) {
+	v, c, _ := vendorClient(t, config.JiraDatacenter, func(r *http.Request) (vendorRoute, bool) {
+		switch r.URL.Path {
+		case "/rest/api/2/field":
+			return vendorRoute{file: "platform-field.json"}, true
+		case "/rest/api/2/search":
+			return vendorRoute{file: "platform-search.json"}, true
+		}
+		return vendorRoute{}, false
+	})
+	got, err := c.Search(jiraCtx(t), "project = PROJ")
+	if err != nil || len(got) != 1 || got[0].Key != "ED-1" {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	if n := len(v.requests(http.MethodGet, "/rest/api/2/search")); n != 1 {
+		t.Errorf("%d searches for total 1", n)
+	}
+}
+
 // Jira Software Cloud REST API, "Jira Software field input formats": the
 // sprint field's id differs per site and is found in the field list by its
 // schema, com.pyxis.greenhopper.jira:gh-sprint. On the documented board,
