@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ const (
 	FlagRelease  FlagKind = "release"  // wrong or missing fix version
 	FlagSprint   FlagKind = "sprint"   // wrong or missing sprint
 	FlagBlocker  FlagKind = "blocker"  // a blocker where none may be
+	FlagMissing  FlagKind = "missing"  // Jira left out a field a rule needs
 )
 
 // CardFlag is one broken rule, in words for the card.
@@ -78,9 +80,20 @@ type Board struct {
 	// MergeUnchecked is set when some column has merged_to / not_merged_to
 	// rules but there was no git data to check them against.
 	MergeUnchecked bool
-	// Problems are board-wide: columns in config the board does not have.
+	// Unplaced are the issues the search returned that no column holds:
+	// Jira left out their status, or their status is on no column. Their
+	// rules were not checked.
+	Unplaced []UnplacedIssue
+	// Problems are board-wide: columns in config the board does not have,
+	// and the unplaced issues, in words.
 	Problems []string
 	At       time.Time
+}
+
+// UnplacedIssue is an issue the board could not put in a column, and why.
+type UnplacedIssue struct {
+	Key, Summary string
+	Why          string
 }
 
 // Flagged is a card that needs attention and the column it is in.
@@ -133,11 +146,11 @@ func (b Board) Column(name string) (BoardColumn, bool) {
 	return BoardColumn{}, false
 }
 
-var flagOrder = []FlagKind{FlagMerged, FlagUnmerged, FlagRelease, FlagSprint, FlagBlocker}
+var flagOrder = []FlagKind{FlagMerged, FlagUnmerged, FlagRelease, FlagSprint, FlagBlocker, FlagMissing}
 
 var flagWords = map[FlagKind]string{
 	FlagMerged: "already merged", FlagUnmerged: "not merged", FlagRelease: "wrong fix version",
-	FlagSprint: "wrong sprint", FlagBlocker: "blocker",
+	FlagSprint: "wrong sprint", FlagBlocker: "blocker", FlagMissing: "unchecked",
 }
 
 // Summary is the one line saying what needs attention.
@@ -165,10 +178,20 @@ func (b Board) Summary() string {
 	default:
 		s = fmt.Sprintf("%d of %d cards need attention: %s", len(flagged), total, strings.Join(parts, ", "))
 	}
+	if n := len(b.Unplaced); n > 0 {
+		s += fmt.Sprintf("; %s on no column", cardCount(n, "issue"))
+	}
 	if b.MergeUnchecked {
 		s += "; merge rules unchecked (no git data)"
 	}
 	return s
+}
+
+func cardCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Facts publishes jira.columns_clean, and git.branches_in_sync when the
@@ -196,6 +219,9 @@ func (b Board) Facts() gates.Facts {
 		return f
 	case hasMergeRules && b.GitErr != nil:
 		f["jira.columns_clean"] = gates.Fact{Detail: "git: " + OneLine(b.GitErr.Error())}
+		return f
+	case len(b.Unplaced) > 0:
+		f["jira.columns_clean"] = gates.Fact{Detail: b.unplacedLine()}
 		return f
 	}
 	flagged := b.Flagged()
@@ -245,18 +271,41 @@ func BuildBoard(cfg *config.Jira, target ReleaseTarget, bc JiraBoardConfig, issu
 		}
 		b.Columns = append(b.Columns, col)
 	}
+	// Placed by status id alone, as Jira's own board does: a column's name
+	// need not be any of its statuses' names.
 	for _, is := range issues {
 		i, ok := byStatus[is.StatusID]
 		if !ok {
-			i = slices.IndexFunc(b.Columns, func(c BoardColumn) bool { return strings.EqualFold(c.Name, is.Status) })
-			if i < 0 {
-				continue // not on the board, as Jira would not show it either
+			why := "Jira's answer has no status for it"
+			if is.StatusID != "" {
+				// The search asks only for the board's statuses, but the
+				// index it runs on may lag the issue it returns.
+				why = fmt.Sprintf("its status %s (%s) is on no column", cmp.Or(is.Status, "?"), is.StatusID)
 			}
+			b.Unplaced = append(b.Unplaced, UnplacedIssue{Key: is.Key, Summary: Printable(OneLine(is.Summary)), Why: why})
+			continue
 		}
 		col := &b.Columns[i]
 		col.Cards = append(col.Cards, checkCard(cfg, target, col.Rules, is, git))
 	}
+	if len(b.Unplaced) > 0 {
+		b.Problems = append(b.Problems, b.unplacedLine())
+	}
 	return b
+}
+
+// unplacedLine says which issues are on no column and why, naming the
+// first few.
+func (b Board) unplacedLine() string {
+	var items []string
+	for i, u := range b.Unplaced {
+		if i == 5 {
+			items = append(items, fmt.Sprintf("+%d more", len(b.Unplaced)-i))
+			break
+		}
+		items = append(items, u.Key+" ("+u.Why+")")
+	}
+	return fmt.Sprintf("%s on no column, rules not checked: %s", cardCount(len(b.Unplaced), "issue"), strings.Join(items, ", "))
 }
 
 func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, is JiraIssue, git *GitInfo) Card {
@@ -284,8 +333,11 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 			}
 		}
 	}
+	missing := func(name string) bool { return slices.Contains(is.Missing, name) }
 	if rules.CheckRelease {
-		if want := target.FixVersion; want != "" && !foldIn(is.FixVersions, want) {
+		if want := target.FixVersion; want != "" && missing("fixVersions") {
+			flag(FlagMissing, "fix version not checked: Jira's answer has no fix versions for it")
+		} else if want != "" && !foldIn(is.FixVersions, want) {
 			if len(is.FixVersions) == 0 {
 				flag(FlagRelease, "no fix version, want %s", want)
 			} else {
@@ -293,6 +345,8 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 			}
 		}
 		switch want := target.Sprint; {
+		case want != "" && missing("sprint"):
+			flag(FlagMissing, "sprint not checked: Jira's answer has no sprint field (set [jira] sprint_field to the site's sprint field id)")
 		case want != "":
 			if !slices.ContainsFunc(is.Sprints, func(s JiraSprint) bool { return strings.EqualFold(s.Name, want) }) {
 				if c.Sprint == "" {
@@ -309,6 +363,9 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 		}
 	}
 	if rules.NoBlockers {
+		if missing("priority") || missing("labels") {
+			flag(FlagMissing, "blockers not fully checked: Jira's answer has no %s for it", strings.Join(slices.DeleteFunc([]string{"priority", "labels"}, func(n string) bool { return !missing(n) }), " or "))
+		}
 		var why []string
 		if is.Priority != "" && foldIn(cfg.BlockerPriorities, is.Priority) {
 			why = append(why, "priority "+is.Priority)

@@ -31,6 +31,11 @@ type JiraIssue struct {
 	Labels      []string
 	Priority    string
 	Assignee    string
+	// Missing names the fields asked for that Jira's answer left out, in
+	// the cockpit's words (status, fixVersions, sprint, ...); a rule that
+	// needs one of them cannot be checked. "sprint" is also missing when
+	// the site has no sprint field to ask for.
+	Missing []string
 }
 
 // The fields every search asks for, under their fixed ids; the sprint and
@@ -223,7 +228,11 @@ func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (
 	is := JiraIssue{Key: key}
 	field := func(id, name string, into any) error {
 		raw, ok := fm[id]
-		if !ok || string(raw) == "null" {
+		if !ok {
+			is.Missing = append(is.Missing, name)
+			return nil
+		}
+		if string(raw) == "null" {
 			return nil
 		}
 		if err := json.Unmarshal(raw, into); err != nil {
@@ -266,8 +275,10 @@ func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (
 	for _, v := range versions {
 		is.FixVersions = append(is.FixVersions, v.Name)
 	}
-	if f.Sprint != "" {
-		is.Sprints = DecodeJiraSprints(fm[f.Sprint])
+	if raw, ok := fm[f.Sprint]; ok && f.Sprint != "" {
+		is.Sprints = DecodeJiraSprints(raw)
+	} else {
+		is.Missing = append(is.Missing, "sprint")
 	}
 	return is, nil
 }

@@ -303,3 +303,36 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// A site that will not list its fields still shows its board; without a
+// sprint field a sprint rule reads as not checked, naming sprint_field.
+func TestJiraFieldListRefused(t *testing.T) {
+	srv := jirastub.New(jirastub.Options{Email: jiraStubEmail, Token: jiraStubToken, BoardID: jiraBoard, Project: jiraProject})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/field") {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	j := jiraSection(ts.URL, config.JiraCloud)
+	src := &sources.BoardSource{Jira: j, Client: sources.NewJiraClient(j), Target: sources.ReleaseTarget{Sprint: jirastub.CurrentSprint(jiraProject)}}
+	b, err := src.Read(jiraCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Cards() != 40 {
+		t.Fatalf("%d cards", b.Cards())
+	}
+	for _, f := range b.Flagged() {
+		for _, fl := range f.Card.Flags {
+			if fl.Kind == sources.FlagSprint {
+				t.Errorf("%s flagged %q without sprint data", f.Card.Key, fl.Text)
+			}
+		}
+	}
+	if !strings.Contains(b.Summary(), "unchecked") {
+		t.Errorf("summary %q does not say sprints went unchecked", b.Summary())
+	}
+}

@@ -201,6 +201,26 @@ func TestVendorMoveMatchesTransitionsByStatusIDOnly(t *testing.T) {
 	}
 }
 
+// Platform REST API v3, Search for issues using JQL enhanced search: the
+// documented result's issue carries no status although one was asked for.
+// It is counted and shown as a problem, not dropped.
+func TestVendorIssueWithoutStatusIsCounted(t *testing.T) {
+	_, c, j := vendorClient(t, config.JiraCloud, vendorBoardRoutes("derived-field-with-sprint.json"))
+	b := vendorBoard(t, c, j)
+	if b.Cards() != 1 {
+		t.Errorf("%d cards on columns, want ED-2 only", b.Cards())
+	}
+	if !slices.ContainsFunc(b.Problems, func(p string) bool { return strings.Contains(p, "ED-1") && strings.Contains(p, "no status") }) {
+		t.Errorf("problems %q do not name ED-1 and its missing status", b.Problems)
+	}
+	if s := b.Summary(); !strings.Contains(s, "1 issue on no column") {
+		t.Errorf("summary %q does not count the issue left off the board", s)
+	}
+	if f := b.Facts()["jira.columns_clean"]; f.Known {
+		t.Errorf("jira.columns_clean = %+v: a card that could not be checked must not let the gate pass", f)
+	}
+}
+
 // Enhanced search: "nextPageToken" is documented both as "not included in
 // the response for the last page" (the parameter) and as "null" on "the
 // last or the only page" (the result schema). Both end the paging, as does
@@ -337,6 +357,32 @@ func TestVendorSprintFieldFromConfig(t *testing.T) {
 	}
 	if n := len(v.requests(http.MethodGet, "/field")); n != 0 {
 		t.Errorf("%d field list requests with sprint_field set", n)
+	}
+}
+
+// The documented field list has no sprint field at all: no sprint field is
+// asked for, and a sprint rule says it could not be checked instead of
+// calling every card sprintless.
+func TestVendorSiteWithoutSprintField(t *testing.T) {
+	v, c, j := vendorClient(t, config.JiraCloud, vendorBoardRoutes("platform-field.json"))
+	bc, err := c.BoardConfig(jiraCtx(t), j.Board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues, err := c.BoardIssues(jiraCtx(t), j.Project, bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := v.requests(http.MethodGet, "/search/jql")[0].Query.Get("fields")
+	if strings.Contains(fields, "customfield_") {
+		t.Errorf("asked for %s on a site without a sprint field", fields)
+	}
+	j.Columns[0].CheckRelease = true
+	b := sources.BuildBoard(j, sources.ReleaseTarget{Sprint: "Sprint 2"}, bc, issues, nil, time.Time{})
+	fl := b.Flagged()
+	if len(fl) != 1 || fl[0].Card.Key != "ED-2" || fl[0].Card.Flags[0].Kind != sources.FlagMissing ||
+		!strings.Contains(fl[0].Card.Flags[0].Text, "sprint not checked") {
+		t.Errorf("flagged %+v", fl)
 	}
 }
 
