@@ -50,6 +50,9 @@ func (s *Server) fields(w http.ResponseWriter, r *http.Request) {
 		systemField("project", "Project", "project", map[string]any{"type": "project"}),
 		customField("customfield_10016", "Story point estimate", "com.pyxis.greenhopper.jira:jsw-story-points", map[string]any{"type": "number"}),
 	}
+	if s.o.SprintField != RankField {
+		out = append(out, customField(RankField, "Rank", "com.pyxis.greenhopper.jira:gh-lexo-rank", map[string]any{"type": "any"}))
+	}
 	out = append(out, customField(s.o.SprintField, "Sprint", JiraSprintSchema, map[string]any{"type": "array", "items": "json"}))
 	writeJSON(w, http.StatusOK, out)
 }
