@@ -27,17 +27,13 @@ func boardConfig() *config.Config {
 }
 
 func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
-	ids := map[string]string{}
-	for i, c := range jirastub.Columns() {
-		ids[c] = fmt.Sprint(10000 + i)
-	}
 	out := make([]sources.JiraIssue, len(seed))
 	for i, is := range seed {
 		state := "active"
 		if is.Sprint == jirastub.PreviousSprint("ACME") {
 			state = "closed"
 		}
-		out[i] = sources.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: ids[is.Status],
+		out[i] = sources.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: jirastub.StatusID(is.Status),
 			Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
 			Sprints: []sources.JiraSprint{{Name: is.Sprint, State: state}}}
 	}
@@ -50,18 +46,22 @@ func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
 func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
 	var bc sources.JiraBoardConfig
 	bc.ID, bc.Name = 12, "ACME board"
-	for i, c := range jirastub.Columns() {
-		bc.Columns = append(bc.Columns, sources.JiraBoardColumn{Name: c, StatusIDs: []string{fmt.Sprint(10000 + i)}})
+	for _, c := range jirastub.Columns() {
+		col := sources.JiraBoardColumn{Name: c}
+		for _, st := range jirastub.ColumnStatuses(c) {
+			col.StatusIDs = append(col.StatusIDs, jirastub.StatusID(st))
+		}
+		bc.Columns = append(bc.Columns, col)
 	}
 	keys := map[string]map[string]bool{"master": {}, "staging": {}, "production": {}}
 	for _, is := range seed {
 		var on []string
-		switch is.Status {
-		case jirastub.StatusProduction:
+		switch jirastub.ColumnOf(is.Status) {
+		case jirastub.ColumnProduction:
 			on = []string{"master", "staging", "production"}
-		case jirastub.StatusStaging, jirastub.StatusQAHold, jirastub.StatusTestingForProd:
+		case jirastub.ColumnStaging, jirastub.ColumnQAHold, jirastub.ColumnTestingForProd:
 			on = []string{"master", "staging"}
-		case jirastub.StatusMergedToMaster:
+		case jirastub.ColumnMergedToMaster:
 			on = []string{"master"}
 		}
 		if is.Key == "ACME-35" || is.Key == "ACME-22" {
@@ -256,8 +256,8 @@ func TestJiraCursorFollowsTheCard(t *testing.T) {
 func TestJiraCollapsesEmptyColumns(t *testing.T) {
 	seed := jirastub.DefaultSeed("ACME")
 	for i := range seed {
-		switch seed[i].Status {
-		case jirastub.StatusQAHold, jirastub.StatusTestingForProd, jirastub.StatusCodeReview:
+		switch jirastub.ColumnOf(seed[i].Status) {
+		case jirastub.ColumnQAHold, jirastub.ColumnTestingForProd, jirastub.ColumnCodeReview:
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
@@ -296,7 +296,7 @@ func bigBoard(n int) sources.Board {
 	seed := make([]jirastub.Issue, n)
 	for i := range seed {
 		seed[i] = jirastub.Issue{Key: fmt.Sprintf("ACME-%d", 1000+i), Summary: fmt.Sprintf("Card %d with a summary long enough to be cut", i),
-			Status: cols[i%len(cols)], Priority: "Major", Sprint: jirastub.CurrentSprint("ACME"), FixVersions: []string{jirastub.CurrentRelease}}
+			Status: jirastub.ColumnStatus(cols[i%len(cols)]), Priority: "Major", Sprint: jirastub.CurrentSprint("ACME"), FixVersions: []string{jirastub.CurrentRelease}}
 		if i%10 == 0 {
 			seed[i].FixVersions = []string{jirastub.PreviousRelease}
 		}

@@ -79,6 +79,9 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	jira := jirastub.New(jirastub.Options{
 		Email: JiraEmail, Token: jiraToken, BoardID: JiraBoard, Project: JiraProject,
 		RateLimit: 20, Latency: 30 * time.Millisecond,
+		// As a Data Center may answer; a config switched to flavor
+		// "datacenter" then pages without it.
+		OmitTotal: true,
 	})
 	sentry := sentrystub.New(sentrystub.Options{
 		Org: SentryOrg, Token: sentryToken, RateLimit: 20,

@@ -1,13 +1,10 @@
 package sources
 
 import (
-	"context"
-	"errors"
+	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -23,6 +20,7 @@ const (
 	FlagRelease  FlagKind = "release"  // wrong or missing fix version
 	FlagSprint   FlagKind = "sprint"   // wrong or missing sprint
 	FlagBlocker  FlagKind = "blocker"  // a blocker where none may be
+	FlagMissing  FlagKind = "missing"  // Jira left out a field a rule needs
 )
 
 // CardFlag is one broken rule, in words for the card.
@@ -82,9 +80,20 @@ type Board struct {
 	// MergeUnchecked is set when some column has merged_to / not_merged_to
 	// rules but there was no git data to check them against.
 	MergeUnchecked bool
-	// Problems are board-wide: columns in config the board does not have.
+	// Unplaced are the issues the search returned that no column holds:
+	// Jira left out their status, or their status is on no column. Their
+	// rules were not checked.
+	Unplaced []UnplacedIssue
+	// Problems are board-wide: columns in config the board does not have,
+	// and the unplaced issues, in words.
 	Problems []string
 	At       time.Time
+}
+
+// UnplacedIssue is an issue the board could not put in a column, and why.
+type UnplacedIssue struct {
+	Key, Summary string
+	Why          string
 }
 
 // Flagged is a card that needs attention and the column it is in.
@@ -137,11 +146,11 @@ func (b Board) Column(name string) (BoardColumn, bool) {
 	return BoardColumn{}, false
 }
 
-var flagOrder = []FlagKind{FlagMerged, FlagUnmerged, FlagRelease, FlagSprint, FlagBlocker}
+var flagOrder = []FlagKind{FlagMerged, FlagUnmerged, FlagRelease, FlagSprint, FlagBlocker, FlagMissing}
 
 var flagWords = map[FlagKind]string{
 	FlagMerged: "already merged", FlagUnmerged: "not merged", FlagRelease: "wrong fix version",
-	FlagSprint: "wrong sprint", FlagBlocker: "blocker",
+	FlagSprint: "wrong sprint", FlagBlocker: "blocker", FlagMissing: "unchecked",
 }
 
 // Summary is the one line saying what needs attention.
@@ -169,10 +178,20 @@ func (b Board) Summary() string {
 	default:
 		s = fmt.Sprintf("%d of %d cards need attention: %s", len(flagged), total, strings.Join(parts, ", "))
 	}
+	if n := len(b.Unplaced); n > 0 {
+		s += fmt.Sprintf("; %s on no column", cardCount(n, "issue"))
+	}
 	if b.MergeUnchecked {
 		s += "; merge rules unchecked (no git data)"
 	}
 	return s
+}
+
+func cardCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Facts publishes jira.columns_clean, and git.branches_in_sync when the
@@ -200,6 +219,9 @@ func (b Board) Facts() gates.Facts {
 		return f
 	case hasMergeRules && b.GitErr != nil:
 		f["jira.columns_clean"] = gates.Fact{Detail: "git: " + OneLine(b.GitErr.Error())}
+		return f
+	case len(b.Unplaced) > 0:
+		f["jira.columns_clean"] = gates.Fact{Detail: b.unplacedLine()}
 		return f
 	}
 	flagged := b.Flagged()
@@ -249,18 +271,41 @@ func BuildBoard(cfg *config.Jira, target ReleaseTarget, bc JiraBoardConfig, issu
 		}
 		b.Columns = append(b.Columns, col)
 	}
+	// Placed by status id alone, as Jira's own board does: a column's name
+	// need not be any of its statuses' names.
 	for _, is := range issues {
 		i, ok := byStatus[is.StatusID]
 		if !ok {
-			i = slices.IndexFunc(b.Columns, func(c BoardColumn) bool { return strings.EqualFold(c.Name, is.Status) })
-			if i < 0 {
-				continue // not on the board, as Jira would not show it either
+			why := "Jira's answer has no status for it"
+			if is.StatusID != "" {
+				// The search asks only for the board's statuses, but the
+				// index it runs on may lag the issue it returns.
+				why = fmt.Sprintf("its status %s (%s) is on no column", cmp.Or(is.Status, "?"), is.StatusID)
 			}
+			b.Unplaced = append(b.Unplaced, UnplacedIssue{Key: is.Key, Summary: Printable(OneLine(is.Summary)), Why: why})
+			continue
 		}
 		col := &b.Columns[i]
 		col.Cards = append(col.Cards, checkCard(cfg, target, col.Rules, is, git))
 	}
+	if len(b.Unplaced) > 0 {
+		b.Problems = append(b.Problems, b.unplacedLine())
+	}
 	return b
+}
+
+// unplacedLine says which issues are on no column and why, naming the
+// first few.
+func (b Board) unplacedLine() string {
+	var items []string
+	for i, u := range b.Unplaced {
+		if i == 5 {
+			items = append(items, fmt.Sprintf("+%d more", len(b.Unplaced)-i))
+			break
+		}
+		items = append(items, u.Key+" ("+u.Why+")")
+	}
+	return fmt.Sprintf("%s on no column, rules not checked: %s", cardCount(len(b.Unplaced), "issue"), strings.Join(items, ", "))
 }
 
 func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, is JiraIssue, git *GitInfo) Card {
@@ -288,8 +333,11 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 			}
 		}
 	}
+	missing := func(name string) bool { return slices.Contains(is.Missing, name) }
 	if rules.CheckRelease {
-		if want := target.FixVersion; want != "" && !foldIn(is.FixVersions, want) {
+		if want := target.FixVersion; want != "" && missing("fixVersions") {
+			flag(FlagMissing, "fix version not checked: Jira's answer has no fix versions for it")
+		} else if want != "" && !foldIn(is.FixVersions, want) {
 			if len(is.FixVersions) == 0 {
 				flag(FlagRelease, "no fix version, want %s", want)
 			} else {
@@ -297,6 +345,8 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 			}
 		}
 		switch want := target.Sprint; {
+		case want != "" && missing("sprint"):
+			flag(FlagMissing, "sprint not checked: Jira's answer has no sprint field (set [jira] sprint_field to the site's sprint field id)")
 		case want != "":
 			if !slices.ContainsFunc(is.Sprints, func(s JiraSprint) bool { return strings.EqualFold(s.Name, want) }) {
 				if c.Sprint == "" {
@@ -313,6 +363,9 @@ func checkCard(cfg *config.Jira, target ReleaseTarget, rules config.JiraColumn, 
 		}
 	}
 	if rules.NoBlockers {
+		if missing("priority") || missing("labels") {
+			flag(FlagMissing, "blockers not fully checked: Jira's answer has no %s for it", strings.Join(slices.DeleteFunc([]string{"priority", "labels"}, func(n string) bool { return !missing(n) }), " or "))
+		}
 		var why []string
 		if is.Priority != "" && foldIn(cfg.BlockerPriorities, is.Priority) {
 			why = append(why, "priority "+is.Priority)
@@ -347,289 +400,3 @@ func currentSprint(sprints []JiraSprint) (name, state string) {
 func foldIn(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
 }
-
-// MoveStep is one card a move will take, and how.
-type MoveStep struct {
-	Key, Summary string
-	From, To     string // column names
-	// TransitionID and TransitionName are the transition that reaches To;
-	// empty when Problem says why there is none.
-	TransitionID, TransitionName string
-	Problem                      string
-}
-
-// MovePlan is one [[jira.move]] worked out against the board.
-type MovePlan struct {
-	To    string
-	From  []string
-	Steps []MoveStep
-}
-
-// Problems counts the steps that cannot be taken.
-func (p MovePlan) Problems() int {
-	n := 0
-	for _, s := range p.Steps {
-		if s.Problem != "" {
-			n++
-		}
-	}
-	return n
-}
-
-// SelectMoves picks the moves a jira.move step's args.move names: "" for
-// all of them, a number from 0, or a to column.
-func SelectMoves(moves []config.JiraMove, which string) ([]config.JiraMove, error) {
-	which = strings.TrimSpace(which)
-	if which == "" {
-		return moves, nil
-	}
-	if n, err := strconv.Atoi(which); err == nil {
-		if n < 0 || n >= len(moves) {
-			return nil, fmt.Errorf("there is no [[jira.move]] number %d: they are numbered from 0 and there are %d", n, len(moves))
-		}
-		return moves[n : n+1], nil
-	}
-	var out []config.JiraMove
-	for _, m := range moves {
-		if strings.EqualFold(m.To, which) {
-			out = append(out, m)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no [[jira.move]] goes to %q", which)
-	}
-	return out, nil
-}
-
-// MoveCards lists the cards the moves would take, in plan order: the keys
-// whose transitions a planner needs. A card named by two moves goes with
-// the first.
-func MoveCards(b Board, moves []config.JiraMove) []string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, m := range moves {
-		for _, from := range m.From {
-			col, ok := b.Column(from)
-			if !ok {
-				continue
-			}
-			for _, c := range col.Cards {
-				if !seen[c.Key] && !inTarget(b, c, m.To) {
-					seen[c.Key] = true
-					keys = append(keys, c.Key)
-				}
-			}
-		}
-	}
-	return keys
-}
-
-// inTarget reports whether card already sits in a status of column to, as
-// when two columns share a status: moving it again would change nothing.
-func inTarget(b Board, c Card, to string) bool {
-	col, ok := b.Column(to)
-	return ok && c.StatusID != "" && slices.Contains(col.StatusIDs, c.StatusID)
-}
-
-// PlanMoves works out, for each move, every card in its from columns and the
-// transition that takes it to the move's to column: the one whose target
-// status is in that column (by id, or by name when the board gives none).
-// transitions gives a card's available transitions, or why they could not
-// be read. A card without such a transition is a step with a Problem, never
-// left out; a card already in the target column is not moved again, so
-// planning after a completed move yields nothing to do.
-func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([]JiraTransition, error)) []MovePlan {
-	var plans []MovePlan
-	seen := map[string]bool{}
-	for _, m := range moves {
-		p := MovePlan{To: m.To, From: m.From}
-		target, haveTarget := b.Column(m.To)
-		for _, from := range m.From {
-			col, ok := b.Column(from)
-			if !ok {
-				continue
-			}
-			for _, c := range col.Cards {
-				if seen[c.Key] || inTarget(b, c, m.To) {
-					continue
-				}
-				seen[c.Key] = true
-				p.Steps = append(p.Steps, planStep(c, col.Name, m.To, target, haveTarget, transitions))
-			}
-		}
-		plans = append(plans, p)
-	}
-	return plans
-}
-
-// PlanCardMove plans moving the one card key to column to.
-func PlanCardMove(b Board, key, to string, transitions func(key string) ([]JiraTransition, error)) (MoveStep, error) {
-	ci, ki, ok := b.Find(key)
-	if !ok {
-		return MoveStep{}, fmt.Errorf("%s is not on the board (any more): refresh and look again", key)
-	}
-	col := b.Columns[ci]
-	c := col.Cards[ki]
-	if strings.EqualFold(col.Name, to) || inTarget(b, c, to) {
-		return MoveStep{Key: c.Key, Summary: c.Summary, From: col.Name, To: to, Problem: "already in " + to}, nil
-	}
-	target, haveTarget := b.Column(to)
-	return planStep(c, col.Name, to, target, haveTarget, transitions), nil
-}
-
-func planStep(c Card, from, to string, target BoardColumn, haveTarget bool, transitions func(string) ([]JiraTransition, error)) MoveStep {
-	st := MoveStep{Key: c.Key, Summary: c.Summary, From: from, To: to}
-	if !haveTarget {
-		st.Problem = fmt.Sprintf("there is no column %q on the board", to)
-		return st
-	}
-	ts, err := transitions(c.Key)
-	if err != nil {
-		st.Problem = "cannot read its transitions: " + OneLine(err.Error())
-		return st
-	}
-	for _, t := range ts {
-		if len(target.StatusIDs) > 0 && slices.Contains(target.StatusIDs, t.ToID) ||
-			len(target.StatusIDs) == 0 && strings.EqualFold(t.ToName, target.Name) {
-			st.TransitionID, st.TransitionName = t.ID, t.Name
-			return st
-		}
-	}
-	// A board whose column ids were not given may still name statuses
-	// like its columns; try the name before giving up.
-	for _, t := range ts {
-		if strings.EqualFold(t.ToName, target.Name) {
-			st.TransitionID, st.TransitionName = t.ID, t.Name
-			return st
-		}
-	}
-	var avail []string
-	for _, t := range ts {
-		avail = append(avail, fmt.Sprintf("%s → %s", t.Name, t.ToName))
-	}
-	if len(avail) == 0 {
-		st.Problem = fmt.Sprintf("the workflow offers %s no transition from %s at all", c.Key, c.Status)
-	} else {
-		st.Problem = fmt.Sprintf("no transition from %s to %s (it offers %s)", c.Status, to, strings.Join(avail, "; "))
-	}
-	return st
-}
-
-// BoardSource polls Jira and reads git every [jira] poll, and whenever
-// Refresh is called, never running two reads at once.
-type BoardSource struct {
-	Jira   *config.Jira
-	Git    *config.Git // nil: merge rules are not checked
-	Target ReleaseTarget
-	Client *JiraClient
-	Now    func() time.Time // nil uses time.Now
-
-	once    sync.Once
-	refresh chan struct{}
-	lastGit *GitInfo
-	gitAt   time.Time
-}
-
-// NewBoardSource builds the source from cfg, expanding the fix version and
-// sprint for the deploy day.
-func NewBoardSource(cfg *config.Config, day time.Time) *BoardSource {
-	s := &BoardSource{Jira: cfg.Jira, Git: cfg.Git, Client: NewJiraClient(cfg.Jira)}
-	vars := cfg.TemplateVars(day)
-	expand := func(t string) string {
-		if x, err := config.Expand(t, vars, false); err == nil {
-			return x
-		}
-		return t
-	}
-	s.Target = ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
-	return s
-}
-
-// Name implements Source.
-func (s *BoardSource) Name() string { return "jira" }
-
-func (s *BoardSource) pokes() chan struct{} {
-	s.once.Do(func() { s.refresh = make(chan struct{}, 1) })
-	return s.refresh
-}
-
-// Refresh asks for a new reading now, as after a move or a fetch. It never
-// blocks; asking during a read makes one more read right after it, so the
-// change is seen.
-func (s *BoardSource) Refresh() {
-	select {
-	case s.pokes() <- struct{}{}:
-	default:
-	}
-}
-
-// Run implements Source.
-func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error {
-	every := s.Jira.Poll.D()
-	if every <= 0 {
-		every = 60 * time.Second
-	}
-	pokes := s.pokes()
-	var seq uint64
-	for {
-		b, err := s.Read(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		seq++
-		emit(Snapshot[Board]{Seq: seq, At: b.At, Data: b, Err: err})
-		t := time.NewTimer(every)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		case <-pokes:
-			t.Stop()
-		}
-	}
-}
-
-// Read reads the board and git once. A Jira failure is the error (the
-// supervisor keeps the last good board); a git failure is carried in the
-// board, which keeps the last good git reading.
-func (s *BoardSource) Read(ctx context.Context) (Board, error) {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	client := s.Client
-	if client == nil {
-		client = NewJiraClient(s.Jira)
-	}
-	var (
-		git    GitInfo
-		gitErr error
-		wg     sync.WaitGroup
-	)
-	if s.Git != nil {
-		wg.Go(func() { git, gitErr = ReadGit(ctx, s.Git, s.Jira.Project) })
-	}
-	bc, err := client.BoardConfig(ctx, s.Jira.Board)
-	var issues []JiraIssue
-	if err == nil {
-		issues, err = client.BoardIssues(ctx, s.Jira.Project, bc)
-	}
-	wg.Wait()
-	if err != nil {
-		return Board{At: now()}, err
-	}
-	var gi *GitInfo
-	if s.Git != nil {
-		if gitErr == nil {
-			s.lastGit, s.gitAt = &git, now()
-		}
-		gi = s.lastGit
-	}
-	b := BuildBoard(s.Jira, s.Target, bc, issues, gi, now())
-	b.GitErr, b.GitAt = gitErr, s.gitAt
-	return b, nil
-}
-
-// ErrNoMoves is returned when a move is asked for but [jira] has none.
-var ErrNoMoves = errors.New("no [[jira.move]] is configured: add one to the config")

@@ -150,9 +150,10 @@ func TestBuildBoardRules(t *testing.T) {
 		{Key: "X-2", StatusID: "3", FixVersions: []string{"R1"}, Sprints: sprint("S1", "active")},                                  // fine
 		{Key: "X-3", StatusID: "2", FixVersions: []string{"R0"}, Sprints: sprint("S0", "closed"), Labels: []string{"BLOCKER"}},     // four flags
 		{Key: "X-4", StatusID: "2", Priority: "highest", Sprints: append(sprint("S0", "closed"), sprint("S1", "active")...)},       // carried over: sprint fine
-		{Key: "X-5", StatusID: "", Status: "done"},                                                                                 // by name
+		{Key: "X-5", StatusID: "", Status: "", Missing: []string{"status"}},                                                        // no status: on no column
 		{Key: "X-6", StatusID: "99", Status: "Elsewhere"},                                                                          // not on the board
 		{Key: "X-7", StatusID: "4", Status: "Done", FixVersions: []string{"R0"}, Priority: "Blocker", Labels: []string{"blocker"}}, // no rules
+		{Key: "X-8", StatusID: "2", Sprints: sprint("S1", "active"), Missing: []string{"fixVersions", "labels"}},                   // rules it cannot check
 	}
 	b := sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{FixVersion: "r1"}, ruleBoard, issues, git, time.Time{})
 	got := map[string][]string{}
@@ -165,6 +166,7 @@ func TestBuildBoardRules(t *testing.T) {
 		"X-1": {"already merged to master"},
 		"X-3": {"not merged to staging (only on master)", "fix version R0, want r1", "only in closed sprint S0", "blocker: label BLOCKER"},
 		"X-4": {"not merged to staging (on no deploy branch)", "no fix version, want r1", "blocker: priority highest"},
+		"X-8": {"not merged to staging (on no deploy branch)", "fix version not checked: Jira's answer has no fix versions for it", "blockers not fully checked: Jira's answer has no labels for it"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("flagged %v, want %v", got, want)
@@ -174,14 +176,20 @@ func TestBuildBoardRules(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got[k], w)
 		}
 	}
-	if c, ok := b.Column("done"); !ok || len(c.Cards) != 2 {
-		t.Errorf("Done holds %+v, want X-5 (matched by name) and X-7", c.Cards)
+	if c, ok := b.Column("done"); !ok || len(c.Cards) != 1 {
+		t.Errorf("Done holds %+v, want X-7 alone", c.Cards)
 	}
-	if _, _, ok := b.Find("X-6"); ok {
-		t.Error("a card in a status the board does not show was placed")
+	for _, k := range []string{"X-5", "X-6"} {
+		if _, _, ok := b.Find(k); ok {
+			t.Errorf("%s placed in a column though its status is none of the board's", k)
+		}
 	}
-	if len(b.Problems) != 1 || !strings.Contains(b.Problems[0], `"Archive"`) {
-		t.Errorf("problems %v, want the config column missing from the board", b.Problems)
+	if len(b.Unplaced) != 2 || b.Unplaced[0].Key != "X-5" || b.Unplaced[1].Key != "X-6" {
+		t.Errorf("unplaced %+v, want X-5 and X-6 counted", b.Unplaced)
+	}
+	if len(b.Problems) != 2 || !strings.Contains(b.Problems[0], `"Archive"`) ||
+		b.Problems[1] != "2 issues on no column, rules not checked: X-5 (Jira's answer has no status for it), X-6 (its status Elsewhere (99) is on no column)" {
+		t.Errorf("problems %q, want the config column missing from the board and the issues on no column", b.Problems)
 	}
 
 	// A configured sprint is checked by name.
@@ -265,7 +273,7 @@ func TestPlanMovesListsProblems(t *testing.T) {
 	if steps[0].TransitionID != "7" || steps[0].Problem != "" {
 		t.Errorf("X-2: %+v", steps[0])
 	}
-	if !strings.Contains(steps[1].Problem, "no transition from Ready 2 to Done (it offers Back → Review)") {
+	if steps[1].Problem != "no transition from Ready 2 reaches Done, which holds status 4; it offers Back → Review (1, column Review)" {
 		t.Errorf("X-3: %q", steps[1].Problem)
 	}
 	if !strings.Contains(steps[2].Problem, "cannot read its transitions: 503 from Jira") {

@@ -56,12 +56,12 @@ func wantBranches(is jirastub.Issue) []string {
 	case is.Key == "ACME-22":
 		return []string{"master"}
 	}
-	switch is.Status {
-	case jirastub.StatusProduction:
+	switch jirastub.ColumnOf(is.Status) {
+	case jirastub.ColumnProduction:
 		return []string{"master", "staging", "production"}
-	case jirastub.StatusStaging, jirastub.StatusQAHold, jirastub.StatusTestingForProd:
+	case jirastub.ColumnStaging, jirastub.ColumnQAHold, jirastub.ColumnTestingForProd:
 		return []string{"master", "staging"}
-	case jirastub.StatusMergedToMaster:
+	case jirastub.ColumnMergedToMaster:
 		return []string{"master"}
 	}
 	return nil

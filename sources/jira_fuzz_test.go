@@ -36,7 +36,9 @@ func stubAnswers(f *testing.F, paths ...string) [][]byte {
 	return out
 }
 
-const searchFields = "summary,status,fixVersions,customfield_10020,labels,priority,assignee"
+const searchFields = "summary,status,fixVersions," + jirastub.SprintField + ",labels,priority,assignee"
+
+var fuzzFields = sources.JiraFields{Sprint: jirastub.SprintField, FixVersions: "fixVersions"}
 
 func FuzzDecodeJiraSearchPage(f *testing.F) {
 	for _, b := range stubAnswers(f,
@@ -46,13 +48,16 @@ func FuzzDecodeJiraSearchPage(f *testing.F) {
 	) {
 		f.Add(b)
 	}
-	f.Add([]byte(`{"issues":[{"key":"ACME-1","fields":{"status":null,"priority":null,"assignee":null,"customfield_10020":null,"fixVersions":[]}}],"isLast":true}`))
-	f.Add([]byte(`{"issues":[{"key":"ACME-2","fields":{"customfield_10020":["com.atlassian.greenhopper.service.sprint.Sprint@1f[id=3,rapidViewId=1,state=ACTIVE,name=Sprint, with comma,startDate=2026-11-09]"]}}],"total":1}`))
+	for _, name := range []string{"platform-search-jql.json", "platform-search.json", "derived-search-jql-first-page.json", "derived-search-offset-no-total-1.json"} {
+		f.Add(vendorFile(f, name))
+	}
+	f.Add([]byte(`{"issues":[{"key":"ACME-1","fields":{"status":null,"priority":null,"assignee":null,"customfield_10007":null,"fixVersions":[]}}],"isLast":true}`))
+	f.Add([]byte(`{"issues":[{"key":"ACME-2","fields":{"customfield_10007":["com.atlassian.greenhopper.service.sprint.Sprint@1f[id=3,rapidViewId=1,state=ACTIVE,name=Sprint, with comma,startDate=2026-11-09]"]}}],"total":1}`))
 	f.Add([]byte(`{"issues":[{"key":"","fields":{}}]}`))
 	f.Add([]byte(`{"issues":[{"key":"ACME-3","fields":{"summary":42}}]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := sources.DecodeJiraSearchPage(data, sources.JiraSprintField)
+		p, err := sources.DecodeJiraSearchPage(data, fuzzFields)
 		if err != nil {
 			return
 		}
@@ -67,7 +72,7 @@ func FuzzDecodeJiraSearchPage(f *testing.F) {
 			}
 		}
 		// Decoding is a function of the input.
-		again, err := sources.DecodeJiraSearchPage(data, sources.JiraSprintField)
+		again, err := sources.DecodeJiraSearchPage(data, fuzzFields)
 		if err != nil || len(again.Issues) != len(p.Issues) || again.NextPageToken != p.NextPageToken {
 			t.Fatalf("decoding %q twice differs", data)
 		}

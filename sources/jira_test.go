@@ -59,7 +59,7 @@ func manyIssues(n int) []jirastub.Issue {
 	for i := range out {
 		out[i] = jirastub.Issue{
 			Key: fmt.Sprintf("%s-%d", jiraProject, i+1), Summary: fmt.Sprintf("Card number %d", i+1),
-			Status: cols[i%len(cols)], Priority: "Major", Assignee: "Priya Raman",
+			Status: jirastub.ColumnStatus(cols[i%len(cols)]), Priority: "Major", Assignee: "Priya Raman",
 			Labels: []string{"bulk"}, FixVersions: []string{jirastub.CurrentRelease}, Sprint: jirastub.CurrentSprint(jiraProject),
 		}
 	}
@@ -75,15 +75,19 @@ func TestJiraBoardConfig(t *testing.T) {
 	var names []string
 	for _, c := range bc.Columns {
 		names = append(names, c.Name)
-		if len(c.StatusIDs) != 1 {
-			t.Errorf("column %s has statuses %v, want one", c.Name, c.StatusIDs)
+		var want []string
+		for _, st := range jirastub.ColumnStatuses(c.Name) {
+			want = append(want, jirastub.StatusID(st))
+		}
+		if !slices.Equal(c.StatusIDs, want) {
+			t.Errorf("column %s has statuses %v, want %v", c.Name, c.StatusIDs, want)
 		}
 	}
 	if !slices.Equal(names, jirastub.Columns()) {
 		t.Errorf("columns %v, want %v", names, jirastub.Columns())
 	}
-	if bc.Columns[0].StatusIDs[0] != "3" {
-		t.Errorf("In Progress has status %v, want the built-in id 3", bc.Columns[0].StatusIDs)
+	if !slices.Equal(bc.Columns[0].StatusIDs, []string{"3", "4"}) {
+		t.Errorf("In Progress has statuses %v, want the built-in In Progress and Reopened, 3 and 4", bc.Columns[0].StatusIDs)
 	}
 }
 
@@ -100,6 +104,9 @@ func checkSearch(t *testing.T, flavor string) {
 	c := sources.NewJiraClient(j)
 	bc, err := c.BoardConfig(jiraCtx(t), jiraBoard)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fields(jiraCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	before := srv.Requests()
@@ -120,7 +127,7 @@ func checkSearch(t *testing.T, flavor string) {
 		}
 	}
 	is := got[4] // ACME-5, in the fifth column
-	if is.Status != jirastub.Columns()[4] || is.StatusID == "" || is.Summary != "Card number 5" ||
+	if is.Status != jirastub.ColumnStatus(jirastub.Columns()[4]) || is.StatusID == "" || is.Summary != "Card number 5" ||
 		is.Priority != "Major" || is.Assignee != "Priya Raman" || !slices.Equal(is.Labels, []string{"bulk"}) ||
 		!slices.Equal(is.FixVersions, []string{jirastub.CurrentRelease}) {
 		t.Errorf("fields not decoded: %+v", is)
@@ -298,5 +305,38 @@ func TestParseRetryAfter(t *testing.T) {
 		if got != c.want || ok != c.ok {
 			t.Errorf("ParseRetryAfter(%q) = %s, %v; want %s, %v", c.in, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// A site that will not list its fields still shows its board; without a
+// sprint field a sprint rule reads as not checked, naming sprint_field.
+func TestJiraFieldListRefused(t *testing.T) {
+	srv := jirastub.New(jirastub.Options{Email: jiraStubEmail, Token: jiraStubToken, BoardID: jiraBoard, Project: jiraProject})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/field") {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	j := jiraSection(ts.URL, config.JiraCloud)
+	src := &sources.BoardSource{Jira: j, Client: sources.NewJiraClient(j), Target: sources.ReleaseTarget{Sprint: jirastub.CurrentSprint(jiraProject)}}
+	b, err := src.Read(jiraCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Cards() != 40 {
+		t.Fatalf("%d cards", b.Cards())
+	}
+	for _, f := range b.Flagged() {
+		for _, fl := range f.Card.Flags {
+			if fl.Kind == sources.FlagSprint {
+				t.Errorf("%s flagged %q without sprint data", f.Card.Key, fl.Text)
+			}
+		}
+	}
+	if !strings.Contains(b.Summary(), "unchecked") {
+		t.Errorf("summary %q does not say sprints went unchecked", b.Summary())
 	}
 }

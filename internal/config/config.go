@@ -163,15 +163,18 @@ type PostgresTarget struct {
 
 // Jira points the board source at the sprint board.
 type Jira struct {
-	URL               string       `toml:"url"`
-	Flavor            string       `toml:"flavor"` // "cloud" (default) or "datacenter"
-	Email             string       `toml:"email"`  // cloud only
-	Token             Secret       `toml:"token"`
-	Board             int          `toml:"board"`
-	Project           string       `toml:"project"`
-	Poll              Duration     `toml:"poll"`        // default 60s
-	FixVersion        string       `toml:"fix_version"` // may use template variables
-	Sprint            string       `toml:"sprint"`
+	URL        string   `toml:"url"`
+	Flavor     string   `toml:"flavor"` // "cloud" (default) or "datacenter"
+	Email      string   `toml:"email"`  // cloud only
+	Token      Secret   `toml:"token"`
+	Board      int      `toml:"board"`
+	Project    string   `toml:"project"`
+	Poll       Duration `toml:"poll"`        // default 60s
+	FixVersion string   `toml:"fix_version"` // may use template variables
+	Sprint     string   `toml:"sprint"`
+	// SprintField is the custom field holding sprints, as customfield_NNNNN;
+	// empty finds it in the site's field list. Its id differs per site.
+	SprintField       string       `toml:"sprint_field"`
 	BlockerLabels     []string     `toml:"blocker_labels"`     // default ["blocker"]
 	BlockerPriorities []string     `toml:"blocker_priorities"` // default ["Blocker", "Highest"]
 	Columns           []JiraColumn `toml:"column"`

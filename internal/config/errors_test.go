@@ -513,6 +513,17 @@ dsn = "postgres://deploy:hunter2@db.internal/app" # HERE
 	}
 }
 
+func TestJiraSprintField(t *testing.T) {
+	doc := minimal + jiraSection + "sprint_field = \"10021\" # FIELD\n"
+	errs := parseErrs(t, doc, LoadOptions{SkipSecrets: true})
+	wantErr(t, errs, "jira.sprint_field", lineOf(t, doc, "# FIELD"), `"10021" is not a custom field id`, `sprint_field = "customfield_10021"`)
+
+	cfg := mustParse(t, minimal+jiraSection+"sprint_field = \"customfield_10021\"\n", LoadOptions{SkipSecrets: true})
+	if cfg.Jira.SprintField != "customfield_10021" {
+		t.Errorf("sprint_field = %q", cfg.Jira.SprintField)
+	}
+}
+
 func TestJiraColumnsAndMoves(t *testing.T) {
 	doc := minimal + jiraSection + `
 [[jira.column]]

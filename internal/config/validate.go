@@ -372,6 +372,8 @@ func (l *loader) checkURL(path, raw, example string) string {
 
 var jiraProject = regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`)
 
+var jiraCustomField = regexp.MustCompile(`^customfield_[0-9]+$`)
+
 func (l *loader) validateJira() {
 	j := l.cfg.Jira
 	if j == nil {
@@ -412,6 +414,13 @@ func (l *loader) validateJira() {
 	l.duration("jira.poll", &j.Poll, 60*time.Second)
 	l.template("jira.fix_version", j.FixVersion, l.allVars(), false)
 	l.template("jira.sprint", j.Sprint, l.allVars(), false)
+	if j.SprintField != "" && !jiraCustomField.MatchString(j.SprintField) {
+		hint := "write the field's id, e.g. sprint_field = \"customfield_10020\", or remove it to find the field by its type"
+		if n, err := strconv.Atoi(strings.TrimSpace(j.SprintField)); err == nil && n > 0 {
+			hint = fmt.Sprintf("write the whole id: sprint_field = \"customfield_%d\"", n)
+		}
+		l.errVal("jira.sprint_field", fmt.Sprintf("%q is not a custom field id", j.SprintField), hint)
+	}
 	if !l.ix.has("jira.blocker_labels") {
 		j.BlockerLabels = []string{"blocker"}
 	}

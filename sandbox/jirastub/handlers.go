@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /rest/api/{v}/myself", s.myself)
 	m.HandleFunc("GET /rest/agile/1.0/board/{id}", s.board)
 	m.HandleFunc("GET /rest/agile/1.0/board/{id}/configuration", s.boardConfig)
+	m.HandleFunc("GET /rest/api/{v}/field", s.fields)
 	m.HandleFunc("GET /rest/api/{v}/search/jql", s.searchJQL)
 	m.HandleFunc("POST /rest/api/{v}/search/jql", s.searchJQL)
 	m.HandleFunc("GET /rest/api/{v}/search", s.searchStartAt)
@@ -151,10 +152,17 @@ func (s *Server) boardConfig(w http.ResponseWriter, r *http.Request) {
 		Name     string `json:"name"`
 		Statuses []ref  `json:"statuses"`
 	}
+	// Columns list their statuses by id only, several to a column where
+	// the board has them, as the documented example does ("To Do" holds 1
+	// and 4); a client must not expect a status name here.
 	var cols []column
-	for _, c := range Columns() {
-		id := workflowStatusIDs[c]
-		cols = append(cols, column{Name: c, Statuses: []ref{{ID: id, Self: b + "/rest/api/2/status/" + id}}})
+	for _, c := range boardColumns {
+		col := column{Name: c.name}
+		for _, st := range c.statuses {
+			id := workflowStatusIDs[st]
+			col.Statuses = append(col.Statuses, ref{ID: id, Self: b + "/rest/api/2/status/" + id})
+		}
+		cols = append(cols, col)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id":   s.o.BoardID,
@@ -171,7 +179,7 @@ func (s *Server) boardConfig(w http.ResponseWriter, r *http.Request) {
 			"type":  "field",
 			"field": map[string]string{"fieldId": "customfield_10016", "displayName": "Story point estimate"},
 		},
-		"ranking": map[string]int{"rankCustomFieldId": 10019},
+		"ranking": map[string]int{"rankCustomFieldId": rankFieldID},
 	})
 }
 
@@ -289,13 +297,17 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 	for _, idx := range order.idx[start:end] {
 		issues = append(issues, s.issueJSON(b, v, idx, fs))
 	}
-	out := struct {
-		Issues        []issueJSON `json:"issues"`
-		NextPageToken string      `json:"nextPageToken,omitempty"`
-		IsLast        bool        `json:"isLast"`
-	}{Issues: issues, IsLast: end >= len(order.idx)}
-	if !out.IsLast {
-		out.NextPageToken = encodeToken(fp, s.issues[order.idx[end-1]].Key)
+	out := map[string]any{"issues": issues, "isLast": end >= len(order.idx)}
+	switch {
+	case end < len(order.idx):
+		out["nextPageToken"] = encodeToken(fp, s.issues[order.idx[end-1]].Key)
+	case p.token == "":
+		// The platform document says both: the parameter's description
+		// has the token "not included in the response for the last page",
+		// the result's schema has it "null" on "the last or the only
+		// page". The only page says null; a last page after others leaves
+		// it out.
+		out["nextPageToken"] = nil
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -338,13 +350,18 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 	for _, idx := range order.idx[start:end] {
 		issues = append(issues, s.issueJSON(b, v, idx, fs))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"expand":     "schema,names",
 		"startAt":    p.startAt,
 		"maxResults": limit,
-		"total":      len(order.idx),
 		"issues":     issues,
-	})
+	}
+	// The documented result requires none of its properties; with
+	// OmitTotal the answer says nothing of where the result ends.
+	if !s.o.OmitTotal {
+		out["total"] = len(order.idx)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func fingerprint(jql string) string {

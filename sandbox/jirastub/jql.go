@@ -610,7 +610,7 @@ func init() {
 }
 
 func (s *Server) knownStatuses() []string {
-	out := Columns()
+	out := workflowStatuses()
 	for _, is := range s.issues {
 		if !slices.Contains(out, is.Status) {
 			out = append(out, is.Status)
@@ -825,11 +825,12 @@ func (c *compiler) order(keys []sortKey) func(a, b int) int {
 				desc = true // most urgent first, Jira's default for priority
 			}
 		case "status":
+			order := workflowStatuses()
 			col := func(st string) int {
-				if i := slices.Index(Columns(), st); i >= 0 {
+				if i := slices.Index(order, st); i >= 0 {
 					return i
 				}
-				return len(Columns())
+				return len(order)
 			}
 			f = func(a, b Issue) int {
 				return cmp.Or(cmp.Compare(col(a.Status), col(b.Status)), cmp.Compare(a.Status, b.Status))

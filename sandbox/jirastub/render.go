@@ -1,6 +1,7 @@
 package jirastub
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -138,7 +139,10 @@ func (s *Server) issueJSON(base, api string, idx int, fs fieldSet) issueJSON {
 		}
 		f["fixVersions"] = vs
 	}
-	if fs.has(SprintField) {
+	if fs.has(RankField) && s.o.SprintField != RankField {
+		f[RankField] = lexoRank(idx)
+	}
+	if fs.has(s.o.SprintField) {
 		if sp, ok := s.sprints[is.Sprint]; ok && is.Sprint != "" {
 			m := map[string]any{
 				"id":        sp.ID,
@@ -152,9 +156,9 @@ func (s *Server) issueJSON(base, api string, idx int, fs fieldSet) issueJSON {
 			if sp.State == "closed" {
 				m["completeDate"] = sp.End.Format(jiraTime)
 			}
-			f[SprintField] = []map[string]any{m}
+			f[s.o.SprintField] = []map[string]any{m}
 		} else {
-			f[SprintField] = nil
+			f[s.o.SprintField] = nil
 		}
 	}
 	if fs.has("project") {
@@ -176,6 +180,9 @@ func (s *Server) issueJSON(base, api string, idx int, fs fieldSet) issueJSON {
 }
 
 const jiraTime = "2006-01-02T15:04:05.000Z07:00"
+
+// lexoRank is a rank value in the shape Jira stores, ordered as the board.
+func lexoRank(idx int) string { return fmt.Sprintf("0|i%05x:", idx+1) }
 
 func (s *Server) projectIndex(p string) int {
 	for i, k := range s.projects {

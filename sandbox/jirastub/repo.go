@@ -43,7 +43,7 @@ func placement(project string, is Issue) level {
 			return onMaster
 		}
 		return onStaging
-	case StatusQAHold, StatusTestingForProd:
+	case StatusQAHold, StatusWaitingForQA, StatusTestingForProd:
 		return onStaging
 	case StatusMergedToMaster:
 		return onMaster
@@ -408,7 +408,7 @@ func (b *builder) build(project string, issues []Issue) error {
 			if err := b.open(is, 3); err != nil {
 				return err
 			}
-		case StatusInProgress:
+		case StatusInProgress, StatusReopened:
 			started++
 			if started%3 == 0 {
 				continue // picked up today, nothing pushed yet

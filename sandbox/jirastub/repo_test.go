@@ -13,7 +13,7 @@ import (
 
 // deployColumns are the columns whose cards the runbook says to check for
 // sprint and release version.
-var deployColumns = []string{StatusMergedToMaster, StatusStaging, StatusQAHold, StatusTestingForProd}
+var deployColumns = []string{ColumnMergedToMaster, ColumnStaging, ColumnQAHold, ColumnTestingForProd}
 
 func TestDefaultSeed(t *testing.T) {
 	seed := DefaultSeed("ACME")
@@ -27,7 +27,7 @@ func TestDefaultSeed(t *testing.T) {
 			t.Errorf("duplicate key %s", is.Key)
 		}
 		keys[is.Key] = true
-		perColumn[is.Status]++
+		perColumn[ColumnOf(is.Status)]++
 		if is.Summary == "" || is.Priority == "" {
 			t.Errorf("%s incomplete: %+v", is.Key, is)
 		}
@@ -53,7 +53,7 @@ func TestDefaultSeed(t *testing.T) {
 	}
 	for _, inc := range incs {
 		is, ok := byKey[inc.Key]
-		if !ok || is.Status != inc.Column || inc.What == "" {
+		if !ok || ColumnOf(is.Status) != inc.Column || inc.What == "" {
 			t.Errorf("inconsistency %+v does not match the seed (%+v)", inc, is)
 		}
 	}
@@ -66,8 +66,8 @@ func TestDefaultSeed(t *testing.T) {
 		t.Fatalf("no inconsistency in %s", col)
 		return ""
 	}
-	blocker := incCol(StatusQAHold)
-	wrongRelease := incCol(StatusTestingForProd)
+	blocker := incCol(ColumnQAHold)
+	wrongRelease := incCol(ColumnTestingForProd)
 
 	// Only the deliberate card is a blocker, and only the deliberate card
 	// carries the wrong release; sprints are uniform per column group.
@@ -80,7 +80,7 @@ func TestDefaultSeed(t *testing.T) {
 			t.Errorf("%s should be labelled and prioritised as a blocker: %+v", is.Key, is)
 		}
 		switch {
-		case slices.Contains(deployColumns, is.Status):
+		case slices.Contains(deployColumns, ColumnOf(is.Status)):
 			wantRelease := []string{CurrentRelease}
 			if is.Key == wrongRelease {
 				wantRelease = []string{PreviousRelease}
@@ -176,19 +176,19 @@ func TestBuildRepo(t *testing.T) {
 	want := map[string][]string{}
 	for _, is := range seed {
 		var on []string
-		switch is.Status {
-		case StatusProduction:
+		switch ColumnOf(is.Status) {
+		case ColumnProduction:
 			on = []string{"master", "staging", "production"}
-		case StatusStaging, StatusQAHold, StatusTestingForProd:
+		case ColumnStaging, ColumnQAHold, ColumnTestingForProd:
 			on = []string{"master", "staging"}
-		case StatusMergedToMaster:
+		case ColumnMergedToMaster:
 			on = []string{"master"}
 		}
 		if inc, ok := incs[is.Key]; ok {
 			switch inc.Column {
-			case StatusInProgress:
+			case ColumnInProgress:
 				on = []string{"master"}
-			case StatusStaging:
+			case ColumnStaging:
 				on = []string{"master"}
 			}
 		}

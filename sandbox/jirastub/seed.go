@@ -7,17 +7,53 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 )
 
-// Statuses of the team's workflow. Each board column maps to the status of
-// the same name, so these double as column names.
+// Columns of the board, left to right.
 const (
-	StatusInProgress     = "In Progress"
-	StatusCodeReview     = "Code Review"
-	StatusMergedToMaster = "Merged to Master"
+	ColumnInProgress     = "In Progress"
+	ColumnCodeReview     = "Code Review"
+	ColumnMergedToMaster = "Merged to Master"
+	ColumnStaging        = "Staging"
+	ColumnQAHold         = "QA Hold"
+	ColumnTestingForProd = "Testing For Production"
+	ColumnProduction     = "Production"
+)
+
+// Statuses of the team's workflow. The board maps them to columns by id, as
+// Jira's board configuration does (Jira Software REST API, Get board
+// configuration): a column may hold several statuses, and a column's name
+// need not be its statuses' names. Each Status constant is named for the
+// column that holds it.
+const (
+	StatusInProgress     = "In Progress" // In Progress column
+	StatusReopened       = "Reopened"    // In Progress column too
+	StatusCodeReview     = "In Review"   // Code Review column
+	StatusMergedToMaster = "Merged"      // Merged to Master column
 	StatusStaging        = "Staging"
 	StatusQAHold         = "QA Hold"
+	StatusWaitingForQA   = "Waiting for QA" // QA Hold column too
 	StatusTestingForProd = "Testing For Production"
-	StatusProduction     = "Production"
+	StatusProduction     = "Released" // Production column
+	// StatusOffBoard is named like the Production column, but no column of
+	// this board holds it: it belongs to the operations team's board. The
+	// workflow offers a transition to it from every deploy column, so a
+	// client matching transitions by status name files cards into it, off
+	// the board.
+	StatusOffBoard = "Production"
 )
+
+// boardColumns are the columns and the statuses each holds, in order.
+var boardColumns = []struct {
+	name     string
+	statuses []string
+}{
+	{ColumnInProgress, []string{StatusInProgress, StatusReopened}},
+	{ColumnCodeReview, []string{StatusCodeReview}},
+	{ColumnMergedToMaster, []string{StatusMergedToMaster}},
+	{ColumnStaging, []string{StatusStaging}},
+	{ColumnQAHold, []string{StatusQAHold, StatusWaitingForQA}},
+	{ColumnTestingForProd, []string{StatusTestingForProd}},
+	{ColumnProduction, []string{StatusProduction}},
+}
 
 // Releases carried by the seed. Cards in the deploy columns (Merged to
 // Master, Staging, QA Hold, Testing For Production) carry CurrentRelease;
@@ -36,10 +72,54 @@ func PreviousSprint(project string) string { return project + " Sprint 46" }
 
 // Columns returns the board's columns in order, left to right.
 func Columns() []string {
-	return []string{
-		StatusInProgress, StatusCodeReview, StatusMergedToMaster, StatusStaging,
-		StatusQAHold, StatusTestingForProd, StatusProduction,
+	out := make([]string, len(boardColumns))
+	for i, c := range boardColumns {
+		out[i] = c.name
 	}
+	return out
+}
+
+// ColumnStatuses returns the statuses column holds, its main one first;
+// nil for a column the board does not have.
+func ColumnStatuses(column string) []string {
+	for _, c := range boardColumns {
+		if c.name == column {
+			return slices.Clone(c.statuses)
+		}
+	}
+	return nil
+}
+
+// ColumnStatus is the main status of column: where a card put in the
+// column lands.
+func ColumnStatus(column string) string {
+	if sts := ColumnStatuses(column); len(sts) > 0 {
+		return sts[0]
+	}
+	return ""
+}
+
+// ColumnOf is the column holding status, or "" when no column does.
+func ColumnOf(status string) string {
+	for _, c := range boardColumns {
+		if slices.Contains(c.statuses, status) {
+			return c.name
+		}
+	}
+	return ""
+}
+
+// StatusID is the id of a status of the workflow, or "" for another.
+func StatusID(status string) string { return workflowStatusIDs[status] }
+
+// workflowStatuses lists every status of the workflow, in board order,
+// the one on no column last.
+func workflowStatuses() []string {
+	var out []string
+	for _, c := range boardColumns {
+		out = append(out, c.statuses...)
+	}
+	return append(out, StatusOffBoard)
 }
 
 // Issue is one card of the board, in the terms the seed is written in. The
@@ -77,13 +157,13 @@ const (
 // of the repository BuildRepo makes from it. Everything else is consistent.
 func Inconsistencies(project string) []Inconsistency {
 	return []Inconsistency{
-		{key(project, incMergedInProgress), StatusInProgress,
+		{key(project, incMergedInProgress), ColumnInProgress,
 			"left in In Progress but already merged to master"},
-		{key(project, incStagingUnmerged), StatusStaging,
+		{key(project, incStagingUnmerged), ColumnStaging,
 			"in Staging but not merged to staging (merged to master only)"},
-		{key(project, incBlocker), StatusQAHold,
+		{key(project, incBlocker), ColumnQAHold,
 			"deployment blocker in QA Hold (label \"blocker\", priority \"Blocker\")"},
-		{key(project, incWrongRelease), StatusTestingForProd,
+		{key(project, incWrongRelease), ColumnTestingForProd,
 			fmt.Sprintf("fix version %s instead of the current release %s", PreviousRelease, CurrentRelease)},
 	}
 }
@@ -108,7 +188,7 @@ var seedRows = []seedRow{
 	{35, StatusInProgress, "Wellness plan renewals", "Major", "Jonas Weber", []string{"billing"}},
 	{37, StatusInProgress, "Kennel occupancy dashboard", "Minor", "Ama Owusu", []string{"frontend"}},
 	{38, StatusInProgress, "Microchip registry lookup", "Major", "Luis Ortega", []string{"integrations"}},
-	{39, StatusInProgress, "Staff shift swap requests", "Minor", "Hannah Kim", nil},
+	{39, StatusReopened, "Staff shift swap requests", "Minor", "Hannah Kim", nil},
 	{40, StatusInProgress, "Upgrade web framework to the next minor release", "Major", "Sam Carter", []string{"backend"}},
 
 	{28, StatusCodeReview, "Refill request queue", "Major", "Hannah Kim", []string{"backend"}},
@@ -134,7 +214,7 @@ var seedRows = []seedRow{
 	{8, StatusQAHold, "Batch SMS sending for reminders", "Major", "Ama Owusu", []string{"reminders"}},
 	{13, StatusQAHold, "Appointment reminder preferences per client", "Minor", "Priya Raman", []string{"reminders"}},
 	{16, StatusQAHold, "Rewrite the payment reconciliation job", "Blocker", "Jonas Weber", []string{"blocker", "billing"}},
-	{19, StatusQAHold, "Treatment plan templates", "Major", "Hannah Kim", nil},
+	{19, StatusWaitingForQA, "Treatment plan templates", "Major", "Hannah Kim", nil},
 
 	{5, StatusTestingForProd, "Export lab results as PDF", "Minor", "Luis Ortega", []string{"integrations"}},
 	{12, StatusTestingForProd, "Add appointment reminders", "Critical", "Priya Raman", []string{"reminders"}},
@@ -153,7 +233,8 @@ var seedRows = []seedRow{
 }
 
 // DefaultSeed returns the board the sandbox starts with: 40 cards across
-// the seven columns, consistent with BuildRepo's history except for exactly
+// the seven columns, two of them in a column's second status (ACME-39
+// Reopened in In Progress, ACME-19 Waiting for QA in QA Hold), consistent with BuildRepo's history except for exactly
 // the cards Inconsistencies lists.
 func DefaultSeed(project string) []Issue {
 	out := make([]Issue, 0, len(seedRows))
@@ -168,7 +249,7 @@ func DefaultSeed(project string) []Issue {
 			Sprint:   CurrentSprint(project),
 		}
 		switch r.status {
-		case StatusInProgress, StatusCodeReview:
+		case StatusInProgress, StatusReopened, StatusCodeReview:
 			// Release versions are set when a card merges, not before.
 		case StatusProduction:
 			is.FixVersions = []string{PreviousRelease}
@@ -184,30 +265,38 @@ func DefaultSeed(project string) []Issue {
 	return out
 }
 
-// Workflow transitions. Ids are per target status, as in a workflow where
-// every status has one incoming transition named after it; the reopen from
-// Production is separate so it can be told apart in an audit trail.
+// Workflow transitions. Ids are per target status, and transitions are
+// named for the column they lead to, not for the status they reach ("Code
+// Review" reaches In Review, "Production" reaches Released), as the
+// documented transitions name theirs ("Close Issue" reaches In Progress).
+// The hand-over to the operations team comes first wherever it is offered
+// and reaches a status named Production that no column holds.
 type transition struct {
 	id, name, to string
 }
 
 var (
-	tInProgress  = transition{"11", StatusInProgress, StatusInProgress}
-	tCodeReview  = transition{"21", StatusCodeReview, StatusCodeReview}
-	tMerged      = transition{"31", StatusMergedToMaster, StatusMergedToMaster}
-	tStaging     = transition{"41", StatusStaging, StatusStaging}
-	tQAHold      = transition{"51", StatusQAHold, StatusQAHold}
-	tTestingProd = transition{"61", StatusTestingForProd, StatusTestingForProd}
-	tProduction  = transition{"71", StatusProduction, StatusProduction}
-	tReopen      = transition{"81", "Reopen", StatusInProgress}
+	tInProgress  = transition{"11", "In Progress", StatusInProgress}
+	tCodeReview  = transition{"21", "Code Review", StatusCodeReview}
+	tMerged      = transition{"31", "Merged to Master", StatusMergedToMaster}
+	tStaging     = transition{"41", "Staging", StatusStaging}
+	tQAHold      = transition{"51", "QA Hold", StatusQAHold}
+	tWaitForQA   = transition{"52", "Wait for QA", StatusWaitingForQA}
+	tTestingProd = transition{"61", "Testing For Production", StatusTestingForProd}
+	tProduction  = transition{"71", "Production", StatusProduction}
+	tReopen      = transition{"81", "Reopen", StatusReopened}
+	tHandOver    = transition{"91", "Hand over to ops", StatusOffBoard}
 	allowedMoves = map[string][]transition{
 		StatusInProgress:     {tCodeReview},
+		StatusReopened:       {tCodeReview},
 		StatusCodeReview:     {tInProgress, tMerged},
 		StatusMergedToMaster: {tStaging},
-		StatusStaging:        {tQAHold, tTestingProd, tProduction},
-		StatusQAHold:         {tTestingProd, tProduction, tStaging},
-		StatusTestingForProd: {tProduction, tQAHold},
+		StatusStaging:        {tHandOver, tQAHold, tTestingProd, tProduction},
+		StatusQAHold:         {tHandOver, tTestingProd, tProduction, tStaging, tWaitForQA},
+		StatusWaitingForQA:   {tHandOver, tQAHold, tTestingProd, tProduction, tStaging},
+		StatusTestingForProd: {tHandOver, tProduction, tQAHold},
 		StatusProduction:     {tReopen},
+		StatusOffBoard:       {tReopen},
 	}
 )
 
@@ -215,20 +304,20 @@ var (
 // Columns, as [[jira.column]] entries: the cockpit's config for this board.
 func ColumnRules() []config.JiraColumn {
 	return []config.JiraColumn{
-		{Name: "In Progress", NotMergedTo: "master"},
-		{Name: "Code Review", NotMergedTo: "master"},
-		{Name: "Merged to Master", MergedTo: "master", CheckRelease: true},
-		{Name: "Staging", MergedTo: "staging", CheckRelease: true},
-		{Name: "QA Hold", MergedTo: "staging", CheckRelease: true, NoBlockers: true},
-		{Name: "Testing For Production", MergedTo: "staging", CheckRelease: true},
-		{Name: "Production"},
+		{Name: ColumnInProgress, NotMergedTo: "master"},
+		{Name: ColumnCodeReview, NotMergedTo: "master"},
+		{Name: ColumnMergedToMaster, MergedTo: "master", CheckRelease: true},
+		{Name: ColumnStaging, MergedTo: "staging", CheckRelease: true},
+		{Name: ColumnQAHold, MergedTo: "staging", CheckRelease: true, NoBlockers: true},
+		{Name: ColumnTestingForProd, MergedTo: "staging", CheckRelease: true},
+		{Name: ColumnProduction},
 	}
 }
 
 // Moves are the seed runbook's post-deploy moves, as [[jira.move]] entries.
 func Moves() []config.JiraMove {
 	return []config.JiraMove{
-		{From: []string{"Staging", "QA Hold", "Testing For Production"}, To: "Production"},
-		{From: []string{"Merged to Master"}, To: "Staging"},
+		{From: []string{ColumnStaging, ColumnQAHold, ColumnTestingForProd}, To: ColumnProduction},
+		{From: []string{ColumnMergedToMaster}, To: ColumnStaging},
 	}
 }

@@ -24,8 +24,23 @@ const (
 	DefaultToken = "jirastub-token"
 )
 
-// SprintField is the custom field Jira Cloud exposes sprints under.
-const SprintField = "customfield_10020"
+// SprintField is where this site keeps sprints unless Options.SprintField
+// says otherwise: not customfield_10020, which many Cloud sites use, but
+// the id the Jira Software REST API's field input formats use as their
+// example. Clients find it in GET /rest/api/N/field by its schema,
+// JiraSprintSchema.
+const SprintField = "customfield_10007"
+
+// RankField is the board's rank field. It is customfield_10020 here, as in
+// the documented board configuration example (rankCustomFieldId 10020), so
+// a client assuming 10020 holds sprints reads rank strings instead.
+const (
+	RankField   = "customfield_10020"
+	rankFieldID = 10020
+)
+
+// JiraSprintSchema is the schema.custom of the sprint field.
+const JiraSprintSchema = "com.pyxis.greenhopper.jira:gh-sprint"
 
 // Options configures a Server. The zero value is usable.
 type Options struct {
@@ -36,6 +51,11 @@ type Options struct {
 	PageSize     int           // largest page served; 50 when zero
 	Issues       []Issue       // initial board content; nil = DefaultSeed(Project)
 	Latency      time.Duration // added to every request
+	// SprintField is the sprint field's id; SprintField when empty.
+	SprintField string
+	// OmitTotal leaves "total" out of the offset search's answers, as the
+	// documented result allows.
+	OmitTotal bool
 }
 
 // Server is an in-memory Jira Cloud (and Data Center style) REST stand-in
@@ -90,6 +110,9 @@ func New(o Options) *Server {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 50
+	}
+	if o.SprintField == "" {
+		o.SprintField = SprintField
 	}
 	src := o.Issues
 	if src == nil {
@@ -307,16 +330,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
-// Status ids follow Jira's habit: the built-in In Progress is 3, statuses a
-// team adds are numbered from 10000.
+// Status ids follow Jira's habit: the built-in In Progress is 3 and
+// Reopened 4, statuses a team adds are numbered from 10000.
 var workflowStatusIDs = map[string]string{
 	StatusInProgress:     "3",
+	StatusReopened:       "4",
 	StatusCodeReview:     "10001",
 	StatusMergedToMaster: "10002",
 	StatusStaging:        "10003",
 	StatusQAHold:         "10004",
 	StatusTestingForProd: "10005",
 	StatusProduction:     "10006",
+	StatusWaitingForQA:   "10007",
+	StatusOffBoard:       "10008",
 }
 
 type category struct {
@@ -333,8 +359,11 @@ var (
 )
 
 func statusCategory(status string) category {
-	if status == StatusProduction {
+	switch status {
+	case StatusProduction, StatusOffBoard:
 		return catDone
+	case StatusReopened:
+		return catToDo
 	}
 	if _, ok := workflowStatusIDs[status]; ok {
 		return catDoing

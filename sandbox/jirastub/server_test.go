@@ -155,19 +155,24 @@ func TestBoardConfiguration(t *testing.T) {
 	var names []string
 	for _, col := range cfg.ColumnConfig.Columns {
 		names = append(names, col.Name)
-		if len(col.Statuses) != 1 || col.Statuses[0].ID == "" || !strings.HasSuffix(col.Statuses[0].Self, "/status/"+col.Statuses[0].ID) {
-			t.Fatalf("column %q statuses: %+v", col.Name, col.Statuses)
+		if len(col.Statuses) == 0 {
+			t.Fatalf("column %q has no statuses", col.Name)
 		}
-		// The column's status must be the status its cards report.
-		var page searchPage
-		c.json("GET", "/rest/api/3/search/jql"+q("jql", fmt.Sprintf("project = ACME AND status = %q", col.Name), "fields", "status", "maxResults", "1"), nil, 200, &page)
-		if len(page.Issues) != 1 {
-			t.Fatalf("no card in column %q", col.Name)
-		}
-		var st struct{ ID, Name string }
-		json.Unmarshal(page.Issues[0].Fields["status"], &st)
-		if st.ID != col.Statuses[0].ID || st.Name != col.Name {
-			t.Errorf("column %q maps status %s, card says %+v", col.Name, col.Statuses[0].ID, st)
+		for _, ref := range col.Statuses {
+			if ref.ID == "" || !strings.HasSuffix(ref.Self, "/status/"+ref.ID) {
+				t.Fatalf("column %q statuses: %+v", col.Name, col.Statuses)
+			}
+			// Every status a column lists is one its cards report.
+			var page searchPage
+			c.json("GET", "/rest/api/3/search/jql"+q("jql", "project = ACME AND status = "+ref.ID, "fields", "status", "maxResults", "1"), nil, 200, &page)
+			if len(page.Issues) != 1 {
+				t.Fatalf("no card in status %s of column %q", ref.ID, col.Name)
+			}
+			var st struct{ ID, Name string }
+			json.Unmarshal(page.Issues[0].Fields["status"], &st)
+			if st.ID != ref.ID || ColumnOf(st.Name) != col.Name {
+				t.Errorf("column %q maps status %s, card says %+v", col.Name, ref.ID, st)
+			}
 		}
 	}
 	if !slices.Equal(names, Columns()) {
@@ -241,7 +246,7 @@ func manyIssues(n int) []Issue {
 		out[i] = Issue{
 			Key:      fmt.Sprintf("ACME-%d", i+1),
 			Summary:  fmt.Sprintf("Card %d", i+1),
-			Status:   cols[i%len(cols)],
+			Status:   ColumnStatus(cols[i%len(cols)]),
 			Priority: "Major",
 			Sprint:   CurrentSprint("ACME"),
 		}
@@ -392,7 +397,7 @@ func TestPaginationStartAt(t *testing.T) {
 		t.Errorf("saw %d issues", len(seen))
 	}
 	var count searchPage
-	c.json("GET", "/rest/api/2/search"+q("jql", "status = Production", "maxResults", "0"), nil, 200, &count)
+	c.json("GET", "/rest/api/2/search"+q("jql", "status = Released", "maxResults", "0"), nil, 200, &count)
 	if count.Total != countStatus(manyIssues(300), StatusProduction) || len(count.Issues) != 0 {
 		t.Errorf("count-only search: total %d, %d issues", count.Total, len(count.Issues))
 	}
@@ -440,7 +445,7 @@ func TestFieldsFilter(t *testing.T) {
 		t.Errorf("repeated fields gave %v", got)
 	}
 	all := get("*all,-project")
-	if got := keys(all); !slices.Equal(got, []string{"assignee", SprintField, "fixVersions", "labels", "priority", "status", "summary"}) {
+	if got := keys(all); !slices.Equal(got, []string{"assignee", SprintField, RankField, "fixVersions", "labels", "priority", "status", "summary"}) {
 		t.Errorf("*all,-project gave %v", got)
 	}
 
@@ -520,13 +525,15 @@ func TestTransitions(t *testing.T) {
 		return ids, to
 	}
 	want := map[string][]string{
-		"ACME-33": {StatusCodeReview},                                      // In Progress
-		"ACME-28": {StatusInProgress, StatusMergedToMaster},                // Code Review
-		"ACME-23": {StatusStaging},                                         // Merged to Master
-		"ACME-11": {StatusQAHold, StatusTestingForProd, StatusProduction},  // Staging
-		"ACME-8":  {StatusTestingForProd, StatusProduction, StatusStaging}, // QA Hold
-		"ACME-5":  {StatusProduction, StatusQAHold},                        // Testing For Production
-		"ACME-1":  {StatusInProgress},                                      // Production: reopen only
+		"ACME-33": {StatusCodeReview},                                                                          // In Progress
+		"ACME-39": {StatusCodeReview},                                                                          // Reopened
+		"ACME-28": {StatusInProgress, StatusMergedToMaster},                                                    // In Review
+		"ACME-23": {StatusStaging},                                                                             // Merged
+		"ACME-11": {StatusOffBoard, StatusQAHold, StatusTestingForProd, StatusProduction},                      // Staging
+		"ACME-8":  {StatusOffBoard, StatusTestingForProd, StatusProduction, StatusStaging, StatusWaitingForQA}, // QA Hold
+		"ACME-19": {StatusOffBoard, StatusQAHold, StatusTestingForProd, StatusProduction, StatusStaging},       // Waiting for QA
+		"ACME-5":  {StatusOffBoard, StatusProduction, StatusQAHold},                                            // Testing For Production
+		"ACME-1":  {StatusReopened},                                                                            // Released: reopen only
 	}
 	for k, w := range want {
 		if _, to := list(k); !slices.Equal(to, w) {
@@ -577,7 +584,7 @@ func TestTransitions(t *testing.T) {
 	if issue.Fields.Status.Name != StatusProduction {
 		t.Errorf("GET issue status = %q", issue.Fields.Status.Name)
 	}
-	if _, to := list("ACME-11"); !slices.Equal(to, []string{StatusInProgress}) {
+	if _, to := list("ACME-11"); !slices.Equal(to, []string{StatusReopened}) {
 		t.Errorf("after the move ACME-11 offers %q", to)
 	}
 	// The same transition again is now invalid.
