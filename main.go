@@ -26,6 +26,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/selfreport"
+	"github.com/flightdeckhq/flightdeck/internal/stderrlog"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
@@ -383,6 +384,19 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// From here the screen is the cockpit's: whatever a library or a child
+	// given this process's stderr writes (a kubeconfig's credential plugin
+	// above all) goes to the log instead. A fatal crash's trace, which
+	// would go down the same pipe with the process, is written to the log
+	// file directly.
+	if f, ok := logFile.(*os.File); ok {
+		_ = debug.SetCrashOutput(f, debug.CrashOptions{})
+	}
+	restoreStderr, err := stderrlog.Capture(log)
+	if err != nil {
+		return fail(exitFailure, fmt.Errorf("sending standard error to the log %s: %w", logPath(), err))
+	}
+	defer restoreStderr()
 	group := sources.NewGroup(ctx)
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
 	group.Go(func(ctx context.Context) { model.Relay().Run(ctx, prog.Send) })

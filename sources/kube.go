@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 )
@@ -26,6 +29,11 @@ import (
 // default loading rules (KUBECONFIG, ~/.kube/config), an explicit file when
 // the config names one, and the configured context, so exec auth plugins
 // such as gke-gcloud-auth-plugin keep working.
+//
+// An exec plugin never gets the terminal: the cockpit owns it, and a plugin
+// that prompted or read a key would corrupt the screen or wait unseen.
+// client-go gives a plugin the process's stderr with no way to change it;
+// the cockpit points that stderr at its log while the screen is up.
 func KubeRESTConfig(k *config.Kubernetes) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if k.Kubeconfig != "" {
@@ -45,7 +53,24 @@ func KubeRESTConfig(k *config.Kubernetes) (*rest.Config, string, error) {
 	// are never queued behind the client's own rate limiter.
 	rc.QPS, rc.Burst = 50, 100
 	rc.UserAgent = "flightdeck"
+	if rc.ExecProvider != nil {
+		rc.ExecProvider.InteractiveMode = clientcmdapi.NeverExecInteractiveMode
+		rc.ExecProvider.StdinUnavailable = true
+		rc.ExecProvider.StdinUnavailableMessage = "flightdeck runs credential plugins without a terminal"
+	}
 	return rc, rc.Host, nil
+}
+
+// ExplainKubeErr adds what to do to an error from a kubeconfig's exec
+// credential plugin: it ran without a terminal, so a plugin that wanted a
+// login could not ask for one, and what it said went to the log, not the
+// screen.
+func ExplainKubeErr(rc *rest.Config, err error) error {
+	if err == nil || rc == nil || rc.ExecProvider == nil || !strings.Contains(err.Error(), "getting credentials") {
+		return err
+	}
+	return fmt.Errorf("%w (the kubeconfig's credential plugin %s ran without a terminal and failed: sign in with it in a shell first, e.g. kubectl get namespaces, then retry; what it printed is in flightdeck's log)",
+		err, filepath.Base(rc.ExecProvider.Command))
 }
 
 // ProbeKubernetes asks the API server for its version.
@@ -64,7 +89,7 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 	// apiserver is abandoned when the probe's time is up.
 	body, err := dc.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
-		r.Err = err
+		r.Err = ExplainKubeErr(rc, err)
 		return r
 	}
 	var v version.Info
@@ -129,7 +154,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 	// A failing apiserver must show up as an error, not as a silent
 	// informer retry loop: ask once before settling into watches.
 	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
-		return err
+		return ExplainKubeErr(rc, err)
 	}
 	every := k.SnapshotEvery
 	if every == 0 {
@@ -239,11 +264,11 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 			// The watch broke; the caches hold what was last seen. The
 			// supervisor keeps it as last good data and shows the system
 			// as down until a watch works again.
-			snap.Err = fmt.Errorf("watch failed, retrying: %w", err)
+			snap.Err = fmt.Errorf("watch failed, retrying: %w", ExplainKubeErr(rc, err))
 		default:
 		}
 		if healthErr != nil {
-			snap.Err = fmt.Errorf("API server not answering, retrying: %w", healthErr)
+			snap.Err = fmt.Errorf("API server not answering, retrying: %w", ExplainKubeErr(rc, healthErr))
 		}
 		emit(snap)
 		if err := k.wait(ctx, cs, dirty, every, &healthErr); err != nil {
