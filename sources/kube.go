@@ -3,14 +3,16 @@ package sources
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/version"
@@ -101,6 +103,52 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 	if k.Context != "" {
 		r.Detail += ", context " + k.Context
 	}
+	return checkKubeAccess(ctx, rc, k, r)
+}
+
+// checkKubeAccess proves what the deploy needs beyond an answer: the
+// watched namespaces exist, and the user may do everything the cockpit
+// does in them. These are the questions the cockpit also asks at start.
+func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, r Reach) Reach {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	var problems, fixes []string
+	missing, err := missingNamespaces(ctx, cs, k.Namespaces)
+	if err != nil {
+		r.Err = ExplainKubeErr(rc, err)
+		return r
+	}
+	if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("namespace %s does not exist", strings.Join(missing, ", ")))
+		fixes = append(fixes, "correct [kubernetes] namespaces (kubectl get namespaces lists them)")
+	}
+	var present []string
+	for _, ns := range k.Namespaces {
+		if !slices.Contains(missing, ns) {
+			present = append(present, ns)
+		}
+	}
+	denials, err := KubeAccess(ctx, cs, present, CockpitRights)
+	switch {
+	case apierrors.IsForbidden(err):
+		problems = append(problems, "may not create selfsubjectaccessreviews (authorization.k8s.io), so neither this check nor the cockpit can tell what it may do")
+		fixes = append(fixes, "bind the user to the ClusterRole system:basic-user, which every authenticated user has by default")
+	case err != nil:
+		r.Err = ExplainKubeErr(rc, err)
+		return r
+	case len(denials) > 0:
+		problems = append(problems, "may not "+DescribeDenials(denials))
+		fixes = append(fixes, DenialsFix(kubeUser(ctx, cs), denials))
+	}
+	if len(problems) > 0 {
+		r.Err = errors.New(strings.Join(problems, "; "))
+		r.Fix = strings.Join(fixes, "; ")
+		return r
+	}
+	r.Detail += fmt.Sprintf("; in %s every verb the cockpit uses is allowed", strings.Join(k.Namespaces, ", "))
 	return r
 }
 
@@ -315,24 +363,4 @@ func (k *Kube) wait(ctx context.Context, cs kubernetes.Interface, dirty <-chan s
 			}
 		}
 	}
-}
-
-// RollbackDenied asks the API server, with SelfSubjectAccessReviews, whether
-// this user may patch deployments in each namespace, and returns those where
-// it may not. Knowing before an incident beats finding out during one.
-func RollbackDenied(ctx context.Context, cs kubernetes.Interface, namespaces []string) ([]string, error) {
-	var denied []string
-	for _, ns := range namespaces {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"},
-		}}
-		res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("asking whether deployments in %s may be patched: %w", ns, err)
-		}
-		if !res.Status.Allowed {
-			denied = append(denied, ns)
-		}
-	}
-	return denied, nil
 }

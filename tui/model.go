@@ -163,9 +163,9 @@ type Model struct {
 
 	lkg      map[string]sources.LastKnownGood
 	lkgKnown bool
-	// rollbackDenied lists the namespaces where this user may not patch
-	// deployments, as the API server said at start.
-	rollbackDenied []string
+	// kubeDenied lists what the API server refused this user at start, of
+	// everything the cockpit does (flightdeck check asks the same).
+	kubeDenied []sources.KubeDenial
 
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
@@ -314,7 +314,7 @@ func (m *Model) setFocus(i int) {
 }
 
 type accessMsg struct {
-	denied []string
+	denied []sources.KubeDenial
 	err    error
 }
 
@@ -326,7 +326,7 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, func() tea.Msg {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			denied, err := sources.RollbackDenied(cctx, kube, nss)
+			denied, err := sources.KubeAccess(cctx, kube, nss, sources.CockpitRights)
 			return accessMsg{denied: denied, err: err}
 		})
 	}
@@ -359,7 +359,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.opts.Log.Warn("access review", "err", msg.err)
 		}
-		m.rollbackDenied = msg.denied
+		m.kubeDenied = msg.denied
 		return m, nil
 	case reportMsg:
 		// A record that could not be written is tried again at the next
