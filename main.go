@@ -11,9 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -115,6 +113,7 @@ Exit codes:
   1  unexpected failure (terminal, file system)
   2  usage or configuration error; the message names file, line, column and key
   3  check: the configuration is valid but a configured system did not answer
+     or falls short of what the deploy needs (a missing grant, say)
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
 	root.AddCommand(newCheckCmd(&g), newReportCmd(&g), newVersionCmd(), newSandboxCmd())
@@ -170,18 +169,26 @@ func loadConfig(flag string, opts config.LoadOptions) (*config.Config, error) {
 }
 
 func newCheckCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var sendTest bool
+	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config and check that every configured system answers",
+		Short: "Validate the config and prove every configured system can serve the deploy",
 		Long: `Validates the configuration (schema, runbook, gates, templates, secret
-references) and probes every configured source and notifier, without opening
-the cockpit. Exit code 0 when all is well, 2 when the configuration is invalid,
-3 when it is valid but a system did not answer.`,
+references), then proves each configured system can serve the deploy, one
+line per system (each Postgres target its own) with ✓ or ✕ and, for ✕, the
+fix: Kubernetes answers, the namespaces exist and every verb the cockpit uses
+is allowed; each Postgres target's role can read other sessions and signal
+them; the Slack webhook is well formed and its host answers. No TUI.
+
+Exit code 0 when all is well, 2 when the configuration is invalid, 3 when it
+is valid but something falls short.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config)
+			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config, checkOptions{sendTest: sendTest})
 		},
 	}
+	cmd.Flags().BoolVar(&sendTest, "send-test", false, "also post one test message through the Slack webhook")
+	return cmd
 }
 
 func newReportCmd(g *globalFlags) *cobra.Command {
@@ -224,7 +231,7 @@ the journal, once every step is closed.`,
 	return cmd
 }
 
-func runCheck(ctx context.Context, out io.Writer, flag string) error {
+func runCheck(ctx context.Context, out io.Writer, flag string, opts checkOptions) error {
 	cfg, err := loadConfig(flag, config.LoadOptions{DeferSecretErrors: true})
 	if err != nil {
 		return err
@@ -249,24 +256,12 @@ func runCheck(ctx context.Context, out io.Writer, flag string) error {
 		fmt.Fprintln(out, "no sources configured")
 		return nil
 	}
-	redact := cfg.Redactor()
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	down := 0
-	for _, r := range results {
-		status, detail := "ok", r.Detail
-		if r.Err != nil {
-			status, detail = "UNREACHABLE", r.Err.Error()
-			down++
-		}
-		lines := strings.Split(redact.Redact(detail), "\n")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Section, status, redact.Redact(r.Target), lines[0])
-		for _, l := range lines[1:] {
-			fmt.Fprintf(tw, "\t\t\t%s\n", l)
-		}
+	if opts.sendTest {
+		results = append(results, sendSlackTest(ctx, cfg, results))
 	}
-	tw.Flush()
+	down := printChecks(out, results, cfg.Redactor().Redact)
 	if down > 0 {
-		return fail(exitUnreachable, fmt.Errorf("%d of %d systems did not answer; the cockpit still opens and shows them as down", down, len(results)))
+		return fail(exitUnreachable, fmt.Errorf("%d of %d checks fell short (✕ above, each with its fix): fix them before the deploy window; the cockpit still opens, but without what they would give it", down, len(results)))
 	}
 	return nil
 }
