@@ -1116,17 +1116,31 @@ func (m *Model) judge(u sources.Update) sources.Health {
 	return h
 }
 
-// podsByClient maps what a database sees of a client (application_name set
-// to the pod name, or the pod's address) to the pod.
+// podsByClient maps what a database sees of a client to its pod: the
+// application_name the pod set to its own name, which Postgres cuts to 63
+// bytes, or the pod's address. An address pods share (host networking, a
+// proxy's) names none of them: a wrong pod is worse than none.
 func podsByClient(s sources.RolloutState) map[string]string {
+	const appNameMax = 63 // NAMEDATALEN - 1
 	pods := map[string]string{}
+	shared := map[string]bool{}
 	for _, d := range s.Deployments {
 		for _, p := range d.Pods {
 			pods[p.Name] = p.Name
-			if p.IP != "" {
-				pods[p.IP] = p.Name
+			if len(p.Name) > appNameMax {
+				pods[p.Name[:appNameMax]] = p.Name
 			}
+			if p.IP == "" {
+				continue
+			}
+			if other, ok := pods[p.IP]; ok && other != p.Name {
+				shared[p.IP] = true
+			}
+			pods[p.IP] = p.Name
 		}
+	}
+	for ip := range shared {
+		delete(pods, ip)
 	}
 	return pods
 }
