@@ -81,14 +81,19 @@ func TestCheckOnSandboxPostgresRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
+	// Closed after the role is dropped: cleanups run last first.
+	t.Cleanup(func() { admin.Close(context.Background()) })
 	var b [3]byte
 	rand.Read(b[:])
 	role := "fd_check_" + hex.EncodeToString(b[:])
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'check-pw'", role)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("the test's role %s is left on the shared sandbox: %v", role, err)
+		}
+	})
 	u, err := url.Parse(info.PostgresApp)
 	if err != nil {
 		t.Fatal(err)
