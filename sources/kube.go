@@ -71,7 +71,7 @@ func ExplainKubeErr(rc *rest.Config, err error) error {
 	if err == nil || rc == nil || rc.ExecProvider == nil || !strings.Contains(err.Error(), "getting credentials") {
 		return err
 	}
-	return fmt.Errorf("%w (the kubeconfig's credential plugin %s ran without a terminal and failed: sign in with it in a shell first, e.g. kubectl get namespaces, then retry; what it printed is in flightdeck's log)",
+	return fmt.Errorf("%w (the kubeconfig's credential plugin %s ran without a terminal and failed: sign in with it in a shell first, e.g. kubectl get namespaces, then retry; under the cockpit, what it prints is in flightdeck's log)",
 		err, filepath.Base(rc.ExecProvider.Command))
 }
 
