@@ -11,9 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -26,6 +24,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/selfreport"
+	"github.com/flightdeckhq/flightdeck/internal/stderrlog"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
@@ -114,6 +113,7 @@ Exit codes:
   1  unexpected failure (terminal, file system)
   2  usage or configuration error; the message names file, line, column and key
   3  check: the configuration is valid but a configured system did not answer
+     or falls short of what the deploy needs (a missing grant, say)
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
 	root.AddCommand(newCheckCmd(&g), newReportCmd(&g), newVersionCmd(), newSandboxCmd())
@@ -169,18 +169,26 @@ func loadConfig(flag string, opts config.LoadOptions) (*config.Config, error) {
 }
 
 func newCheckCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var sendTest bool
+	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config and check that every configured system answers",
+		Short: "Validate the config and prove every configured system can serve the deploy",
 		Long: `Validates the configuration (schema, runbook, gates, templates, secret
-references) and probes every configured source and notifier, without opening
-the cockpit. Exit code 0 when all is well, 2 when the configuration is invalid,
-3 when it is valid but a system did not answer.`,
+references), then proves each configured system can serve the deploy, one
+line per system (each Postgres target its own) with ✓ or ✕ and, for ✕, the
+fix: Kubernetes answers, the namespaces exist and every verb the cockpit uses
+is allowed; each Postgres target's role can read other sessions and signal
+them; the Slack webhook is well formed and its host answers. No TUI.
+
+Exit code 0 when all is well, 2 when the configuration is invalid, 3 when it
+is valid but something falls short.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config)
+			return runCheck(cmd.Context(), cmd.OutOrStdout(), g.config, checkOptions{sendTest: sendTest})
 		},
 	}
+	cmd.Flags().BoolVar(&sendTest, "send-test", false, "also post one test message through the Slack webhook")
+	return cmd
 }
 
 func newReportCmd(g *globalFlags) *cobra.Command {
@@ -223,7 +231,7 @@ the journal, once every step is closed.`,
 	return cmd
 }
 
-func runCheck(ctx context.Context, out io.Writer, flag string) error {
+func runCheck(ctx context.Context, out io.Writer, flag string, opts checkOptions) error {
 	cfg, err := loadConfig(flag, config.LoadOptions{DeferSecretErrors: true})
 	if err != nil {
 		return err
@@ -248,24 +256,12 @@ func runCheck(ctx context.Context, out io.Writer, flag string) error {
 		fmt.Fprintln(out, "no sources configured")
 		return nil
 	}
-	redact := cfg.Redactor()
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	down := 0
-	for _, r := range results {
-		status, detail := "ok", r.Detail
-		if r.Err != nil {
-			status, detail = "UNREACHABLE", r.Err.Error()
-			down++
-		}
-		lines := strings.Split(redact.Redact(detail), "\n")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Section, status, redact.Redact(r.Target), lines[0])
-		for _, l := range lines[1:] {
-			fmt.Fprintf(tw, "\t\t\t%s\n", l)
-		}
+	if opts.sendTest {
+		results = append(results, sendSlackTest(ctx, cfg, results))
 	}
-	tw.Flush()
+	down := printChecks(out, results, cfg.Redactor().Redact)
 	if down > 0 {
-		return fail(exitUnreachable, fmt.Errorf("%d of %d systems did not answer; the cockpit still opens and shows them as down", down, len(results)))
+		return fail(exitUnreachable, fmt.Errorf("%d of %d checks fell short (✕ above, each with its fix): fix them before the deploy window; the cockpit still opens, but without what they would give it", down, len(results)))
 	}
 	return nil
 }
@@ -383,6 +379,19 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// From here the screen is the cockpit's: whatever a library or a child
+	// given this process's stderr writes (a kubeconfig's credential plugin
+	// above all) goes to the log instead. A fatal crash's trace, which
+	// would go down the same pipe with the process, is written to the log
+	// file directly.
+	if f, ok := logFile.(*os.File); ok {
+		_ = debug.SetCrashOutput(f, debug.CrashOptions{})
+	}
+	restoreStderr, err := stderrlog.Capture(log)
+	if err != nil {
+		return fail(exitFailure, fmt.Errorf("sending standard error to the log %s: %w", logPath(), err))
+	}
+	defer restoreStderr()
 	group := sources.NewGroup(ctx)
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
 	group.Go(func(ctx context.Context) { model.Relay().Run(ctx, prog.Send) })

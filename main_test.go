@@ -163,7 +163,7 @@ func TestCheckExitCodes(t *testing.T) {
 	}{
 		{good, 0, "valid"},
 		{bad, 2, `bad.toml:22:1: phase[0].step[1].estimat: unknown key (did you mean "estimate"?)`},
-		{unreachable, 3, "UNREACHABLE  production (127.0.0.1:1/app)"},
+		{unreachable, 3, "✕ postgres  production (127.0.0.1:1/app)"},
 	} {
 		cmd := exec.Command(bin, "check", "--config", c.cfg)
 		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir)
@@ -186,7 +186,7 @@ func TestExampleConfigChecks(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("exit %d, want 3 (valid, unreachable):\n%s", code, out)
 	}
-	for _, want := range []string{"valid", "4 phases", "09:00–12:30 Europe/London", "jira", "UNREACHABLE"} {
+	for _, want := range []string{"valid", "4 phases", "09:00–12:30 Europe/London", "✕ jira", "checks fell short"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

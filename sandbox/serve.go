@@ -114,11 +114,13 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
+	pods := NewPodNames(in.Kubeconfig, log)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		for wctx.Err() == nil {
-			if err := pg.RunWorkload(wctx, in.PostgresApp, 4); err != nil && wctx.Err() == nil {
+			w := &pg.Workload{DSN: in.PostgresApp, Conns: 4, AppName: pods.AppName, Gone: pods.Gone}
+			if err := w.Run(wctx); err != nil && wctx.Err() == nil {
 				log.Warn("workload", "err", err)
 				sleep(wctx, 2*time.Second)
 			}

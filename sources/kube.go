@@ -3,12 +3,16 @@ package sources
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/version"
@@ -18,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 )
@@ -26,6 +31,11 @@ import (
 // default loading rules (KUBECONFIG, ~/.kube/config), an explicit file when
 // the config names one, and the configured context, so exec auth plugins
 // such as gke-gcloud-auth-plugin keep working.
+//
+// An exec plugin never gets the terminal: the cockpit owns it, and a plugin
+// that prompted or read a key would corrupt the screen or wait unseen.
+// client-go gives a plugin the process's stderr with no way to change it;
+// the cockpit points that stderr at its log while the screen is up.
 func KubeRESTConfig(k *config.Kubernetes) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if k.Kubeconfig != "" {
@@ -45,7 +55,24 @@ func KubeRESTConfig(k *config.Kubernetes) (*rest.Config, string, error) {
 	// are never queued behind the client's own rate limiter.
 	rc.QPS, rc.Burst = 50, 100
 	rc.UserAgent = "flightdeck"
+	if rc.ExecProvider != nil {
+		rc.ExecProvider.InteractiveMode = clientcmdapi.NeverExecInteractiveMode
+		rc.ExecProvider.StdinUnavailable = true
+		rc.ExecProvider.StdinUnavailableMessage = "flightdeck runs credential plugins without a terminal"
+	}
 	return rc, rc.Host, nil
+}
+
+// ExplainKubeErr adds what to do to an error from a kubeconfig's exec
+// credential plugin: it ran without a terminal, so a plugin that wanted a
+// login could not ask for one, and what it said went to the log, not the
+// screen.
+func ExplainKubeErr(rc *rest.Config, err error) error {
+	if err == nil || rc == nil || rc.ExecProvider == nil || !strings.Contains(err.Error(), "getting credentials") {
+		return err
+	}
+	return fmt.Errorf("%w (the kubeconfig's credential plugin %s ran without a terminal and failed: sign in with it in a shell first, e.g. kubectl get namespaces, then retry; under the cockpit, what it prints is in flightdeck's log)",
+		err, filepath.Base(rc.ExecProvider.Command))
 }
 
 // ProbeKubernetes asks the API server for its version.
@@ -64,7 +91,7 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 	// apiserver is abandoned when the probe's time is up.
 	body, err := dc.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
-		r.Err = err
+		r.Err = ExplainKubeErr(rc, err)
 		return r
 	}
 	var v version.Info
@@ -76,6 +103,52 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 	if k.Context != "" {
 		r.Detail += ", context " + k.Context
 	}
+	return checkKubeAccess(ctx, rc, k, r)
+}
+
+// checkKubeAccess proves what the deploy needs beyond an answer: the
+// watched namespaces exist, and the user may do everything the cockpit
+// does in them. These are the questions the cockpit also asks at start.
+func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, r Reach) Reach {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	var problems, fixes []string
+	missing, err := missingNamespaces(ctx, cs, k.Namespaces)
+	if err != nil {
+		r.Err = ExplainKubeErr(rc, err)
+		return r
+	}
+	if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("namespace %s does not exist", strings.Join(missing, ", ")))
+		fixes = append(fixes, "correct [kubernetes] namespaces (kubectl get namespaces lists them)")
+	}
+	var present []string
+	for _, ns := range k.Namespaces {
+		if !slices.Contains(missing, ns) {
+			present = append(present, ns)
+		}
+	}
+	denials, err := KubeAccess(ctx, cs, present, CockpitRights)
+	switch {
+	case apierrors.IsForbidden(err):
+		problems = append(problems, "may not create selfsubjectaccessreviews (authorization.k8s.io), so neither this check nor the cockpit can tell what it may do")
+		fixes = append(fixes, "bind the user to the ClusterRole system:basic-user, which every authenticated user has by default")
+	case err != nil:
+		r.Err = ExplainKubeErr(rc, err)
+		return r
+	case len(denials) > 0:
+		problems = append(problems, "may not "+DescribeDenials(denials))
+		fixes = append(fixes, DenialsFix(kubeUser(ctx, cs), denials))
+	}
+	if len(problems) > 0 {
+		r.Err = errors.New(strings.Join(problems, "; "))
+		r.Fix = strings.Join(fixes, "; ")
+		return r
+	}
+	r.Detail += fmt.Sprintf("; in %s every verb the cockpit uses is allowed", strings.Join(k.Namespaces, ", "))
 	return r
 }
 
@@ -129,7 +202,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 	// A failing apiserver must show up as an error, not as a silent
 	// informer retry loop: ask once before settling into watches.
 	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
-		return err
+		return ExplainKubeErr(rc, err)
 	}
 	every := k.SnapshotEvery
 	if every == 0 {
@@ -239,11 +312,11 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 			// The watch broke; the caches hold what was last seen. The
 			// supervisor keeps it as last good data and shows the system
 			// as down until a watch works again.
-			snap.Err = fmt.Errorf("watch failed, retrying: %w", err)
+			snap.Err = fmt.Errorf("watch failed, retrying: %w", ExplainKubeErr(rc, err))
 		default:
 		}
 		if healthErr != nil {
-			snap.Err = fmt.Errorf("API server not answering, retrying: %w", healthErr)
+			snap.Err = fmt.Errorf("API server not answering, retrying: %w", ExplainKubeErr(rc, healthErr))
 		}
 		emit(snap)
 		if err := k.wait(ctx, cs, dirty, every, &healthErr); err != nil {
@@ -290,24 +363,4 @@ func (k *Kube) wait(ctx context.Context, cs kubernetes.Interface, dirty <-chan s
 			}
 		}
 	}
-}
-
-// RollbackDenied asks the API server, with SelfSubjectAccessReviews, whether
-// this user may patch deployments in each namespace, and returns those where
-// it may not. Knowing before an incident beats finding out during one.
-func RollbackDenied(ctx context.Context, cs kubernetes.Interface, namespaces []string) ([]string, error) {
-	var denied []string
-	for _, ns := range namespaces {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"},
-		}}
-		res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("asking whether deployments in %s may be patched: %w", ns, err)
-		}
-		if !res.Status.Allowed {
-			denied = append(denied, ns)
-		}
-	}
-	return denied, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,9 @@ func PostgresPgxConfig(t config.PostgresTarget, vars map[string]string) (*pgx.Co
 	if err != nil {
 		return nil, fmt.Errorf("postgres target %q: %w", t.Name, err)
 	}
-	if t.Password.IsSet() {
+	// Only a password actually given replaces libpq's own sources
+	// (PGPASSWORD, PGPASSFILE, ~/.pgpass), which ParseConfig has read.
+	if t.Password.IsSet() && t.Password.Value() != "" {
 		cc.Password = t.Password.Value()
 	}
 	cc.RuntimeParams["application_name"] = "flightdeck"
@@ -64,24 +68,68 @@ func readOnlySession(cc *pgx.ConnConfig) {
 	}
 }
 
-// ProbePostgres connects to one target and asks for the server version.
+// ProbePostgres connects to one target as the locks pane does and checks
+// that its role can do what the cockpit needs: read every session's query
+// and wait (pg_read_all_stats, part of pg_monitor) and cancel or terminate
+// other roles' sessions (pg_signal_backend).
 func ProbePostgres(ctx context.Context, t config.PostgresTarget, vars map[string]string) Reach {
-	pc, err := PostgresConnConfig(t, vars)
+	cc, err := PostgresPgxConfig(t, vars)
 	if err != nil {
 		return Reach{Target: t.Name, Err: err}
 	}
-	r := Reach{Target: fmt.Sprintf("%s (%s)", t.Name, where(pc))}
+	readOnlySession(cc)
+	r := Reach{Target: fmt.Sprintf("%s (%s)", t.Name, where(&cc.Config))}
 	if dl, ok := ctx.Deadline(); ok {
-		pc.ConnectTimeout = time.Until(dl)
+		cc.ConnectTimeout = time.Until(dl)
 	}
-	conn, err := pgconn.ConnectConfig(ctx, pc)
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	defer conn.Close(context.Background())
-	r.Detail = "PostgreSQL " + conn.ParameterStatus("server_version")
+	r.Detail = "PostgreSQL " + conn.PgConn().ParameterStatus("server_version")
+	var (
+		role                  string
+		super, stats, signals bool
+	)
+	if err := conn.QueryRow(ctx, `SELECT current_user, rolsuper,
+  pg_has_role('pg_read_all_stats', 'USAGE'), pg_has_role('pg_signal_backend', 'USAGE')
+FROM pg_roles WHERE rolname = current_user`).Scan(&role, &super, &stats, &signals); err != nil {
+		r.Err = fmt.Errorf("reading the rights of the role it signs in as: %w", err)
+		return r
+	}
+	if super {
+		r.Detail += fmt.Sprintf("; role %s is a superuser", role)
+		return r
+	}
+	var problems, fixes []string
+	if !stats {
+		problems = append(problems, fmt.Sprintf("role %s cannot see other sessions' queries and waits (the locks pane would call them idle)", role))
+		fixes = append(fixes, "GRANT pg_monitor TO "+sqlIdent(role))
+	}
+	if !signals {
+		problems = append(problems, fmt.Sprintf("role %s may cancel or terminate only its own sessions", role))
+		fixes = append(fixes, "GRANT pg_signal_backend TO "+sqlIdent(role))
+	}
+	if len(problems) > 0 {
+		r.Err = errors.New(strings.Join(problems, "; "))
+		r.Fix = strings.Join(fixes, "; ") + " (as a superuser or the database's admin role)"
+		return r
+	}
+	r.Detail += fmt.Sprintf("; role %s sees every session (pg_read_all_stats) and may signal them (pg_signal_backend)", role)
 	return r
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// sqlIdent quotes a role name only where SQL needs it, so the GRANT reads
+// as a person would type it.
+func sqlIdent(name string) string {
+	if plainIdent.MatchString(name) {
+		return name
+	}
+	return pgx.Identifier{name}.Sanitize()
 }
 
 func where(pc *pgconn.Config) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +20,10 @@ type Reach struct {
 	Target  string // what was tried, e.g. a host:port or URL (never a secret)
 	Detail  string // what answered, e.g. "PostgreSQL 15.18"
 	Err     error
-	Took    time.Duration
+	// Fix says what to do about Err when the system answered but falls
+	// short of what the deploy needs (a missing grant, say).
+	Fix  string
+	Took time.Duration
 }
 
 // OK reports whether the system answered.
@@ -143,12 +148,20 @@ func (r Reachability) Run(ctx context.Context, emit func(Snapshot[[]Reach])) err
 	}, emit)
 }
 
-// ProbeSlack checks that the webhook's host accepts connections. It never
-// posts: a reachability check must not send a message to the channel.
+// ProbeSlack checks that the webhook is well formed and that its host
+// accepts connections. It never posts: a reachability check must not send a
+// message to the channel (flightdeck check --send-test does, on request).
 func ProbeSlack(ctx context.Context, s *config.Slack) Reach {
 	u, err := url.Parse(s.Webhook.Value())
 	if err != nil || u.Host == "" {
 		return Reach{Target: "webhook", Err: errors.New("webhook is not a URL: check the value behind " + s.Webhook.Ref)}
+	}
+	r := Reach{Target: u.Scheme + "://" + u.Host}
+	if problem := webhookProblem(u); problem != "" {
+		// Never the URL itself: its path is the credential.
+		r.Err = fmt.Errorf("the webhook behind %s %s", s.Webhook.Ref, problem)
+		r.Fix = "copy the webhook URL again from the Slack app's Incoming Webhooks page into " + s.Webhook.Ref
+		return r
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -158,7 +171,6 @@ func ProbeSlack(ctx context.Context, s *config.Slack) Reach {
 		}
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	r := Reach{Target: u.Scheme + "://" + u.Host}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -166,6 +178,36 @@ func ProbeSlack(ctx context.Context, s *config.Slack) Reach {
 		return r
 	}
 	conn.Close()
-	r.Detail = "accepts connections (nothing posted)"
+	r.Detail = "webhook well formed, host accepts connections (nothing posted; check --send-test posts one)"
 	return r
+}
+
+// webhookProblem says how a webhook URL is malformed, or "". Slack's own
+// are https://hooks.slack.com/services/T…/B…/… (workflow triggers
+// /triggers/…); a relay of one's own may be anything over https, or plain
+// http to this machine (the sandbox's receiver is one).
+func webhookProblem(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case u.Scheme != "https" && (u.Scheme != "http" || !loopback(host)):
+		return fmt.Sprintf("is %s://, not https:// (plain http only to this machine)", u.Scheme)
+	case u.User != nil:
+		return "carries a user name: Slack's webhooks never do"
+	case host == "slack.com" || strings.HasSuffix(host, ".slack.com") || strings.HasSuffix(host, ".slack-gov.com"):
+		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+		if !strings.HasPrefix(host, "hooks.") || len(parts) != 4 || (parts[0] != "services" && parts[0] != "triggers") || slices.Contains(parts, "") {
+			return "is not an incoming webhook: Slack's look like https://hooks.slack.com/services/T…/B…/…"
+		}
+	case strings.Trim(u.Path, "/") == "":
+		return "has no path: an incoming webhook's path is its credential"
+	}
+	return ""
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

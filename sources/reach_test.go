@@ -428,38 +428,6 @@ current-context: sandbox
 
 const versionJSON = `{"major":"1","minor":"36","gitVersion":"v1.36.3","gitCommit":"abc","gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.26.0","compiler":"gc","platform":"linux/amd64"}`
 
-func TestProbeKubernetes(t *testing.T) {
-	srv := newTLSRecorder(t, 200, versionJSON)
-	path := kubeconfig(t, srv)
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: path, Context: "sandbox"})
-	if r.Err != nil {
-		t.Fatalf("ProbeKubernetes: %v", r.Err)
-	}
-	if r.Detail != "Kubernetes v1.36.3, context sandbox" || r.Target != srv.URL {
-		t.Errorf("Reach = %+v", r)
-	}
-	req := srv.only(t)
-	if req.Path != "/version" {
-		t.Errorf("path = %s, want /version", req.Path)
-	}
-	if req.Auth != "Bearer kube-tok-77" {
-		t.Errorf("Authorization = %q, want the kubeconfig's token", req.Auth)
-	}
-	if req.UserAgent != "flightdeck" {
-		t.Errorf("User-Agent = %q, want flightdeck so the audit log shows who acted", req.UserAgent)
-	}
-}
-
-// With no explicit file, kubectl's own rules apply, KUBECONFIG first.
-func TestProbeKubernetesDefaultLoadingRules(t *testing.T) {
-	srv := newTLSRecorder(t, 200, versionJSON)
-	t.Setenv("KUBECONFIG", kubeconfig(t, srv))
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{})
-	if r.Err != nil || r.Detail != "Kubernetes v1.36.3" {
-		t.Errorf("Reach = %+v", r)
-	}
-}
-
 func TestProbeKubernetesUnknownContext(t *testing.T) {
 	srv := newTLSRecorder(t, 200, versionJSON)
 	path := kubeconfig(t, srv)

@@ -163,9 +163,9 @@ type Model struct {
 
 	lkg      map[string]sources.LastKnownGood
 	lkgKnown bool
-	// rollbackDenied lists the namespaces where this user may not patch
-	// deployments, as the API server said at start.
-	rollbackDenied []string
+	// kubeDenied lists what the API server refused this user at start, of
+	// everything the cockpit does (flightdeck check asks the same).
+	kubeDenied []sources.KubeDenial
 
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
@@ -314,7 +314,7 @@ func (m *Model) setFocus(i int) {
 }
 
 type accessMsg struct {
-	denied []string
+	denied []sources.KubeDenial
 	err    error
 }
 
@@ -326,7 +326,7 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, func() tea.Msg {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			denied, err := sources.RollbackDenied(cctx, kube, nss)
+			denied, err := sources.KubeAccess(cctx, kube, nss, sources.CockpitRights)
 			return accessMsg{denied: denied, err: err}
 		})
 	}
@@ -359,7 +359,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.opts.Log.Warn("access review", "err", msg.err)
 		}
-		m.rollbackDenied = msg.denied
+		m.kubeDenied = msg.denied
 		return m, nil
 	case reportMsg:
 		// A record that could not be written is tried again at the next
@@ -1116,17 +1116,31 @@ func (m *Model) judge(u sources.Update) sources.Health {
 	return h
 }
 
-// podsByClient maps what a database sees of a client (application_name set
-// to the pod name, or the pod's address) to the pod.
+// podsByClient maps what a database sees of a client to its pod: the
+// application_name the pod set to its own name, which Postgres cuts to 63
+// bytes, or the pod's address. An address pods share (host networking, a
+// proxy's) names none of them: a wrong pod is worse than none.
 func podsByClient(s sources.RolloutState) map[string]string {
+	const appNameMax = 63 // NAMEDATALEN - 1
 	pods := map[string]string{}
+	shared := map[string]bool{}
 	for _, d := range s.Deployments {
 		for _, p := range d.Pods {
 			pods[p.Name] = p.Name
-			if p.IP != "" {
-				pods[p.IP] = p.Name
+			if len(p.Name) > appNameMax {
+				pods[p.Name[:appNameMax]] = p.Name
 			}
+			if p.IP == "" {
+				continue
+			}
+			if other, ok := pods[p.IP]; ok && other != p.Name {
+				shared[p.IP] = true
+			}
+			pods[p.IP] = p.Name
 		}
+	}
+	for ip := range shared {
+		delete(pods, ip)
 	}
 	return pods
 }

@@ -145,8 +145,8 @@ func (m *Model) statusBar(w int) string {
 		left += " · READ-ONLY"
 	}
 	line0 := th.Bold.S(left)
-	if len(m.rollbackDenied) > 0 {
-		line0 += " " + th.BadStrong.S(" rollback not permitted in "+strings.Join(m.rollbackDenied, ", ")+" ")
+	if len(m.kubeDenied) > 0 {
+		line0 += " " + th.BadStrong.S(" not permitted "+sources.DescribeDenials(m.kubeDenied)+" ")
 	}
 	ws := m.window()
 	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())

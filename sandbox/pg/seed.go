@@ -280,6 +280,12 @@ func ensureApp(ctx context.Context, inst *Instance) (bool, error) {
 			return fail("create role "+AppUser, err)
 		}
 	}
+	// The cockpit signs in as the application role here, and cancels and
+	// terminates sessions with it, as a production deploy role would with
+	// pg_signal_backend; granted on every start so older sandboxes get it.
+	if _, err := conn.Exec(ctx, "GRANT pg_signal_backend TO "+pgx.Identifier{AppUser}.Sanitize()); err != nil {
+		return fail("grant pg_signal_backend to "+AppUser, err)
+	}
 
 	var allow bool
 	err = conn.QueryRow(ctx, "SELECT datallowconn FROM pg_database WHERE datname = $1", Database).Scan(&allow)

@@ -14,10 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Workload plays the acme application: web sessions (acme-web-<n>) that
-// list a clinic's day, open a patient's history, book and reschedule, and
-// worker sessions (acme-worker-<n>) that confirm upcoming visits, bill
-// completed ones and settle invoices. Nearly everything touches
+// Workload plays the acme application: web sessions that list a clinic's
+// day, open a patient's history, book and reschedule, and worker sessions
+// that confirm upcoming visits, bill completed ones and settle invoices.
+// Each names itself in application_name (acme-web-<n>, acme-worker-<n>, or
+// the pod it plays, with AppName). Nearly everything touches
 // appointments, so a lock on it stalls every session within a moment, as
 // in production. Sessions survive server restarts, terminated backends and
 // timeouts: they count the error and reconnect with capped, jittered
@@ -33,6 +34,17 @@ type Workload struct {
 	StatementTimeout time.Duration
 	// Pause is the mean pause between one session's actions. Default 50ms.
 	Pause time.Duration
+	// AppName names session n (from 1) of a tier, "web" or "worker", as a
+	// real application names its connections after its pod (the downward
+	// API's metadata.name in application_name), so the cockpit can tell
+	// which pod holds a lock. Asked at every connect; nil means
+	// acme-<tier>-<n>.
+	AppName func(tier string, n int) string
+	// Gone reports that what a session is named after has gone away (its
+	// pod was replaced in a rollout): the session ends and connects again
+	// under a new name, as the pod's connections ended with it. Asked
+	// between actions; nil means never.
+	Gone func(name string) bool
 
 	ops, errs, connects atomic.Int64
 	mu                  sync.Mutex
@@ -76,10 +88,10 @@ func (w *Workload) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	for n := 1; n <= w.Conns-workers; n++ {
-		wg.Go(func() { w.session(ctx, "acme-web-"+strconv.Itoa(n), webActions) })
+		wg.Go(func() { w.session(ctx, "web", n, webActions) })
 	}
 	for n := 1; n <= workers; n++ {
-		wg.Go(func() { w.session(ctx, "acme-worker-"+strconv.Itoa(n), workerActions) })
+		wg.Go(func() { w.session(ctx, "worker", n, workerActions) })
 	}
 	wg.Wait()
 	return nil
@@ -111,10 +123,20 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
-func (w *Workload) session(ctx context.Context, name string, actions []action) {
+func (w *Workload) appName(tier string, n int) string {
+	if w.AppName != nil {
+		if name := w.AppName(tier, n); name != "" {
+			return name
+		}
+	}
+	return "acme-" + tier + "-" + strconv.Itoa(n)
+}
+
+func (w *Workload) session(ctx context.Context, tier string, n int, actions []action) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	backoff := minBackoff
 	for ctx.Err() == nil {
+		name := w.appName(tier, n)
 		conn, err := w.connect(ctx, name)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -127,7 +149,7 @@ func (w *Workload) session(ctx context.Context, name string, actions []action) {
 		}
 		w.connects.Add(1)
 		backoff = minBackoff
-		w.drive(ctx, conn, actions, rng)
+		w.drive(ctx, conn, name, actions, rng)
 		closeConn(conn)
 	}
 }
@@ -149,9 +171,13 @@ func (w *Workload) connect(ctx context.Context, name string) (*pgx.Conn, error) 
 	return conn, nil
 }
 
-// drive runs actions on conn until ctx ends or the connection is lost.
-func (w *Workload) drive(ctx context.Context, conn *pgx.Conn, actions []action, rng *rand.Rand) {
+// drive runs actions on conn until ctx ends, the connection is lost, or
+// the pod the session is named after is gone.
+func (w *Workload) drive(ctx context.Context, conn *pgx.Conn, name string, actions []action, rng *rand.Rand) {
 	for ctx.Err() == nil {
+		if w.Gone != nil && w.Gone(name) {
+			return
+		}
 		a := actions[rng.IntN(len(actions))]
 		// The server's statement_timeout is the real bound; this one only
 		// catches a server that stopped answering altogether.
@@ -162,7 +188,7 @@ func (w *Workload) drive(ctx context.Context, conn *pgx.Conn, actions []action, 
 			return
 		}
 		if err != nil {
-			w.fail(fmt.Errorf("%s: %s: %w", conn.Config().RuntimeParams["application_name"], a.name, err))
+			w.fail(fmt.Errorf("%s: %s: %w", name, a.name, err))
 			var pgErr *pgconn.PgError
 			if conn.IsClosed() || !errors.As(err, &pgErr) {
 				return
