@@ -512,7 +512,7 @@ func TestJiraBulkMoveKilledMidwayResumesExactly(t *testing.T) {
 				t.Fatalf("the journal names %d moved cards, want %d: %v", len(moved), killAfter, moved)
 			}
 			for key, to := range moved {
-				if statusOf(front.srv, key) == "" || !strings.EqualFold(columnOf(j, statusOf(front.srv, key)), to) {
+				if statusOf(front.srv, key) == "" || !strings.EqualFold(jirastub.ColumnOf(statusOf(front.srv, key)), to) {
 					t.Errorf("%s journaled as moved to %s, Jira has it in %s", key, to, statusOf(front.srv, key))
 				}
 			}
@@ -528,15 +528,4 @@ func TestJiraBulkMoveKilledMidwayResumesExactly(t *testing.T) {
 			}
 		})
 	}
-}
-
-// columnOf names the board column a status sits in, as the seed board has
-// it (one status per column, named alike).
-func columnOf(j *config.Jira, status string) string {
-	for _, c := range j.Columns {
-		if strings.EqualFold(c.Name, status) {
-			return c.Name
-		}
-	}
-	return status
 }
