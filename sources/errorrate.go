@@ -307,3 +307,12 @@ func FormatRate(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'f', 2, 64)
 }
+
+// Note is what the status bar adds beside Sentry's health mark: an
+// environment with no event yet is up, not down, and says so.
+func (e ErrorRate) Note() string {
+	if e.NoEvents {
+		return "no events yet (" + e.Environment + ")"
+	}
+	return ""
+}

@@ -300,3 +300,38 @@ gate = "locks.max_wait < 30s"
 		t.Fatalf("five minutes without a reading: gate %+v, want unknown (stale)", got)
 	}
 }
+
+// TestSentryWithNoEventsYetIsUpAndSaysSo: an environment Sentry has no
+// event in yet is not Sentry down; the status bar says which it is.
+func TestSentryWithNoEventsYetIsUpAndSaysSo(t *testing.T) {
+	cfg, err := config.Parse("s.toml", []byte(`
+[deploy]
+name = "S"
+environment = "production"
+[window]
+start = "00:00"
+end = "23:59"
+timezone = "UTC"
+[sentry]
+url = "http://127.0.0.1:1"
+org = "acme"
+projects = ["app"]
+environment = "production"
+token = "env:FD_TEST_SENTRY_TOKEN"
+[[phase]]
+name = "P"
+[[phase.step]]
+title = "Look"
+estimate = "1m"
+`), config.LoadOptions{DeferSecretErrors: true, Getenv: func(string) string { return "t" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
+	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
+		Data: sources.ErrorRate{NoEvents: true, Environment: "production"}}}})
+	if bar := ansi.Strip(m.healthMarks(false)); !strings.Contains(bar, "● no events yet (production)") {
+		t.Fatalf("status bar %q", bar)
+	}
+}

@@ -190,10 +190,17 @@ func (m *Model) healthMarks(compact bool) string {
 		if h.State == sources.Down {
 			mark = panes.Trunc(mark, 30)
 		}
+		if n, ok := m.updates[h.Source].Data.(noted); ok && h.State == sources.OK && n.Note() != "" {
+			mark = m.th.OK.S("●") + " " + m.th.Dim.S(n.Note())
+		}
 		parts = append(parts, shortName[h.Source]+" "+mark)
 	}
 	return strings.Join(parts, "  ")
 }
+
+// noted is data from a source that is up but has something to say in the
+// status bar (Sentry answering, with no event in the environment yet).
+type noted interface{ Note() string }
 
 func compactMark(h sources.Health, m *Model) string {
 	switch h.State {
