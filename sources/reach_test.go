@@ -3,7 +3,6 @@ package sources_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -400,30 +399,7 @@ func TestProbeGitNotARepository(t *testing.T) {
 // and trusting its certificate.
 func kubeconfig(t *testing.T, srv *recorder) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	doc := `apiVersion: v1
-kind: Config
-clusters:
-- name: sandbox
-  cluster:
-    server: ` + srv.URL + `
-    certificate-authority-data: ` + base64.StdEncoding.EncodeToString(ca) + `
-users:
-- name: deployer
-  user:
-    token: kube-tok-77
-contexts:
-- name: sandbox
-  context:
-    cluster: sandbox
-    user: deployer
-current-context: sandbox
-`
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return kubeconfigFor(t, srv.Server)
 }
 
 const versionJSON = `{"major":"1","minor":"36","gitVersion":"v1.36.3","gitCommit":"abc","gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.26.0","compiler":"gc","platform":"linux/amd64"}`
