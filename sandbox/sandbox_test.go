@@ -39,8 +39,18 @@ func TestSandboxServesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect %s: %v", info.PostgresApp, err)
 	}
+	// The workload names its sessions after the api and worker pods (or
+	// acme-<tier>-<n> before it has seen them), and reconnects under a new
+	// name when a pod is replaced: give a daemon just started that moment.
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'acme-%'").Scan(&n); err != nil || n == 0 {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name LIKE 'acme-%' OR application_name LIKE 'api-%' OR application_name LIKE 'worker-%'`).Scan(&n)
+		if err != nil || n > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || n == 0 {
 		t.Errorf("workload sessions: %d (%v)", n, err)
 	}
 	conn.Close(ctx)
