@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/flightdeckhq/flightdeck/engine"
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
@@ -29,6 +30,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/tui"
+	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -370,12 +372,16 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	// Delivered after the terminal is restored: a panic's report is sent
 	// from here, not from inside the broken screen.
 	defer reporter.Flush(5 * time.Second)
-	model := tui.New(tui.Options{
+	eng := engine.New(engine.Options{
 		Kube: kube, KubeErr: kubeErr,
 		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
-		Redact: redactor.Redact, Day: day, Now: now, Log: log, Notices: notices,
-		Theme:   theme.New(true, theme.NoColorFromEnv()),
+		Redact: redactor.Redact, Day: day, Now: now, Log: log,
 		History: replay.Records, JournalPath: path, Reporter: reporter,
+	})
+	model := tui.New(tui.Options{
+		Engine: eng, Viewer: view.Viewer{Name: operator(cfg), ReadOnly: g.readOnly},
+		Config: cfg, Day: day, Now: now, Log: log, Notices: notices, Reporter: reporter,
+		Theme: theme.New(true, theme.NoColorFromEnv()),
 	})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -394,11 +400,12 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	defer restoreStderr()
 	group := sources.NewGroup(ctx)
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
-	group.Go(func(ctx context.Context) { model.Relay().Run(ctx, prog.Send) })
-	model.StartSources(group)
+	group.Go(func(ctx context.Context) { model.Subscribe(ctx, prog.Send) })
+	eng.Start(group)
 
 	_, runErr := prog.Run()
-	model.Shutdown(10 * time.Second)
+	model.Close()
+	eng.Shutdown(10 * time.Second)
 	group.Stop()
 	log.Info("cockpit stop", "err", runErr)
 	if errors.Is(runErr, tea.ErrProgramPanic) {

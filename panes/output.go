@@ -154,6 +154,13 @@ func (o *Output) Start(r *Run) {
 	}
 }
 
+// Reset empties the pane, for a view that starts over from the whole
+// state of the deploy.
+func (o *Output) Reset() {
+	o.Data.Runs, o.Data.Selected, o.Data.Scroll, o.Data.Pinned = nil, 0, 0, false
+	o.byID = map[string]*Run{}
+}
+
 // Append adds output lines to a run; a scrolled-back view stays where it is.
 func (o *Output) Append(id string, lines []string) {
 	r := o.byID[id]

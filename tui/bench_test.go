@@ -50,7 +50,7 @@ func BenchmarkRenderCockpit(b *testing.B) {
 			rb.Apply(journal.Record{Type: runbook.RecStepCheck, Step: s.ID, At: now.Add(-time.Duration(60-i) * time.Minute)})
 		}
 	}
-	m := New(Options{Config: cfg, Runbook: rb, Journal: nopJournal{}, Day: now, Now: now, Theme: theme.New(true, false)})
+	m := newTestModel(testOptions{Config: cfg, Runbook: rb, Journal: nopJournal{}, Day: now, Now: now, Theme: theme.New(true, false)})
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
 	m.output.Start(panes.NewRun("bench", "long output", "yes", now))
 	lines := make([]string, 10000)

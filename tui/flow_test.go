@@ -2,9 +2,9 @@ package tui
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +60,6 @@ type flow struct {
 	t       *testing.T
 	tm      *teatest.TestModel
 	journal string
-	cancel  context.CancelFunc
 }
 
 func startFlow(t *testing.T, readOnly bool) *flow {
@@ -81,15 +80,13 @@ func startFlow(t *testing.T, readOnly bool) *flow {
 	}
 	t.Cleanup(func() { j.Close() })
 	now := time.Now()
-	m := New(Options{
+	m := newTestModel(testOptions{
 		Config: cfg, Runbook: runbook.New(cfg), Journal: j, ReadOnly: readOnly, Operator: "tester",
 		Day: now, Now: now, Theme: theme.New(true, true),
 	})
 	tm := teatest.NewTestModel(t, probed{m}, teatest.WithInitialTermSize(120, 40))
-	ctx, cancel := context.WithCancel(context.Background())
-	go m.Relay().Run(ctx, tm.Send)
-	t.Cleanup(cancel)
-	return &flow{t: t, tm: tm, journal: jpath, cancel: cancel}
+	serve(t, m, tm.Send)
+	return &flow{t: t, tm: tm, journal: jpath}
 }
 
 func (f *flow) key(keys ...string) {
@@ -134,7 +131,8 @@ func (f *flow) screen() string {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		f.t.Fatal("the program did not answer a probe")
+		buf := make([]byte, 1<<20)
+		f.t.Fatalf("the program did not answer a probe\n%s", buf[:runtime.Stack(buf, true)])
 	}
 	return s
 }
@@ -264,7 +262,7 @@ func TestFlowQuitAsksWhileCommandRuns(t *testing.T) {
 	f.waitFor("Quit anyway?")
 	f.key("y")
 	m := f.final()
-	if len(m.running) != 0 {
+	if len(m.status.Running) != 0 {
 		t.Fatalf("still running after quit: %v", m.runningTitles())
 	}
 	var result *journal.Record

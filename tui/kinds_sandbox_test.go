@@ -70,7 +70,7 @@ func TestEveryActionKindRunsOnSandbox(t *testing.T) {
 	// The rollback goes to what the first reading saw, and the other kube
 	// steps act on the deployments the rollout pane shows.
 	f.until(time.Minute, "the first reading of the deployments", func(m *Model) (bool, string) {
-		return m.lkgKnown && len(m.lkg) == len(kubeKindNames), fmt.Sprintf("%d deployments known", len(m.lkg))
+		return len(m.status.LKG) == len(kubeKindNames), fmt.Sprintf("%d deployments known", len(m.status.LKG))
 	})
 
 	for _, kind := range runnable {
@@ -87,8 +87,8 @@ func TestEveryActionKindRunsOnSandbox(t *testing.T) {
 			f.tm.Send(panes.StepRequest{Op: panes.OpRun, Step: step})
 			var preview, refused string
 			f.until(time.Minute, "the preview of "+kind, func(m *Model) (bool, string) {
-				if m.mode == modeConfirm && m.pending != nil && m.pending.action.Step() == step {
-					preview = m.pending.preview.Title + "\n" + strings.Join(m.pending.preview.Lines, "\n")
+				if m.mode == modeConfirm && m.pending != nil && m.pending.Step == step {
+					preview = m.pending.Title + "\n" + strings.Join(m.pending.Lines, "\n")
 					return true, ""
 				}
 				if m.flash != nil && m.flash.isErr {
@@ -105,8 +105,10 @@ func TestEveryActionKindRunsOnSandbox(t *testing.T) {
 			var rec journal.Record
 			var status runbook.Status
 			f.until(2*time.Minute, "the result of "+kind, func(m *Model) (bool, string) {
-				for _, r := range m.history {
-					if r.Type == runbook.RecResult && r.Step == step {
+				// The view's checklist follows the engine's journal a
+				// frame later: wait for both.
+				for _, r := range engineOf(m).History() {
+					if r.Type == runbook.RecResult && r.Step == step && m.rb.Step(step).State.Status != runbook.Running {
 						rec, status = r, m.rb.Step(step).State.Status
 						return true, ""
 					}
@@ -127,7 +129,7 @@ func TestEveryActionKindRunsOnSandbox(t *testing.T) {
 	}
 
 	f.until(time.Minute, "every action to end", func(m *Model) (bool, string) {
-		return len(m.running) == 0, strings.Join(m.runningTitles(), ", ")
+		return len(m.status.Running) == 0, strings.Join(m.runningTitles(), ", ")
 	})
 	f.key("q")
 	f.final()

@@ -276,16 +276,11 @@ channel = "#general"
 	}
 	t.Cleanup(func() { j.Close() })
 	now := time.Now()
-	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: j, Operator: "tester",
+	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: j, Operator: "tester",
 		Day: now, Now: now, Theme: theme.New(true, true), Kube: kube, Redact: cfg.Redactor().Redact})
 	tm := teatest.NewTestModel(t, probed{m}, teatest.WithInitialTermSize(120, 40))
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go m.Relay().Run(ctx, tm.Send)
-	g := sources.NewGroup(ctx)
-	m.StartSources(g)
-	t.Cleanup(g.Stop)
-	return &flow{t: t, tm: tm, journal: jpath, cancel: cancel}
+	start(t, m, tm.Send)
+	return &flow{t: t, tm: tm, journal: jpath}
 }
 
 // until probes the model from inside the event loop until cond holds.

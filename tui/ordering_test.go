@@ -13,12 +13,12 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/flightdeckhq/flightdeck/actions"
+	"github.com/flightdeckhq/flightdeck/engine"
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // lockedJournal is an in-memory journal that actions may append to from
@@ -47,10 +47,8 @@ type loop struct {
 
 func newLoop(t *testing.T, m *Model) *loop {
 	l := &loop{m: m, msgs: make(chan tea.Msg, 1024)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Relay().Run(ctx, func(msg tea.Msg) { l.msgs <- msg }); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; l.wg.Wait() })
+	serve(t, m, func(msg tea.Msg) { l.msgs <- msg })
+	t.Cleanup(l.wg.Wait)
 	return l
 }
 
@@ -106,13 +104,17 @@ func busy(t *testing.T) {
 	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 }
 
-func quietModel(t *testing.T) *Model { return quietModelB(t) }
-
-func quietModelB(t testing.TB) *Model {
+// quietModel is a view on an engine whose runbook has one command step per
+// line given, "step-1" onward.
+func quietModel(t testing.TB, commands ...string) *Model {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flightdeck.toml")
-	if err := os.WriteFile(path, []byte(flowConfig), 0o600); err != nil {
+	text := "[deploy]\nname = \"Quiet\"\nenvironment = \"production\"\n[window]\nstart = \"00:00\"\nend = \"23:59\"\ntimezone = \"UTC\"\n[[phase]]\nname = \"P\"\n"
+	for i, c := range commands {
+		text += fmt.Sprintf("[[phase.step]]\nid = \"step-%d\"\ntitle = \"Step %d\"\nestimate = \"1m\"\ncommand = %q\n", i+1, i+1, c)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path, config.LoadOptions{})
@@ -120,25 +122,41 @@ func quietModelB(t testing.TB) *Model {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &lockedJournal{}, Operator: "tester",
+	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: &lockedJournal{}, Operator: "tester",
 		Day: now, Now: now, Theme: theme.New(true, true), JournalPath: filepath.Join(dir, "journal.jsonl")})
 	var n atomic.Int64
-	m.runner.NewID = func() string { return fmt.Sprintf("run%03d", n.Add(1)) }
+	engineOf(m).Runner().NewID = func() string { return fmt.Sprintf("run%03d", n.Add(1)) }
 	return m
+}
+
+// runStep runs a step through the engine as the view's enter and y would.
+func runStep(t testing.TB, m *Model, step string) {
+	t.Helper()
+	eng := engineOf(m)
+	p, err := eng.Request(context.Background(), m.opts.Viewer, view.Request{Op: view.OpRunStep, Step: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Confirm(context.Background(), m.opts.Viewer, p.ID); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestEveryLineOfAQuickCommandArrives: a command that prints one line and
 // exits at once, 200 times with every core busy: each run's line is in its
 // section of the Output pane before the run ends, none is dropped.
 func TestEveryLineOfAQuickCommandArrives(t *testing.T) {
-	m := quietModel(t)
+	var commands []string
+	for i := range 200 {
+		commands = append(commands, fmt.Sprintf("echo line-%d", i))
+	}
+	m := quietModel(t, commands...)
 	l := newLoop(t, m)
 	busy(t)
 	for i := range 200 {
 		id := fmt.Sprintf("run%03d", i+1)
 		want := fmt.Sprintf("line-%d", i)
-		run := &panes.Run{Title: "quick", Command: "echo " + want}
-		l.run(m.execute(&actions.Command{Line: "echo " + want}, "echo", time.Minute, run))
+		runStep(t, m, fmt.Sprintf("step-%d", i+1))
 		l.until(t, id+" to end", func() bool { r := m.output.Run(id); return r != nil && !r.Running })
 		r := m.output.Run(id)
 		if r.Lines.Len() != 1 || r.Lines.At(0) != want {
@@ -157,23 +175,19 @@ func TestEveryLineOfAQuickCommandArrives(t *testing.T) {
 func BenchmarkOutputBurst(b *testing.B) {
 	const n = 100000
 	for i := range b.N {
-		m := quietModelB(b)
+		m := quietModel(b, fmt.Sprintf("seq 1 %d", n))
 		msgs := make(chan tea.Msg, 1024)
-		ctx, cancel := context.WithCancel(context.Background())
-		relayDone := make(chan struct{})
-		go func() { m.Relay().Run(ctx, func(msg tea.Msg) { msgs <- msg }); close(relayDone) }()
+		serve(b, m, func(msg tea.Msg) { msgs <- msg })
 		id := fmt.Sprintf("run%03d", 1)
-		run := &panes.Run{Title: "burst", Command: "seq 1 100000"}
 		m.width, m.height = 200, 60
 		start := time.Now()
-		cmd := m.execute(&actions.Command{Line: fmt.Sprintf("seq 1 %d", n)}, "burst", time.Minute, run)
-		go drain(cmd, msgs)
+		runStep(b, m, "step-1")
 		frames, lines := 0, 0
-		for r := m.output.Run(id); r.Running; {
+		for r := m.output.Run(id); r == nil || r.Running; r = m.output.Run(id) {
 			msg := <-msgs
-			if rm, ok := msg.(relayMsg); ok {
-				for _, e := range rm.events {
-					lines += len(e.lines)
+			if bm, ok := msg.(batchMsg); ok {
+				for _, e := range bm.Events {
+					lines += len(e.Lines)
 				}
 				frames++
 			}
@@ -181,34 +195,16 @@ func BenchmarkOutputBurst(b *testing.B) {
 			_ = m.View()
 		}
 		elapsed := time.Since(start)
-		cancel()
-		<-relayDone
 		r := m.output.Run(id)
 		if lines != n || r.Lines.At(r.Lines.Len()-1) != fmt.Sprint(n) {
 			b.Fatalf("iteration %d: %d of %d lines arrived, last %q", i, lines, n, r.Lines.At(r.Lines.Len()-1))
 		}
 		// One frame at once, then at most one per Frame.
-		if limit := int(elapsed/Frame) + 2; frames > limit {
+		if limit := int(elapsed/engine.Frame) + 2; frames > limit {
 			b.Fatalf("%d frames in %s: more than one per frame (limit %d)", frames, elapsed, limit)
 		}
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
 		b.ReportMetric(float64(frames), "frames")
 		b.ReportMetric(float64(frames)/elapsed.Seconds(), "frames/s")
-	}
-}
-
-// drain runs a command's goroutine part, as Bubble Tea would.
-func drain(cmd tea.Cmd, msgs chan<- tea.Msg) {
-	if cmd == nil {
-		return
-	}
-	switch msg := cmd().(type) {
-	case nil, spinMsg:
-	case tea.BatchMsg:
-		for _, c := range msg {
-			go drain(c, msgs)
-		}
-	default:
-		msgs <- msg
 	}
 }

@@ -71,8 +71,10 @@ func TestRestartRebuildsTheOutputPane(t *testing.T) {
 		rb.Apply(r)
 	}
 	rb.Interrupted()
-	m := New(Options{Config: cfg, Runbook: rb, Journal: &lockedJournal{}, Operator: "tester", Day: now, Now: now,
+	m := newTestModel(testOptions{Config: cfg, Runbook: rb, Journal: &lockedJournal{}, Operator: "tester", Day: now, Now: now,
 		Theme: theme.New(true, true), History: history, JournalPath: filepath.Join(dir, "journal.jsonl")})
+	l := newLoop(t, m)
+	l.until(t, "the whole state", func() bool { return m.synced })
 
 	hello := m.output.Run("hello1")
 	if hello == nil || hello.Running || hello.Exit == nil || *hello.Exit != 0 || !hello.FromJournal || hello.Lines.Len() != 2 {

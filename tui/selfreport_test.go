@@ -114,7 +114,7 @@ estimate = "1m"
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
+	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
 		Theme: theme.New(true, true), Reporter: rep})
 	// An action that failed with the secret in its message, before the panic.
 	rep.Breadcrumb("command", "curl -u deployer:"+secret+" failed", true)

@@ -141,12 +141,12 @@ func (m *Model) statusBar(w int) string {
 	if cfg.Deploy.Release != "" {
 		left += " · " + m.vars["release"]
 	}
-	if m.opts.ReadOnly {
+	if m.opts.Viewer.ReadOnly {
 		left += " · READ-ONLY"
 	}
 	line0 := th.Bold.S(left)
-	if len(m.kubeDenied) > 0 {
-		line0 += " " + th.BadStrong.S(" not permitted "+sources.DescribeDenials(m.kubeDenied)+" ")
+	if len(m.status.KubeDenied) > 0 {
+		line0 += " " + th.BadStrong.S(" not permitted "+sources.DescribeDenials(m.status.KubeDenied)+" ")
 	}
 	ws := m.window()
 	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())
@@ -222,7 +222,7 @@ func (m *Model) bottomLine(w int) string {
 		}
 		return panes.Fit(m.th.Info.S(f.text), w)
 	}
-	if len(m.running) > 0 {
+	if len(m.status.Running) > 0 {
 		t := m.runningTitles()
 		msg := fmt.Sprintf("running: %s", strings.Join(t, ", "))
 		return panes.Fit(m.th.Info.S(msg)+"  "+m.help.ShortHelpView(m.shortHelp()), w)
@@ -278,7 +278,7 @@ func (m *Model) confirmBox(w int) []string {
 	if p == nil {
 		return nil
 	}
-	body := append([]string{p.preview.Title, ""}, p.preview.Lines...)
+	body := append([]string{p.Title, ""}, p.Lines...)
 	body = append(body, "", "y runs it · any other key cancels")
 	return m.dialog("Confirm", body, w)
 }
@@ -333,7 +333,7 @@ func (m *Model) helpBox(w, h int) []string {
 		}
 		section(fmt.Sprintf("%d %s", i+1, p.Title()), bs)
 	}
-	if m.opts.ReadOnly {
+	if m.opts.Viewer.ReadOnly {
 		body = append(body, "", "Read-only: keys that would change the world are hidden.")
 	}
 	body = append(body, "", "any key closes help")

@@ -1,4 +1,4 @@
-package tui
+package engine
 
 import (
 	"errors"
@@ -15,18 +15,18 @@ import (
 // kubeStep builds the action of a kube.pause, kube.resume, kube.restart or
 // kube.scale step: on every watched deployment, or on those named
 // args.deployment.
-func (m *Model) kubeStep(st *runbook.Step, verb actions.KubeVerb) (actions.Action, string, error) {
-	if m.opts.Kube == nil {
-		if m.opts.KubeErr != nil {
-			return nil, "", fmt.Errorf("cannot change deployments: %v", m.opts.KubeErr)
+func (e *Engine) kubeStep(st *runbook.Step, verb actions.KubeVerb) (actions.Action, string, error) {
+	if e.opts.Kube == nil {
+		if e.opts.KubeErr != nil {
+			return nil, "", fmt.Errorf("cannot change deployments: %v", e.opts.KubeErr)
 		}
-		return nil, "", fmt.Errorf("Kubernetes is not usable: %v", m.sectionProblem("kubernetes"))
+		return nil, "", fmt.Errorf("Kubernetes is not usable: %v", e.sectionProblem("kubernetes"))
 	}
-	targets, err := m.kubeStepTargets(st.Args["deployment"])
+	targets, err := e.kubeStepTargets(st.Args["deployment"])
 	if err != nil {
 		return nil, "", err
 	}
-	a := &actions.Kube{Verb: verb, Client: m.opts.Kube, Targets: targets, StepID: st.ID}
+	a := &actions.Kube{Verb: verb, Client: e.opts.Kube, Targets: targets, StepID: st.ID}
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.String()
@@ -48,16 +48,16 @@ func (m *Model) kubeStep(st *runbook.Step, verb actions.KubeVerb) (actions.Actio
 // they are the rollback targets the journal kept from an earlier run: the
 // same deployments, as first seen, which is better than refusing a step in
 // an incident because the cockpit has just been restarted.
-func (m *Model) kubeStepTargets(name string) ([]actions.KubeTarget, error) {
+func (e *Engine) kubeStepTargets(name string) ([]actions.KubeTarget, error) {
 	var all []actions.KubeTarget
-	if u, ok := m.updates["kubernetes"]; ok && !u.GoodAt.IsZero() {
+	if u, ok := e.updates["kubernetes"]; ok && !u.GoodAt.IsZero() {
 		if rs, ok := u.Data.(sources.RolloutState); ok {
 			for _, d := range rs.Deployments {
 				all = append(all, actions.KubeTarget{Namespace: d.Namespace, Name: d.Name})
 			}
 		}
-	} else if m.lkgKnown {
-		for _, l := range m.lkg {
+	} else if e.lkg != nil {
+		for _, l := range e.lkg {
 			all = append(all, actions.KubeTarget{Namespace: l.Namespace, Name: l.Name})
 		}
 	} else {

@@ -1,4 +1,4 @@
-package tui
+package engine
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/internal/theme"
+	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // TestRecordWrittenWhenEveryStepIsClosed: closing the last step writes the
@@ -39,13 +39,10 @@ estimate = "1m"
 	start := journal.Record{Type: runbook.RecDeployStart, At: now, By: "deployer", Summary: "Record · production"}
 	rb.Apply(start)
 	jpath := filepath.Join(t.TempDir(), "2026-11-23.jsonl")
-	m := New(Options{Config: cfg, Runbook: rb, Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true),
+	h := newHarness(t, Options{Config: cfg, Runbook: rb, Journal: &memJournal{}, Day: now, Now: now,
 		History: []journal.Record{start}, JournalPath: jpath})
-	_, cmd := m.Update(recordRelay(journal.Record{Type: runbook.RecStepCheck, Step: "one", At: now.Add(time.Minute), By: "deployer"}))
-	if cmd == nil {
-		t.Fatal("closing the last step wrote no record")
-	}
-	m.Update(cmd())
+	h.ask(view.Request{Op: view.OpCheckStep, Step: "one"})
+	h.until("the record written", func() bool { return h.notice("the deploy record is in") != "" })
 	b, err := os.ReadFile(ReportPath(jpath))
 	if err != nil {
 		t.Fatal(err)
@@ -53,15 +50,19 @@ estimate = "1m"
 	if !strings.Contains(string(b), "The only step") {
 		t.Errorf("the record does not list the step:\n%s", b)
 	}
-	if m.flash == nil || !strings.Contains(m.flash.text, ReportPath(jpath)) {
-		t.Errorf("flash %+v does not say where the record is", m.flash)
+	if !strings.Contains(h.notice("the deploy record is in"), ReportPath(jpath)) {
+		t.Errorf("the notice %q does not say where the record is", h.notice("record"))
 	}
-	if _, cmd := m.Update(recordRelay(journal.Record{Type: "note", At: now.Add(2 * time.Minute)})); cmd != nil {
+	// Reopened and closed again: the record is not written a second time.
+	if err := os.Remove(ReportPath(jpath)); err != nil {
+		t.Fatal(err)
+	}
+	h.ask(view.Request{Op: view.OpReopenStep, Step: "one"})
+	h.until("the step reopened", func() bool { return len(h.history) >= 3 })
+	h.ask(view.Request{Op: view.OpCheckStep, Step: "one"})
+	h.until("the step closed again", func() bool { return len(h.history) >= 4 })
+	h.take(200 * time.Millisecond)
+	if _, err := os.Stat(ReportPath(jpath)); err == nil {
 		t.Error("the record was written a second time")
 	}
-}
-
-// recordRelay is the relay's batch carrying one journal record.
-func recordRelay(rec journal.Record) relayMsg {
-	return relayMsg{events: []relayEvent{{rec: &rec}}}
 }

@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+
+	"github.com/flightdeckhq/flightdeck/actions"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/report"
+	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/view"
+)
+
+// notePeaks journals the worst lock wait and error rate whenever a reading
+// beats the last one recorded, for the deploy record. A wait is recorded
+// again only when it has grown by a quarter, so a wait growing second by
+// second leaves a handful of records, not one a second.
+func (e *Engine) notePeaks(data any) {
+	var rec journal.Record
+	switch d := data.(type) {
+	case sources.DBState:
+		var best report.LockPeak
+		for _, t := range d.Targets {
+			if t.Err != nil || len(t.Waits) == 0 {
+				continue
+			}
+			w := t.Waits[0]
+			if ms := w.For.Milliseconds(); ms > best.WaitMS {
+				best = report.LockPeak{WaitMS: ms, At: t.At, Target: t.Name, PID: int(w.PID), Relation: w.Relation}
+				if len(w.BlockedBy) > 0 {
+					best.Blocker = int(w.BlockedBy[0])
+				}
+			}
+		}
+		if best.WaitMS < 1000 || float64(best.WaitMS) < 1.25*float64(e.lockPeakMS) {
+			return
+		}
+		e.lockPeakMS = best.WaitMS
+		rec = best.Record()
+	case sources.ErrorRate:
+		if !d.HasPeak || d.Peak.Count <= e.errorPeak {
+			return
+		}
+		e.errorPeak = d.Peak.Count
+		p := report.ErrorPeak{PerMinute: d.Peak.Count, At: d.Peak.At, BaselineMean: d.Baseline.Mean, Threshold: d.Threshold, Spike: d.Spike}
+		rec = p.Record()
+	default:
+		return
+	}
+	note := &actions.Note{Rec: rec}
+	e.execute(note, note.Rec.Summary, 0, nil, false)
+}
+
+// replayPeaks starts the peak marks from the journal, so a restart does
+// not record the same peak again.
+func (e *Engine) replayPeaks() {
+	for _, r := range e.history {
+		switch r.Type {
+		case report.RecLockPeak:
+			var p report.LockPeak
+			if jsonInto(r.Data, &p) && p.WaitMS > e.lockPeakMS {
+				e.lockPeakMS = p.WaitMS
+			}
+		case report.RecErrorPeak:
+			var p report.ErrorPeak
+			if jsonInto(r.Data, &p) && p.PerMinute > e.errorPeak {
+				e.errorPeak = p.PerMinute
+			}
+		}
+	}
+}
+
+// ReportPath is where the deploy record is written when the deploy is
+// finished: beside the journal.
+func ReportPath(journalPath string) string {
+	return strings.TrimSuffix(journalPath, ".jsonl") + ".md"
+}
+
+// maybeReport writes the deploy record once every step is closed, in a
+// goroutine the engine owns, so quitting waits for the file.
+func (e *Engine) maybeReport() []view.Event {
+	closed, total := e.rb.Progress()
+	if e.reported || e.reporting || total == 0 || closed < total || e.opts.JournalPath == "" {
+		return nil
+	}
+	e.reporting = true
+	cfg, recs, path, redact := e.cfg, append([]journal.Record(nil), e.history...), ReportPath(e.opts.JournalPath), e.opts.Redact
+	e.goOwned(func() {
+		var b bytes.Buffer
+		err := report.Write(&b, cfg, recs, report.Options{Redact: redact, Source: e.opts.JournalPath})
+		if err == nil {
+			err = os.WriteFile(path, b.Bytes(), 0o644)
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		// A record that could not be written is tried again at the next
+		// journal record.
+		e.reporting, e.reported = false, err == nil
+		n := &view.Notice{Text: "every step is closed: the deploy record is in " + path}
+		if err != nil {
+			n = &view.Notice{Text: redact("the deploy record could not be written to " + path + ": " + err.Error()), Err: true}
+		}
+		e.publish(nil, nil, []view.Event{{Notice: n}})
+	})
+	return nil
+}
+
+func fileExists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func jsonInto(data []byte, v any) bool { return len(data) > 0 && json.Unmarshal(data, v) == nil }

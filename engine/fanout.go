@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/view"
+)
+
+// MaxQueued is how many events a view may fall behind by before its queue
+// is dropped and it is sent the whole state again: a stalled view costs
+// bounded memory and never slows the engine or another view.
+const MaxQueued = 20000
+
+// subscriber is one view's queue. The engine only ever appends to it under
+// its lock; the view's own goroutine takes from it and blocks on the view.
+type subscriber struct {
+	viewer view.Viewer
+	mu     sync.Mutex
+	// initial: the next batch must carry the whole state (a new view, or
+	// one that fell too far behind).
+	initial bool
+	updates map[string]sources.Update
+	status  *view.Status
+	events  []view.Event
+	signal  chan struct{}
+	// Resyncs counts how often this view fell behind.
+	resyncs int
+}
+
+func (s *subscriber) poke() {
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// publish queues what changed for every view. Called with e.mu held, so a
+// whole-state batch built under the same lock never misses or repeats an
+// event.
+func (e *Engine) publish(updates []sources.Update, st *view.Status, events []view.Event) {
+	for _, s := range e.subs {
+		s.mu.Lock()
+		if !s.initial {
+			for _, u := range updates {
+				s.updates[u.Source] = u
+			}
+			if st != nil {
+				s.status = st
+			}
+			s.events = append(s.events, events...)
+			if len(s.events) > MaxQueued {
+				s.initial, s.events, s.updates, s.status = true, nil, map[string]sources.Update{}, nil
+				s.resyncs++
+			}
+		}
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+// Subscribe implements view.Engine.
+func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch {
+	s := &subscriber{viewer: v, initial: true, updates: map[string]sources.Update{}, signal: make(chan struct{}, 1)}
+	ch := make(chan view.Batch)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx.Err() != nil {
+		close(ch)
+		return ch
+	}
+	e.subs = append(e.subs, s)
+	s.poke()
+	e.goOwned(func() {
+		defer close(ch)
+		defer e.unsubscribe(s)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-e.ctx.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		e.deliver(ctx, s, ch)
+	})
+	return ch
+}
+
+func (e *Engine) unsubscribe(s *subscriber) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, o := range e.subs {
+		if o == s {
+			e.subs = append(e.subs[:i], e.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// deliver sends s's batches to ch, at most one per Frame, until ctx ends.
+func (e *Engine) deliver(ctx context.Context, s *subscriber, ch chan<- view.Batch) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.signal:
+		}
+		b, ok := e.take(s)
+		if ok {
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+		t := time.NewTimer(Frame)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// take empties s into one batch.
+func (e *Engine) take(s *subscriber) (view.Batch, bool) {
+	s.mu.Lock()
+	initial := s.initial
+	s.mu.Unlock()
+	if initial {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		b := e.whole()
+		s.initial, s.events, s.updates, s.status = false, nil, map[string]sources.Update{}, nil
+		return b, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.updates) == 0 && s.status == nil && len(s.events) == 0 {
+		return view.Batch{}, false
+	}
+	b := view.Batch{Status: s.status, Events: s.events}
+	for _, u := range s.updates {
+		b.Updates = append(b.Updates, u)
+	}
+	s.updates, s.status, s.events = map[string]sources.Update{}, nil, nil
+	return b, true
+}

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/actions"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/view"
+)
+
+// applyUpdate takes a source's newest snapshot: the clock, gate facts, the
+// rollback targets on the first reading, and the peaks for the record.
+func (e *Engine) applyUpdate(u sources.Update) []view.Event {
+	e.updates[u.Source] = u
+	switch data := u.Data.(type) {
+	case time.Time:
+		if u.Source == "clock" {
+			e.now = data
+		}
+	case sources.RolloutState:
+		e.setFacts(u, data.Facts())
+		if e.lkg == nil && u.Err == nil && len(data.Deployments) > 0 {
+			e.recordLKG(data.LastKnownGood())
+		}
+	case sources.DBState:
+		e.setFacts(u, data.Facts())
+		e.notePeaks(data)
+	case sources.Board:
+		e.setFacts(u, data.Facts())
+	case sources.ErrorRate:
+		e.setFacts(u, data.Facts())
+		if u.Err == nil {
+			e.notePeaks(data)
+		}
+	}
+	return nil
+}
+
+// setFacts records a source's gate inputs. A source that is down or has no
+// good data yet makes its gates unknown: a gate must never pass on data the
+// cockpit cannot vouch for.
+func (e *Engine) setFacts(u sources.Update, f gates.Facts) {
+	ok := u.Err == nil && !u.GoodAt.IsZero()
+	for name, fact := range f {
+		if !ok {
+			fact = gates.Fact{Detail: "down: " + sources.OneLine(fmt.Sprint(u.Err))}
+		}
+		e.facts[name] = fact
+		e.factFrom[name] = u.Source
+	}
+}
+
+// refreshGates evaluates the gates on the facts that are still fresh: a
+// source that has said nothing for too long (a hung connection looks just
+// like that) makes its gates unknown, as a source that is down does.
+func (e *Engine) refreshGates() {
+	facts := make(gates.Facts, len(e.facts))
+	for name, f := range e.facts {
+		if src, ok := e.factFrom[name]; ok && f.Known {
+			if h := e.judge(e.updates[src]); h.State == sources.Stale {
+				f = gates.Fact{Detail: "stale: no reading for " + runbook.Short(h.Age)}
+			}
+		}
+		facts[name] = f
+	}
+	e.gates = e.rb.Gates(facts)
+}
+
+// partlyDown is data from a source that reads several systems at once and
+// stays up while one of them is down (the locks source and its targets).
+type partlyDown interface{ Down() error }
+
+// judge is a source's health now; a source partly down shows as down, with
+// the part named.
+func (e *Engine) judge(u sources.Update) sources.Health {
+	h := sources.Judge(u, e.now, e.opts.StaleAfter)
+	if p, ok := u.Data.(partlyDown); ok && u.Err == nil {
+		if err := p.Down(); err != nil {
+			h.State, h.Reason = sources.Down, sources.OneLine(err.Error())
+		}
+	}
+	return h
+}
+
+// restoreLKG takes the rollback targets an earlier run of the cockpit kept.
+func (e *Engine) restoreLKG() {
+	if rec, ok := e.rb.Last(RecLastKnownGood); ok {
+		var list []sources.LastKnownGood
+		if json.Unmarshal(rec.Data, &list) == nil {
+			e.setLKG(list)
+		}
+	}
+}
+
+func (e *Engine) setLKG(list []sources.LastKnownGood) {
+	e.lkg = map[string]sources.LastKnownGood{}
+	for _, l := range list {
+		e.lkg[l.Key()] = l
+	}
+}
+
+// recordLKG keeps what ran when the cockpit first saw the deploy: that is
+// what R rolls back to, and a restart must not move it.
+func (e *Engine) recordLKG(list []sources.LastKnownGood) {
+	e.setLKG(list)
+	data, _ := json.Marshal(list)
+	var parts []string
+	for _, l := range list {
+		parts = append(parts, fmt.Sprintf("%s %s rev %d", l.Name, imageTag(l.Image), l.Revision))
+	}
+	note := &actions.Note{Rec: journal.Record{Type: RecLastKnownGood, Summary: "rollback target: " + strings.Join(parts, ", "), Data: data}}
+	e.execute(note, note.Rec.Summary, 0, nil, false)
+}
+
+// imageTag is the part of an image reference after its last colon, or the
+// whole reference when it has no tag.
+func imageTag(image string) string {
+	if i := strings.LastIndexByte(image, ':'); i >= 0 && !strings.Contains(image[i:], "/") {
+		return image[i+1:]
+	}
+	return image
+}
+
+// podsByClient maps what a database sees of a client to its pod: the
+// application_name the pod set to its own name, which Postgres cuts to 63
+// bytes, or the pod's address. An address pods share (host networking, a
+// proxy's) names none of them: a wrong pod is worse than none.
+func podsByClient(s sources.RolloutState) map[string]string {
+	const appNameMax = 63 // NAMEDATALEN - 1
+	pods := map[string]string{}
+	shared := map[string]bool{}
+	for _, d := range s.Deployments {
+		for _, p := range d.Pods {
+			pods[p.Name] = p.Name
+			if len(p.Name) > appNameMax {
+				pods[p.Name[:appNameMax]] = p.Name
+			}
+			if p.IP == "" {
+				continue
+			}
+			if other, ok := pods[p.IP]; ok && other != p.Name {
+				shared[p.IP] = true
+			}
+			pods[p.IP] = p.Name
+		}
+	}
+	for ip := range shared {
+		delete(pods, ip)
+	}
+	return pods
+}
