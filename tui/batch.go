@@ -80,6 +80,13 @@ func (m *Model) restart(b view.Batch) {
 	for _, rec := range b.History {
 		m.rb.Apply(rec)
 	}
+	running := map[string]bool{}
+	if b.Status != nil {
+		for _, r := range b.Status.Running {
+			running[r.ID] = true
+		}
+	}
+	m.rb.InterruptedBut(running)
 	m.output.Reset()
 	for _, r := range b.Runs {
 		m.output.Start(runOf(r))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestEveryActionKindRunsOnSandbox(t *testing.T) {
 				// The view's checklist follows the engine's journal a
 				// frame later: wait for both.
 				for _, r := range engineOf(m).History() {
-					if r.Type == runbook.RecResult && r.Step == step && m.rb.Step(step).State.Status != runbook.Running {
+					if r.Type == runbook.RecResult && r.Step == step && !slices.Contains([]runbook.Status{runbook.Pending, runbook.Running}, m.rb.Step(step).State.Status) {
 						rec, status = r, m.rb.Step(step).State.Status
 						return true, ""
 					}

@@ -260,11 +260,15 @@ func (r *Runbook) stepClockStart(st *Step, at time.Time) time.Time {
 // still open was cut off by the previous process's end: nothing runs it now,
 // so its step's outcome is unknown until the operator verifies it. Such
 // actions are never re-run automatically.
-func (r *Runbook) Interrupted() []journal.Record {
+func (r *Runbook) Interrupted() []journal.Record { return r.InterruptedBut(nil) }
+
+// InterruptedBut is Interrupted for a view that joins a deploy under way:
+// the actions in running still run; every other open one was cut off.
+func (r *Runbook) InterruptedBut(running map[string]bool) []journal.Record {
 	var out []journal.Record
 	for _, id := range r.openSeq {
 		rec, ok := r.open[id]
-		if !ok {
+		if !ok || running[id] {
 			continue
 		}
 		out = append(out, rec)
