@@ -1,16 +1,21 @@
 # Flightdeck — see README.md. `make test` runs everything CI runs.
 GO      ?= go
 BIN     ?= flightdeck
+# The sandbox is a binary of its own, so flightdeck links none of it.
+SANDBOX_BIN ?= flightdeck-sandbox
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 CONFIG  ?= config.example.toml
 
 SANDBOX_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/flightdeck/sandbox
 
-.PHONY: build test run demo bench lint clean deps sandbox-up sandbox-down k8s-binaries
+.PHONY: build sandbox-build test run demo bench lint clean deps sandbox-up sandbox-down k8s-binaries
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+sandbox-build:
+	$(GO) build -o $(SANDBOX_BIN) ./sandbox/cmd/flightdeck-sandbox
 
 # The system packages the sandbox and the end-to-end tests need: Debian's
 # PostgreSQL server, tmux and git. Installed when missing and possible,
@@ -34,7 +39,7 @@ deps:
 # the end whatever the result, so no process outlives the run.
 test: deps lint k8s-binaries
 	@status=0; $(GO) test -race -count=1 -timeout 40m ./... || status=$$?; \
-	$(GO) run . sandbox down --dir "$$($(GO) run ./sandbox/sandboxtest/dir)" >/dev/null 2>&1 || true; \
+	$(GO) run ./sandbox/cmd/flightdeck-sandbox down --dir "$$($(GO) run ./sandbox/sandboxtest/dir)" >/dev/null 2>&1 || true; \
 	exit $$status
 
 run: build
@@ -46,15 +51,15 @@ k8s-binaries:
 	$(GO) run ./sandbox/k8s/cmd/k8s-sandbox build
 
 # The cockpit on the local sandbox: up (or reused), then open.
-demo: deps build k8s-binaries
-	./$(BIN) sandbox up --dir "$(SANDBOX_DIR)"
+demo: deps build sandbox-build k8s-binaries
+	./$(SANDBOX_BIN) up --dir "$(SANDBOX_DIR)"
 	./$(BIN) --config "$(SANDBOX_DIR)/flightdeck.toml"
 
-sandbox-up: deps build
-	./$(BIN) sandbox up --dir "$(SANDBOX_DIR)"
+sandbox-up: deps sandbox-build
+	./$(SANDBOX_BIN) up --dir "$(SANDBOX_DIR)"
 
-sandbox-down: build
-	./$(BIN) sandbox down --dir "$(SANDBOX_DIR)"
+sandbox-down: sandbox-build
+	./$(SANDBOX_BIN) down --dir "$(SANDBOX_DIR)"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -66,4 +71,4 @@ lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) $(SANDBOX_BIN)

@@ -118,7 +118,7 @@ Exit codes:
      or falls short of what the deploy needs (a missing grant, say)
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
-	root.AddCommand(newCheckCmd(&g), newReportCmd(&g), newVersionCmd(), newSandboxCmd())
+	root.AddCommand(newCheckCmd(&g), newReportCmd(&g), newVersionCmd())
 	return root
 }
 

@@ -74,7 +74,7 @@ func renderConfig(info *Info, exe string, now time.Time) string {
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w(`# Written by flightdeck sandbox up. The seed runbook adapted to the local
+	w(`# Written by flightdeck-sandbox up. The seed runbook adapted to the local
 # sandbox: a real Kubernetes control plane, a real Postgres with a workload,
 # and stand-ins for Jira, Sentry and Slack. Rewritten on every sandbox up.
 
@@ -101,7 +101,7 @@ app_dsn = %s
 clone = %q
 clone_dsn = %s
 migration = %s
-flightdeck = %s
+flightdeck-sandbox = %s
 image = %q
 sandbox = %s
 `, tomlString(info.GitRepo), start, end, sandboxZone,
@@ -121,7 +121,7 @@ notes = "Clone the last deployment plan and rename it for today."
 id = "pre/clone-database"
 title = "Clone the production database"
 estimate = "2m"
-command = "{{flightdeck}} sandbox clone --dir {{sandbox}} --name {{clone}}"
+command = "{{flightdeck-sandbox}} clone --dir {{sandbox}} --name {{clone}}"
 notes = "CREATE DATABASE {{clone}} TEMPLATE acme, on the sandbox's Postgres."
 
 [[phase.step]]

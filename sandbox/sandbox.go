@@ -37,12 +37,13 @@ import (
 type Options struct {
 	Dir      string    // state directory; DefaultDir() when empty
 	Progress io.Writer // progress lines; nil discards
-	// Exe is the flightdeck binary that runs the stand-in daemon; the
-	// running executable when empty.
+	// Exe is the flightdeck-sandbox binary: it runs the stand-in daemon
+	// (`serve`) and the runbook's clone step. The running executable when
+	// empty.
 	Exe string
 }
 
-// DefaultDir is where `flightdeck sandbox up` keeps its state.
+// DefaultDir is where `flightdeck-sandbox up` keeps its state.
 func DefaultDir() string { return filepath.Join(xdg.StateHome, "flightdeck", "sandbox") }
 
 // Fixed names of the sandbox's production.
@@ -232,7 +233,7 @@ func Load(dir string) (*Info, error) {
 	var info Info
 	b, err := os.ReadFile(filepath.Join(dir, InfoFile))
 	if err != nil {
-		return nil, fmt.Errorf("no sandbox in %s (run `flightdeck sandbox up`): %w", dir, err)
+		return nil, fmt.Errorf("no sandbox in %s (run `flightdeck-sandbox up`): %w", dir, err)
 	}
 	return &info, json.Unmarshal(b, &info)
 }
@@ -337,7 +338,7 @@ func daemonAlive(dir string) (*Services, bool) {
 	return svc, proc.Alive(svc.PID)
 }
 
-// ensureDaemon starts `flightdeck sandbox serve` detached from this
+// ensureDaemon starts `flightdeck-sandbox serve` detached from this
 // process, unless one is already serving this directory.
 func ensureDaemon(ctx context.Context, o Options) (*Services, error) {
 	if svc, ok := daemonAlive(o.Dir); ok {
@@ -349,13 +350,13 @@ func ensureDaemon(ctx context.Context, o Options) (*Services, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(o.Exe, "sandbox", "serve", "--dir", o.Dir)
+	cmd := exec.Command(o.Exe, "serve", "--dir", o.Dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own session: the daemon outlives `sandbox up` and ignores the
+	// Its own session: the daemon outlives `up` and ignores the
 	// terminal's Ctrl-C, which is meant for the cockpit.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s sandbox serve: %w", o.Exe, err)
+		return nil, fmt.Errorf("starting %s serve: %w", o.Exe, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

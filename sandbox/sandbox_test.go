@@ -122,8 +122,7 @@ func TestUpIsIdempotent(t *testing.T) {
 	first := sandboxtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	exe := filepath.Join(sandboxtest.Dir()+"-bin", "flightdeck")
-	again, err := sandbox.Up(ctx, sandbox.Options{Dir: first.Dir, Exe: exe})
+	again, err := sandbox.Up(ctx, sandbox.Options{Dir: first.Dir, Exe: sandboxtest.Exe()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +145,7 @@ func TestDownLeavesNoProcess(t *testing.T) {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	exe := filepath.Join(sandboxtest.Dir()+"-bin", "flightdeck")
-	if _, err := sandbox.Up(ctx, sandbox.Options{Dir: dir, Exe: exe}); err != nil {
+	if _, err := sandbox.Up(ctx, sandbox.Options{Dir: dir, Exe: sandboxtest.Exe()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sandbox.Down(ctx, sandbox.Options{Dir: dir}); err != nil {

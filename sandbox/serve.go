@@ -40,7 +40,7 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	var in daemonInputs
 	b, err := os.ReadFile(filepath.Join(dir, inputsFile))
 	if err != nil {
-		return fmt.Errorf("reading %s (start the sandbox with `flightdeck sandbox up`): %w", inputsFile, err)
+		return fmt.Errorf("reading %s (start the sandbox with `flightdeck-sandbox up`): %w", inputsFile, err)
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err

@@ -18,8 +18,7 @@ type BoardSource struct {
 	Client *JiraClient
 	Now    func() time.Time // nil uses time.Now
 
-	once    sync.Once
-	refresh chan struct{}
+	refresh Refresher
 	lastGit *GitInfo
 	gitAt   time.Time
 }
@@ -42,20 +41,10 @@ func NewBoardSource(cfg *config.Config, day time.Time) *BoardSource {
 // Name implements Source.
 func (s *BoardSource) Name() string { return "jira" }
 
-func (s *BoardSource) pokes() chan struct{} {
-	s.once.Do(func() { s.refresh = make(chan struct{}, 1) })
-	return s.refresh
-}
-
 // Refresh asks for a new reading now, as after a move or a fetch. It never
 // blocks; asking during a read makes one more read right after it, so the
 // change is seen.
-func (s *BoardSource) Refresh() {
-	select {
-	case s.pokes() <- struct{}{}:
-	default:
-	}
-}
+func (s *BoardSource) Refresh() { s.refresh.Refresh() }
 
 // Run implements Source.
 func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error {
@@ -63,25 +52,7 @@ func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error
 	if every <= 0 {
 		every = 60 * time.Second
 	}
-	pokes := s.pokes()
-	var seq uint64
-	for {
-		b, err := s.Read(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		seq++
-		emit(Snapshot[Board]{Seq: seq, At: b.At, Data: b, Err: err})
-		t := time.NewTimer(every)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		case <-pokes:
-			t.Stop()
-		}
-	}
+	return Poller[Board]{Every: every, Refresh: &s.refresh, Now: s.Now}.Run(ctx, s.Read, emit)
 }
 
 // Read reads the board and git once. A Jira failure is the error (the

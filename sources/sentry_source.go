@@ -21,9 +21,9 @@ type Sentry struct {
 	now    func() time.Time
 	after  func(time.Duration) <-chan time.Time
 
-	mu    sync.Mutex
-	marks DeployMarks
-	poke  chan struct{}
+	mu      sync.Mutex
+	marks   DeployMarks
+	refresh Refresher
 }
 
 // SentryOptions tune a Sentry source; the zero value is the production one.
@@ -49,7 +49,7 @@ func NewSentry(cfg *config.Sentry, o SentryOptions) (*Sentry, error) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	return &Sentry{client: NewSentryClient(cfg, o.HTTP), rule: rule, every: every, now: now, after: o.After, poke: make(chan struct{}, 1)}, nil
+	return &Sentry{client: NewSentryClient(cfg, o.HTTP), rule: rule, every: every, now: now, after: o.After}, nil
 }
 
 // Client is the source's API client, which the deploy-marker action can
@@ -89,60 +89,28 @@ func (s *Sentry) Marks() DeployMarks {
 
 // Refresh asks for a poll now instead of at the next tick. A poll already
 // in flight is not interrupted, and requests made during it fold into one.
-func (s *Sentry) Refresh() {
-	select {
-	case s.poke <- struct{}{}:
-	default:
-	}
-}
+func (s *Sentry) Refresh() { s.refresh.Refresh() }
 
 // Run implements Source. A failed poll emits the error with the last good
 // reading; a 429 stretches the wait to what Sentry asked for.
 func (s *Sentry) Run(ctx context.Context, emit func(Snapshot[ErrorRate])) error {
-	var (
-		seq  uint64
-		last ErrorRate
-	)
-	for {
+	var last ErrorRate
+	read := func(ctx context.Context) (ErrorRate, error) {
 		data, err := s.Read(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		seq++
-		wait := s.every
 		if err != nil {
-			data = last
-			var se *SentryError
-			if errors.As(err, &se) && se.RateLimited() && se.RetryAfter > wait {
-				wait = se.RetryAfter
-			}
-		} else {
-			last = data
+			return last, err
 		}
-		emit(Snapshot[ErrorRate]{Seq: seq, At: s.now(), Data: data, Err: err})
-		if !s.wait(ctx, wait) {
-			return nil
+		last = data
+		return data, nil
+	}
+	wait := func(_ ErrorRate, err error) time.Duration {
+		var se *SentryError
+		if errors.As(err, &se) && se.RateLimited() && se.RetryAfter > s.every {
+			return se.RetryAfter
 		}
+		return s.every
 	}
-}
-
-// wait waits d, or less when a refresh is asked for; false when ctx ended.
-func (s *Sentry) wait(ctx context.Context, d time.Duration) bool {
-	var fired <-chan time.Time
-	if s.after != nil {
-		fired = s.after(d)
-	} else {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		fired = t.C
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-fired:
-	case <-s.poke:
-	}
-	return true
+	return Poller[ErrorRate]{Every: s.every, Refresh: &s.refresh, Wait: wait, Now: s.now, After: s.after}.Run(ctx, read, emit)
 }
 
 // span is how far back a poll reads: the whole baseline before the deploy

@@ -188,24 +188,10 @@ func (g *Group) Stop() {
 // Poll runs read every interval and emits its result, never overlapping a
 // read still in flight: the next read is scheduled only after the previous one
 // returned. It is the building block for systems that cannot push (Postgres,
-// Jira, Sentry). The first read happens at once.
+// Jira, Sentry). The first read happens at once. Poller adds a refresh input
+// and a wait chosen per read.
 func Poll[T any](ctx context.Context, interval time.Duration, read func(ctx context.Context) (T, error), emit func(Snapshot[T])) error {
-	var seq uint64
-	for {
-		data, err := read(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		seq++
-		emit(Snapshot[T]{Seq: seq, At: time.Now(), Data: data, Err: err})
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	return Poller[T]{Every: interval}.Run(ctx, read, emit)
 }
 
 // Health is how the status bar judges a source.

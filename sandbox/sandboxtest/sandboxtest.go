@@ -49,12 +49,10 @@ func Start(tb testing.TB) *sandbox.Info {
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 		defer cancel()
-		var exe string
-		exe, err = buildFlightdeck(ctx)
-		if err != nil {
+		if err = buildSandboxBinary(ctx); err != nil {
 			return
 		}
-		info, err = sandbox.Up(ctx, sandbox.Options{Dir: Dir(), Exe: exe, Progress: progress{tb}})
+		info, err = sandbox.Up(ctx, sandbox.Options{Dir: Dir(), Exe: Exe(), Progress: progress{tb}})
 	})
 	if err != nil {
 		ci.Unavailable(tb, fmt.Sprintf("the sandbox did not start: %v\n(it needs Go, git, tmux and Debian's postgresql: apt-get install git tmux postgresql)", err))
@@ -69,24 +67,28 @@ func (p progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// buildFlightdeck builds the binary that runs the sandbox's daemon: the test
-// binary itself cannot, and the daemon outlives the test process.
-func buildFlightdeck(ctx context.Context) (string, error) {
+// Exe is the test sandbox's flightdeck-sandbox binary, built by Start: it
+// runs the stand-in daemon and the runbook's clone step.
+func Exe() string { return filepath.Join(Dir()+"-bin", "flightdeck-sandbox") }
+
+// buildSandboxBinary builds Exe: the test binary cannot run the daemon,
+// which outlives the test process.
+func buildSandboxBinary(ctx context.Context) error {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(Dir()+"-bin", "flightdeck")
+	bin := Exe()
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", err
+		return err
 	}
 	// Build beside and rename: a daemon may be running the old binary.
 	tmp := fmt.Sprintf("%s.%d", bin, os.Getpid())
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, ".")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./sandbox/cmd/flightdeck-sandbox")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building flightdeck: %v\n%s", err, out)
+		return fmt.Errorf("building flightdeck-sandbox: %v\n%s", err, out)
 	}
-	return bin, os.Rename(tmp, bin)
+	return os.Rename(tmp, bin)
 }

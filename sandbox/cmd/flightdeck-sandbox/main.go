@@ -1,7 +1,15 @@
+// Command flightdeck-sandbox runs the local production the cockpit is
+// demonstrated and tested on: a real Kubernetes control plane, a real
+// Postgres with a workload, and stand-ins for Jira, Sentry and Slack.
+//
+// It is a binary of its own so the flightdeck binary links none of it.
+//
+//	flightdeck-sandbox up|status|down|clone [--dir DIR]
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,16 +23,49 @@ import (
 	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 )
 
-func newSandboxCmd() *cobra.Command {
+// Exit codes: 1 for a failure, 3 when status finds a component down (as
+// flightdeck check does for a system that does not answer).
+const (
+	exitFailure     = 1
+	exitUnreachable = 3
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+func main() {
+	err := newRootCmd().Execute()
+	if err == nil {
+		return
+	}
+	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "flightdeck-sandbox:", err)
+	os.Exit(code)
+}
+
+func newRootCmd() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
-		Use:   "sandbox",
+		Use:   "flightdeck-sandbox",
 		Short: "A local production to deploy against: Kubernetes, Postgres, Jira, Sentry",
 		Long: `The sandbox runs a real Kubernetes control plane (etcd, kube-apiserver,
 controller-manager and scheduler, with kwok nodes), a real Postgres with a
 workload, and stand-ins for Jira, Sentry and Slack that speak their documented
 APIs, all on this machine. ` + "`make demo`" + ` opens the cockpit on it.`,
-		Args: cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", sandbox.DefaultDir(), "sandbox state directory")
 
@@ -58,9 +99,9 @@ The sandbox is up.
   jira        curl -u %s:$(cat %s) %s/rest/agile/1.0/board/%d/configuration
   sentry      curl -H "Authorization: Bearer $(cat %s)" '%s/api/0/organizations/%s/'
   slack       curl %s/messages
-  stop        flightdeck sandbox down
+  stop        flightdeck-sandbox down --dir %s
 `, info.Config, info.Kubeconfig, info.PostgresApp, info.JiraEmail, info.JiraTokenFile, info.JiraURL, sandbox.JiraBoard,
-				info.SentryTokenFile, info.SentryURL, sandbox.SentryOrg, slackBase(info.SlackWebhook))
+				info.SentryTokenFile, info.SentryURL, sandbox.SentryOrg, slackBase(info.SlackWebhook), info.Dir)
 			return nil
 		},
 	}
@@ -99,7 +140,7 @@ The sandbox is up.
 	}
 	serve := &cobra.Command{
 		Use:    "serve",
-		Short:  "Run the stand-in daemon (started by sandbox up)",
+		Short:  "Run the stand-in daemon (started by up)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
