@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/view"
 )
@@ -25,11 +26,24 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, opts Options) *harness {
+	return harnessOn(t, opts, false)
+}
+
+// startHarness is newHarness with the sources running, as in the cockpit.
+func startHarness(t testing.TB, opts Options) *harness {
+	return harnessOn(t, opts, true)
+}
+
+func harnessOn(t testing.TB, opts Options, withSources bool) *harness {
 	t.Helper()
 	e := New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := sources.NewGroup(ctx)
-	e.Serve(g)
+	if withSources {
+		e.Start(g)
+	} else {
+		e.Serve(g)
+	}
 	h := &harness{t: t, e: e, v: view.Viewer{Name: "tester"}}
 	h.batches = e.Subscribe(ctx, h.v)
 	t.Cleanup(func() {
@@ -37,6 +51,10 @@ func newHarness(t testing.TB, opts Options) *harness {
 		e.Shutdown(10 * time.Second)
 		g.Stop()
 	})
+	// The whole state first, as a view starts.
+	if !h.take(10 * time.Second) {
+		t.Fatal("no first batch")
+	}
 	return h
 }
 
@@ -68,13 +86,25 @@ func (h *harness) take(timeout time.Duration) bool {
 // until reads batches until cond holds, failing the test after 30 s.
 func (h *harness) until(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	h.untilWithin(30*time.Second, what, cond)
+}
+
+func (h *harness) untilWithin(limit time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("waited 30 s for %s", what)
+			h.t.Fatalf("waited %s for %s", limit, what)
 		}
 		h.take(time.Second)
 	}
+}
+
+// stepStatus is a step's state in the engine's runbook.
+func (h *harness) stepStatus(id string) runbook.Status {
+	h.e.mu.Lock()
+	defer h.e.mu.Unlock()
+	return h.e.rb.Step(id).State.Status
 }
 
 // notice is the newest notice containing text, or "".

@@ -1,4 +1,4 @@
-package tui
+package engine
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +22,6 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/sandbox"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
@@ -56,7 +54,7 @@ func kindsWorld(t *testing.T, ctx context.Context, info *sandbox.Info, id string
 	}
 	w.ns = "kinds-" + id
 	if _, err := w.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: w.ns, Labels: map[string]string{"flightdeck.test/package": "tui"},
+		Name: w.ns, Labels: map[string]string{"flightdeck.test/package": "engine"},
 	}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", w.ns, err)
 	}
@@ -165,7 +163,7 @@ func (w *kinds) waits(t *testing.T, ctx context.Context, n int) {
 
 // start writes the config, with a section for every system, and starts the
 // cockpit on it with its sources running.
-func (w *kinds) start(t *testing.T, steps, id string) *flow {
+func (w *kinds) start(t *testing.T, steps, id string) *harness {
 	t.Helper()
 	password := func(dsn string) (string, string) {
 		u, err := url.Parse(dsn)
@@ -276,33 +274,6 @@ channel = "#general"
 	}
 	t.Cleanup(func() { j.Close() })
 	now := time.Now()
-	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: j, Operator: "tester",
-		Day: now, Now: now, Theme: theme.New(true, true), Kube: kube, Redact: cfg.Redactor().Redact})
-	tm := teatest.NewTestModel(t, probed{m}, teatest.WithInitialTermSize(120, 40))
-	start(t, m, tm.Send)
-	return &flow{t: t, tm: tm, journal: jpath}
-}
-
-// until probes the model from inside the event loop until cond holds.
-func (f *flow) until(limit time.Duration, what string, cond func(*Model) (bool, string)) {
-	f.t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		var ok bool
-		var why string
-		done := make(chan struct{})
-		f.tm.Send(probeMsg{fn: func(m *Model) { ok, why = cond(m) }, done: done})
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			f.t.Fatal("the program did not answer a probe")
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("%s: not within %s: %s", what, limit, why)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return startHarness(t, Options{Config: cfg, Runbook: runbook.New(cfg), Journal: j, Operator: "tester",
+		Day: now, Now: now, Kube: kube, Redact: cfg.Redactor().Redact})
 }
