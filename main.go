@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -109,6 +110,9 @@ Files:
   state directory  ` + stateDir() + `
   journal          ` + filepath.Join(stateDir(), "<deploy>", "<YYYY-MM-DD>.jsonl") + `
                    (one per deploy and day; restarting resumes from it)
+
+Environment:
+  FLIGHTDECK_CPUPROFILE=FILE  write a CPU profile of the cockpit to FILE (go tool pprof)
 
 Exit codes:
   0  success
@@ -294,6 +298,23 @@ func openLog(redact func(string) string) (*slog.Logger, io.Closer, error) {
 	return slog.New(h), f, nil
 }
 
+// cpuProfile writes a CPU profile of the cockpit to path until stop, for
+// finding where its time goes (FLIGHTDECK_CPUPROFILE, named in --help).
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("FLIGHTDECK_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("FLIGHTDECK_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 func operator(cfg *config.Config) string {
 	if cfg.Deploy.Operator != "" {
 		return cfg.Deploy.Operator
@@ -305,6 +326,13 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	cfg, err := loadConfig(g.config, config.LoadOptions{DeferSecretErrors: true})
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv("FLIGHTDECK_CPUPROFILE"); path != "" {
+		stop, err := cpuProfile(path)
+		if err != nil {
+			return fail(exitFailure, err)
+		}
+		defer stop()
 	}
 	redactor := cfg.Redactor()
 	log, logFile, err := openLog(redactor.Redact)
