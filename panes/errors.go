@@ -11,13 +11,13 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // ErrorsView is what the errors pane shows.
 type ErrorsView struct {
 	Source  SourceView // connection, scope, health
-	State   sources.ErrorRate
+	State   snapshot.ErrorRate
 	HasData bool
 	Loc     *time.Location // times are shown in the deploy window's zone
 }
@@ -26,7 +26,7 @@ type ErrorsView struct {
 // plain source pane (Data): configured or not, reachable or not.
 type Errors struct {
 	SourcePane
-	State   sources.ErrorRate
+	State   snapshot.ErrorRate
 	HasData bool
 	loc     *time.Location
 }
@@ -53,7 +53,7 @@ func NewErrors(cfg *config.Config, th theme.Theme) *Errors {
 }
 
 // SetState stores the newest error-rate reading and the source's health.
-func (e *Errors) SetState(s sources.ErrorRate, h sources.Health) {
+func (e *Errors) SetState(s snapshot.ErrorRate, h snapshot.Health) {
 	e.State, e.HasData = s, true
 	e.Data.Health = h
 }
@@ -94,7 +94,7 @@ func RenderErrors(v ErrorsView, width, height int, th theme.Theme) string {
 	}
 
 	var body []string
-	if v.Source.Health.State != sources.OK {
+	if v.Source.Health.State != snapshot.OK {
 		body = append(body, Trunc(HealthMark(v.Source.Health, th), inner))
 	}
 	body = append(body, Trunc(rateLine(s, per, hm, th), inner), Trunc(spikeLine(s, per, hm, th), inner))
@@ -132,7 +132,7 @@ func spanLabel(d time.Duration) string {
 	return d.String()
 }
 
-func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
+func rateLine(s snapshot.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
 	if len(s.Series) == 0 {
 		return th.Dim.S("no error counts yet")
 	}
@@ -146,9 +146,9 @@ func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th the
 		case r >= 1.5:
 			p = th.Warn
 		}
-		line += th.Dim.S(" · ") + p.S(sources.FormatRate(r)+"×")
+		line += th.Dim.S(" · ") + p.S(snapshot.FormatRate(r)+"×")
 	}
-	base := fmt.Sprintf(" baseline %s ± %s%s", sources.FormatRate(b.Mean), sources.FormatRate(b.Spread), per)
+	base := fmt.Sprintf(" baseline %s ± %s%s", snapshot.FormatRate(b.Mean), snapshot.FormatRate(b.Spread), per)
 	if b.Samples == 0 {
 		base = " baseline: no data before " + hm(b.To)
 	} else if !s.Marks.Start.IsZero() {
@@ -157,12 +157,12 @@ func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th the
 	return line + th.Dim.S(base)
 }
 
-func spikeLine(s sources.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
-	limit := fmt.Sprintf("%s%s for %d in a row", sources.FormatRate(s.Threshold), per, max(s.Rule.Intervals, 1))
+func spikeLine(s snapshot.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
+	limit := fmt.Sprintf("%s%s for %d in a row", snapshot.FormatRate(s.Threshold), per, max(s.Rule.Intervals, 1))
 	var line string
 	switch {
 	case s.Spike:
-		line = th.BadStrong.S(" SPIKE ") + th.Bad.S(fmt.Sprintf(" over %s%s for %d intervals, since %s", sources.FormatRate(s.Threshold), per, s.Streak, hm(s.SpikeSince)))
+		line = th.BadStrong.S(" SPIKE ") + th.Bad.S(fmt.Sprintf(" over %s%s for %d intervals, since %s", snapshot.FormatRate(s.Threshold), per, s.Streak, hm(s.SpikeSince)))
 	case s.Streak > 0:
 		line = th.Warn.S(fmt.Sprintf("▲ over the limit %d of %d", s.Streak, s.Rule.Intervals)) + th.Dim.S(" · limit "+limit)
 	default:
@@ -176,7 +176,7 @@ func spikeLine(s sources.ErrorRate, per string, hm func(time.Time) string, th th
 
 // issueLines lists the new issues: short id, title, events, users and
 // when first seen, the title taking what the other columns leave.
-func issueLines(s sources.ErrorRate, hm func(time.Time) string, w int, th theme.Theme) []string {
+func issueLines(s snapshot.ErrorRate, hm func(time.Time) string, w int, th theme.Theme) []string {
 	if s.Marks.Start.IsZero() {
 		return []string{th.Dim.S("new issues: counted from the deploy start")}
 	}
@@ -235,7 +235,7 @@ type chartColumn struct {
 
 // renderErrorChart draws h rows of bars, an axis with the deploy start (▲)
 // and rollbacks (↺) marked, and a row of times: h+2 lines of width w.
-func renderErrorChart(s sources.ErrorRate, w, h int, hm func(time.Time) string, th theme.Theme) []string {
+func renderErrorChart(s snapshot.ErrorRate, w, h int, hm func(time.Time) string, th theme.Theme) []string {
 	top := 1
 	for _, p := range s.Series {
 		top = max(top, p.Count)
@@ -329,7 +329,7 @@ func columnPaint(c chartColumn, th theme.Theme) theme.Paint {
 }
 
 // foldColumns maps the series onto at most pw columns, newest at the right.
-func foldColumns(s sources.ErrorRate, pw int) []chartColumn {
+func foldColumns(s snapshot.ErrorRate, pw int) []chartColumn {
 	n := len(s.Series)
 	if n == 0 || pw <= 0 {
 		return nil
@@ -367,7 +367,7 @@ func foldColumns(s sources.ErrorRate, pw int) []chartColumn {
 
 // timeRow puts the first interval's time under the first column, the
 // newest at the right, and says what the marks are in between.
-func timeRow(s sources.ErrorRate, cols []chartColumn, indent, w int, hm func(time.Time) string, th theme.Theme) string {
+func timeRow(s snapshot.ErrorRate, cols []chartColumn, indent, w int, hm func(time.Time) string, th theme.Theme) string {
 	var legend []string
 	if !s.Marks.Start.IsZero() {
 		legend = append(legend, th.Info.S("▲ deploy "+hm(s.Marks.Start)))

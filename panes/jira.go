@@ -12,13 +12,13 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // JiraView is what the board pane shows.
 type JiraView struct {
 	Source  SourceView // connection, scope, health
-	Board   sources.Board
+	Board   snapshot.Board
 	HasData bool
 	Now     time.Time
 	Focused bool
@@ -126,15 +126,15 @@ func (p *Jira) SetFocused(f bool) { p.Data.Focused = f; p.view.Focused = f }
 func (p *Jira) SetTheme(th theme.Theme) { p.th = th }
 
 // SetReach implements the root's source-pane contract.
-func (p *Jira) SetReach(r []sources.Reach, h sources.Health) { p.Data.Reach, p.Data.Health = r, h }
+func (p *Jira) SetReach(r []snapshot.Reach, h snapshot.Health) { p.Data.Reach, p.Data.Health = r, h }
 
 // SetHealth updates the health alone, as it ages between readings.
-func (p *Jira) SetHealth(h sources.Health) { p.Data.Health = h }
+func (p *Jira) SetHealth(h snapshot.Health) { p.Data.Health = h }
 
 // SetBoard stores the newest board (the last good one when the source is
 // down: h says so) and keeps the cursor on the same card if it is still
 // there.
-func (p *Jira) SetBoard(b sources.Board, h sources.Health, now time.Time) {
+func (p *Jira) SetBoard(b snapshot.Board, h snapshot.Health, now time.Time) {
 	p.view.Board, p.view.HasData, p.view.Now = b, true, now
 	p.Data.Health = h
 	if ci, ri, ok := b.Find(p.cursor); ok && p.cursor != "" {
@@ -380,7 +380,7 @@ func RenderBoard(v JiraView, width, height int, th theme.Theme) string {
 	}
 	var head []boardCell
 	add := func(s string) { head = append(head, fitCell(s, inner)) }
-	if h := v.Source.Health; h.State != sources.OK && h.State != sources.Waiting {
+	if h := v.Source.Health; h.State != snapshot.OK && h.State != snapshot.Waiting {
 		add(HealthMark(h, th) + th.Dim.S(" · showing the board from "+runbook.Short(v.Now.Sub(v.Board.At))+" ago"))
 	}
 	b := v.Board
@@ -487,13 +487,13 @@ func RenderBoard(v JiraView, width, height int, th theme.Theme) string {
 // gitLine sums up the deploy branches: how much each would take to the
 // next, and anything out of step with the remote. A failed reading says so
 // and how old the data is.
-func gitLine(b sources.Board, now time.Time, th theme.Theme) string {
+func gitLine(b snapshot.Board, now time.Time, th theme.Theme) string {
 	if b.GitErr != nil {
 		age := ""
 		if b.Git != nil && !b.GitAt.IsZero() {
 			age = " (using data from " + runbook.Short(now.Sub(b.GitAt)) + " ago)"
 		}
-		return th.Bad.S("✕ git: "+sources.OneLine(b.GitErr.Error())) + th.Dim.S(age)
+		return th.Bad.S("✕ git: "+snapshot.OneLine(b.GitErr.Error())) + th.Dim.S(age)
 	}
 	g := b.Git
 	if g == nil {
@@ -528,7 +528,7 @@ func shortID(id string) string {
 }
 
 // cardHeight is how many lines cardLines draws for c, without drawing it.
-func cardHeight(c sources.Card, w int) int {
+func cardHeight(c snapshot.Card, w int) int {
 	n := 2
 	if len(c.FixVersions) > 0 || c.Sprint != "" {
 		n++
@@ -541,7 +541,7 @@ func cardHeight(c sources.Card, w int) int {
 
 // cardLines draws one card: its key (and priority), summary, fix version
 // and sprint, and each broken rule.
-func cardLines(dst []boardCell, c sources.Card, selected bool, w int, th theme.Theme) []boardCell {
+func cardLines(dst []boardCell, c snapshot.Card, selected bool, w int, th theme.Theme) []boardCell {
 	switch {
 	case selected:
 		text := "▸ " + c.Key
@@ -581,7 +581,7 @@ func cardLines(dst []boardCell, c sources.Card, selected bool, w int, th theme.T
 
 // renderColumn draws a column's header and as many cards as fit in rows
 // lines, scrolled so the cursor's card is whole on screen.
-func renderColumn(col sources.BoardColumn, current bool, row int, focused bool, w, rows int, moreLeft, moreRight bool, th theme.Theme) []boardCell {
+func renderColumn(col snapshot.BoardColumn, current bool, row int, focused bool, w, rows int, moreLeft, moreRight bool, th theme.Theme) []boardCell {
 	flagged := 0
 	for _, c := range col.Cards {
 		if len(c.Flags) > 0 {

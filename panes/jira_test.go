@@ -14,6 +14,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -26,16 +27,16 @@ func boardConfig() *config.Config {
 	}}
 }
 
-func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
-	out := make([]sources.JiraIssue, len(seed))
+func issuesOf(seed []jirastub.Issue) []snapshot.JiraIssue {
+	out := make([]snapshot.JiraIssue, len(seed))
 	for i, is := range seed {
 		state := "active"
 		if is.Sprint == jirastub.PreviousSprint("ACME") {
 			state = "closed"
 		}
-		out[i] = sources.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: jirastub.StatusID(is.Status),
+		out[i] = snapshot.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: jirastub.StatusID(is.Status),
 			Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
-			Sprints: []sources.JiraSprint{{Name: is.Sprint, State: state}}}
+			Sprints: []snapshot.JiraSprint{{Name: is.Sprint, State: state}}}
 	}
 	return out
 }
@@ -43,11 +44,11 @@ func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
 // seedBoard is the sandbox board as the source builds it, with git as the
 // stand-in's repository has it: merged where the column says, apart from
 // the seeded mistakes.
-func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
-	var bc sources.JiraBoardConfig
+func seedBoard(seed []jirastub.Issue, at time.Time) snapshot.Board {
+	var bc snapshot.JiraBoardConfig
 	bc.ID, bc.Name = 12, "ACME board"
 	for _, c := range jirastub.Columns() {
-		col := sources.JiraBoardColumn{Name: c}
+		col := snapshot.JiraBoardColumn{Name: c}
 		for _, st := range jirastub.ColumnStatuses(c) {
 			col.StatusIDs = append(col.StatusIDs, jirastub.StatusID(st))
 		}
@@ -71,15 +72,15 @@ func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
 			keys[b][is.Key] = true
 		}
 	}
-	git := &sources.GitInfo{Repo: "/srv/app", Remote: "origin",
-		Branches: []sources.GitBranch{
+	git := &snapshot.GitInfo{Repo: "/srv/app", Remote: "origin",
+		Branches: []snapshot.GitBranch{
 			{Name: "master", Head: "9c4e1f2a77", Keys: keys["master"]},
 			{Name: "staging", Head: "51d0be3c02", Keys: keys["staging"], Behind: 1},
 			{Name: "production", Head: "e07a6b9d13", Keys: keys["production"]},
 		},
-		Pairs: []sources.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
+		Pairs: []snapshot.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
 	}
-	b := sources.BuildBoard(boardConfig().Jira, sources.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
+	b := snapshot.BuildBoard(sources.BoardRules(boardConfig().Jira), snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
 	b.GitAt = at
 	return b
 }
@@ -88,7 +89,7 @@ func boardPane(t testing.TB) *Jira {
 	p := NewJira(boardConfig(), dark)
 	p.SetFocused(true)
 	p.SetBoard(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
-		sources.Health{Source: "jira", State: sources.OK}, fixtureNow)
+		snapshot.Health{Source: "jira", State: snapshot.OK}, fixtureNow)
 	return p
 }
 
@@ -183,7 +184,7 @@ func TestRenderBoardKeepsDataWhenDown(t *testing.T) {
 	p := boardPane(t)
 	b := p.ViewState().Board
 	b.GitErr = errors.New("git for-each-ref in /srv/app: not a git repository")
-	p.SetBoard(b, sources.Health{Source: "jira", State: sources.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute))
+	p.SetBoard(b, snapshot.Health{Source: "jira", State: snapshot.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute))
 	out := ansi.Strip(RenderBoard(p.ViewState(), 120, 24, dark))
 	for _, want := range []string{"✕ down: Jira at https://jira.acme.test refused the credentials (401", "showing the board from",
 		"✕ git: git for-each-ref in /srv/app: not a git repository", "using data from", "ACME-35"} {
@@ -246,7 +247,7 @@ func TestJiraCursorFollowsTheCard(t *testing.T) {
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
-	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	p.SetBoard(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow)
 	v := p.ViewState()
 	if c := v.Board.Columns[v.Col]; c.Name != "Production" || c.Cards[v.Row].Key != "ACME-22" {
 		t.Errorf("cursor on %s in %s", c.Cards[v.Row].Key, c.Name)
@@ -262,7 +263,7 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 		}
 	}
 	p := NewJira(boardConfig(), dark)
-	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	p.SetBoard(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow)
 	if out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark)); !strings.Contains(out, "QA Hold 0") {
 		t.Fatalf("empty columns shown by default:\n%s", out)
 	}
@@ -280,7 +281,7 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 	v := onACME22(t).ViewState()
 	empty := NewJira(boardConfig(), dark)
-	empty.SetBoard(sources.Board{}, sources.Health{State: sources.OK}, fixtureNow)
+	empty.SetBoard(snapshot.Board{}, snapshot.Health{State: snapshot.OK}, fixtureNow)
 	for w := 2; w <= 210; w += 13 {
 		for h := 2; h <= 40; h += 5 {
 			assertBox(t, RenderBoard(v, w, h, dark), w, h)
@@ -291,7 +292,7 @@ func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 
 // bigBoard has n cards spread over the seven columns, a tenth of them
 // flagged.
-func bigBoard(n int) sources.Board {
+func bigBoard(n int) snapshot.Board {
 	cols := jirastub.Columns()
 	seed := make([]jirastub.Issue, n)
 	for i := range seed {
@@ -307,7 +308,7 @@ func bigBoard(n int) sources.Board {
 func BenchmarkRenderBoard(b *testing.B) {
 	p := NewJira(boardConfig(), dark)
 	p.SetFocused(true)
-	p.SetBoard(bigBoard(500), sources.Health{State: sources.OK}, fixtureNow)
+	p.SetBoard(bigBoard(500), snapshot.Health{State: snapshot.OK}, fixtureNow)
 	pressJira(p, "right", "right", "G")
 	v := p.ViewState()
 	if v.Board.Cards() != 500 {

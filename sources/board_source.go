@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // BoardSource polls Jira and reads git every [jira] poll, and whenever
@@ -14,13 +15,13 @@ import (
 type BoardSource struct {
 	Jira   *config.Jira
 	Git    *config.Git // nil: merge rules are not checked
-	Target ReleaseTarget
+	Target snapshot.ReleaseTarget
 	Client *JiraClient
 	Now    func() time.Time // nil uses time.Now
 
 	once    sync.Once
 	refresh chan struct{}
-	lastGit *GitInfo
+	lastGit *snapshot.GitInfo
 	gitAt   time.Time
 }
 
@@ -35,7 +36,7 @@ func NewBoardSource(cfg *config.Config, day time.Time) *BoardSource {
 		}
 		return t
 	}
-	s.Target = ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
+	s.Target = snapshot.ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
 	return s
 }
 
@@ -58,7 +59,7 @@ func (s *BoardSource) Refresh() {
 }
 
 // Run implements Source.
-func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error {
+func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[snapshot.Board])) error {
 	every := s.Jira.Poll.D()
 	if every <= 0 {
 		every = 60 * time.Second
@@ -71,7 +72,7 @@ func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error
 			return nil
 		}
 		seq++
-		emit(Snapshot[Board]{Seq: seq, At: b.At, Data: b, Err: err})
+		emit(Snapshot[snapshot.Board]{Seq: seq, At: b.At, Data: b, Err: err})
 		t := time.NewTimer(every)
 		select {
 		case <-ctx.Done():
@@ -87,7 +88,7 @@ func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error
 // Read reads the board and git once. A Jira failure is the error (the
 // supervisor keeps the last good board); a git failure is carried in the
 // board, which keeps the last good git reading.
-func (s *BoardSource) Read(ctx context.Context) (Board, error) {
+func (s *BoardSource) Read(ctx context.Context) (snapshot.Board, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -97,7 +98,7 @@ func (s *BoardSource) Read(ctx context.Context) (Board, error) {
 		client = NewJiraClient(s.Jira)
 	}
 	var (
-		git    GitInfo
+		git    snapshot.GitInfo
 		gitErr error
 		wg     sync.WaitGroup
 	)
@@ -105,22 +106,22 @@ func (s *BoardSource) Read(ctx context.Context) (Board, error) {
 		wg.Go(func() { git, gitErr = ReadGit(ctx, s.Git, s.Jira.Project) })
 	}
 	bc, err := client.BoardConfig(ctx, s.Jira.Board)
-	var issues []JiraIssue
+	var issues []snapshot.JiraIssue
 	if err == nil {
 		issues, err = client.BoardIssues(ctx, s.Jira.Project, bc)
 	}
 	wg.Wait()
 	if err != nil {
-		return Board{At: now()}, err
+		return snapshot.Board{At: now()}, err
 	}
-	var gi *GitInfo
+	var gi *snapshot.GitInfo
 	if s.Git != nil {
 		if gitErr == nil {
 			s.lastGit, s.gitAt = &git, now()
 		}
 		gi = s.lastGit
 	}
-	b := BuildBoard(s.Jira, s.Target, bc, issues, gi, now())
+	b := snapshot.BuildBoard(BoardRules(s.Jira), s.Target, bc, issues, gi, now())
 	b.GitErr, b.GitAt = gitErr, s.gitAt
 	return b, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/report"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -43,8 +44,8 @@ func (m *Model) buildSources() {
 
 // deployMarks are the deploy's start, release and rollbacks, from the
 // journal as replayed so far.
-func (m *Model) deployMarks() sources.DeployMarks {
-	marks := sources.DeployMarks{Start: m.rb.Started, Release: m.vars["release"]}
+func (m *Model) deployMarks() snapshot.DeployMarks {
+	marks := snapshot.DeployMarks{Start: m.rb.Started, Release: m.vars["release"]}
 	for _, r := range m.history {
 		if r.Type == runbook.RecResult && r.Kind == actions.KindKubeRollback {
 			marks.Rollbacks = append(marks.Rollbacks, r.At)
@@ -203,7 +204,7 @@ func (m *Model) afterRollback(out actions.Outcome) []tea.Cmd {
 // second leaves a handful of records, not one a second.
 func (m *Model) notePeaks(data any) tea.Cmd {
 	switch d := data.(type) {
-	case sources.DBState:
+	case snapshot.DBState:
 		var best report.LockPeak
 		for _, t := range d.Targets {
 			if t.Err != nil || len(t.Waits) == 0 {
@@ -223,7 +224,7 @@ func (m *Model) notePeaks(data any) tea.Cmd {
 		m.lockPeakMS = best.WaitMS
 		note := &actions.Note{Rec: best.Record()}
 		return m.execute(note, note.Rec.Summary, 0, nil)
-	case sources.ErrorRate:
+	case snapshot.ErrorRate:
 		if !d.HasPeak || d.Peak.Count <= m.errorPeak {
 			return nil
 		}

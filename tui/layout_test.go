@@ -15,7 +15,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 func sizedModel(t *testing.T, w, h int) *Model {
@@ -132,13 +132,13 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: rec, Day: now, Now: now,
 		Theme: theme.New(true, true), ReadOnly: true, Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6}}},
-		sources.Health{State: sources.OK}, now)
-	m.setLKG([]sources.LastKnownGood{{Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}})
-	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
-		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
-		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
-		Tree:    []sources.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}, sources.Health{State: sources.OK})
+	m.rollout.SetState(snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6}}},
+		snapshot.Health{State: snapshot.OK}, now)
+	m.setLKG([]snapshot.LastKnownGood{{Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}})
+	m.locks.SetState(snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+		Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+		Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
+		Tree:    []snapshot.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}, snapshot.Health{State: snapshot.OK})
 	press := func(s string) {
 		k := tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
 		if s == "enter" {
@@ -197,8 +197,8 @@ func TestUndoAsksForARevisionFromTheHistory(t *testing.T) {
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
 		Theme: theme.New(true, true), Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
-		History: []sources.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}, sources.Health{State: sources.OK}, now)
+	m.rollout.SetState(snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
+		History: []snapshot.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}, snapshot.Health{State: snapshot.OK}, now)
 	send := func(msg tea.Msg) tea.Cmd {
 		_, cmd := m.Update(msg)
 		for cmd != nil {
@@ -242,9 +242,9 @@ func TestEscReachesThePaneWhenThereIsNothingToDismiss(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
-		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
-		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}, sources.Health{State: sources.OK})
+	m.locks.SetState(snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+		Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+		Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}, snapshot.Health{State: snapshot.OK})
 	m.Update(tea.KeyPressMsg{Code: '3', Text: "3"})
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	if !m.locks.Data.Detail {
@@ -289,13 +289,13 @@ gate = "locks.max_wait < 30s"
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
-	state := sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now}}}
-	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "postgres", Seq: 1, At: now, GoodAt: now, Data: state}}})
+	state := snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now}}}
+	m.applyRelay(relayMsg{updates: []snapshot.Update{{Source: "postgres", Seq: 1, At: now, GoodAt: now, Data: state}}})
 	if got := m.gates["locks"].State; got != gates.Pass {
 		t.Fatalf("fresh reading: gate %v, want pass", got)
 	}
 	later := now.Add(5 * time.Minute)
-	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "clock", Seq: 2, At: later, GoodAt: later, Data: later}}})
+	m.applyRelay(relayMsg{updates: []snapshot.Update{{Source: "clock", Seq: 2, At: later, GoodAt: later, Data: later}}})
 	if got := m.gates["locks"]; got.State != gates.Unknown || !strings.Contains(got.Reason, "stale") {
 		t.Fatalf("five minutes without a reading: gate %+v, want unknown (stale)", got)
 	}
@@ -329,8 +329,8 @@ estimate = "1m"
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
-	m.applyRelay(relayMsg{updates: []sources.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
-		Data: sources.ErrorRate{NoEvents: true, Environment: "production"}}}})
+	m.applyRelay(relayMsg{updates: []snapshot.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
+		Data: snapshot.ErrorRate{NoEvents: true, Environment: "production"}}}})
 	if bar := ansi.Strip(m.healthMarks(false)); !strings.Contains(bar, "● no events yet (production)") {
 		t.Fatalf("status bar %q", bar)
 	}

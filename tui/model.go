@@ -32,6 +32,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/selfreport"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -140,7 +141,7 @@ type Model struct {
 	mode          mode
 
 	now     time.Time
-	updates map[string]sources.Update
+	updates map[string]snapshot.Update
 	facts   gates.Facts
 	// factFrom names the source each fact came from, to judge its age.
 	factFrom map[string]string
@@ -161,7 +162,7 @@ type Model struct {
 	keys globalKeys
 	help help.Model
 
-	lkg      map[string]sources.LastKnownGood
+	lkg      map[string]snapshot.LastKnownGood
 	lkgKnown bool
 	// kubeDenied lists what the API server refused this user at start, of
 	// everything the cockpit does (flightdeck check asks the same).
@@ -203,7 +204,7 @@ func New(opts Options) *Model {
 		vars:     opts.Config.TemplateVars(opts.Day),
 		th:       opts.Theme,
 		now:      opts.Now,
-		updates:  map[string]sources.Update{},
+		updates:  map[string]snapshot.Update{},
 		facts:    gates.Facts{},
 		factFrom: map[string]string{},
 		running:  map[string]*running{},
@@ -248,7 +249,7 @@ func New(opts Options) *Model {
 	m.setFocus(paneChecklist)
 	m.keys.Rollback.SetEnabled(!opts.ReadOnly && opts.Kube != nil)
 	if rec, ok := m.rb.Last(RecLastKnownGood); ok {
-		var list []sources.LastKnownGood
+		var list []snapshot.LastKnownGood
 		if json.Unmarshal(rec.Data, &list) == nil {
 			m.setLKG(list)
 		}
@@ -409,12 +410,12 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 			if u.Source == "clock" {
 				m.now = data
 			}
-		case []sources.Reach:
+		case []snapshot.Reach:
 			if p := m.sourcePanes[u.Source]; p != nil {
-				p.SetReach(data, sources.Judge(u, m.now, m.opts.StaleAfter))
+				p.SetReach(data, snapshot.Judge(u, m.now, m.opts.StaleAfter))
 			}
-		case sources.RolloutState:
-			h := sources.Judge(u, m.now, m.opts.StaleAfter)
+		case snapshot.Rollout:
+			h := snapshot.Judge(u, m.now, m.opts.StaleAfter)
 			if !u.GoodAt.IsZero() {
 				m.rollout.SetState(data, h, m.now)
 			}
@@ -423,18 +424,18 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 				cmds = append(cmds, m.recordLKG(data.LastKnownGood()))
 			}
 			m.locks.SetPods(podsByClient(data))
-		case sources.DBState:
+		case snapshot.DBState:
 			if !u.GoodAt.IsZero() {
 				m.locks.SetState(data, m.judge(u))
 			}
 			m.setFacts(u, data.Facts())
 			cmds = append(cmds, m.notePeaks(data))
-		case sources.Board:
+		case snapshot.Board:
 			if !u.GoodAt.IsZero() {
 				m.jira.SetBoard(data, m.judge(u), m.now)
 			}
 			m.setFacts(u, data.Facts())
-		case sources.ErrorRate:
+		case snapshot.ErrorRate:
 			if !u.GoodAt.IsZero() {
 				m.errs.SetState(data, m.judge(u))
 			}
@@ -481,8 +482,8 @@ func (m *Model) applyRecord(rec journal.Record) tea.Cmd {
 	return m.maybeReport()
 }
 
-func (m *Model) setLKG(list []sources.LastKnownGood) {
-	m.lkg = map[string]sources.LastKnownGood{}
+func (m *Model) setLKG(list []snapshot.LastKnownGood) {
+	m.lkg = map[string]snapshot.LastKnownGood{}
 	for _, l := range list {
 		m.lkg[l.Key()] = l
 	}
@@ -492,7 +493,7 @@ func (m *Model) setLKG(list []sources.LastKnownGood) {
 
 // recordLKG keeps what ran when the cockpit first saw the deploy: that is
 // what R rolls back to, and a restart must not move it.
-func (m *Model) recordLKG(list []sources.LastKnownGood) tea.Cmd {
+func (m *Model) recordLKG(list []snapshot.LastKnownGood) tea.Cmd {
 	m.setLKG(list)
 	data, _ := json.Marshal(list)
 	var parts []string
@@ -506,18 +507,18 @@ func (m *Model) recordLKG(list []sources.LastKnownGood) tea.Cmd {
 // reachPane is a pane fed by one system.
 type reachPane interface {
 	panes.Pane
-	SetReach([]sources.Reach, sources.Health)
-	SetHealth(sources.Health)
+	SetReach([]snapshot.Reach, snapshot.Health)
+	SetHealth(snapshot.Health)
 }
 
 // setFacts records a source's gate inputs. A source that is down or has no
 // good data yet makes its gates unknown: a gate must never pass on data the
 // cockpit cannot vouch for.
-func (m *Model) setFacts(u sources.Update, f gates.Facts) {
+func (m *Model) setFacts(u snapshot.Update, f gates.Facts) {
 	ok := u.Err == nil && !u.GoodAt.IsZero()
 	for name, fact := range f {
 		if !ok {
-			fact = gates.Fact{Detail: "down: " + sources.OneLine(fmt.Sprint(u.Err))}
+			fact = gates.Fact{Detail: "down: " + snapshot.OneLine(fmt.Sprint(u.Err))}
 		}
 		m.facts[name] = fact
 		m.factFrom[name] = u.Source
@@ -531,7 +532,7 @@ func (m *Model) refreshGates() {
 	facts := make(gates.Facts, len(m.facts))
 	for name, f := range m.facts {
 		if src, ok := m.factFrom[name]; ok && f.Known {
-			if h := m.judge(m.updates[src]); h.State == sources.Stale {
+			if h := m.judge(m.updates[src]); h.State == snapshot.Stale {
 				f = gates.Fact{Detail: "stale: no reading for " + runbook.Short(h.Age)}
 			}
 		}
@@ -1106,11 +1107,11 @@ type partlyDown interface{ Down() error }
 
 // judge is a source's health now; a source partly down shows as down, with
 // the part named, in the status bar.
-func (m *Model) judge(u sources.Update) sources.Health {
-	h := sources.Judge(u, m.now, m.opts.StaleAfter)
+func (m *Model) judge(u snapshot.Update) snapshot.Health {
+	h := snapshot.Judge(u, m.now, m.opts.StaleAfter)
 	if p, ok := u.Data.(partlyDown); ok && u.Err == nil {
 		if err := p.Down(); err != nil {
-			h.State, h.Reason = sources.Down, sources.OneLine(err.Error())
+			h.State, h.Reason = snapshot.Down, snapshot.OneLine(err.Error())
 		}
 	}
 	return h
@@ -1120,7 +1121,7 @@ func (m *Model) judge(u sources.Update) sources.Health {
 // application_name the pod set to its own name, which Postgres cuts to 63
 // bytes, or the pod's address. An address pods share (host networking, a
 // proxy's) names none of them: a wrong pod is worse than none.
-func podsByClient(s sources.RolloutState) map[string]string {
+func podsByClient(s snapshot.Rollout) map[string]string {
 	const appNameMax = 63 // NAMEDATALEN - 1
 	pods := map[string]string{}
 	shared := map[string]bool{}
@@ -1146,15 +1147,15 @@ func podsByClient(s sources.RolloutState) map[string]string {
 }
 
 // Sections with health marks, in status bar order.
-func (m *Model) healthList() []sources.Health {
-	var out []sources.Health
+func (m *Model) healthList() []snapshot.Health {
+	var out []snapshot.Health
 	for _, sec := range sources.Sections {
 		if !sources.Configured(m.opts.Config, sec) {
 			continue
 		}
 		u, ok := m.updates[sec]
 		if !ok {
-			u = sources.Update{Source: sec}
+			u = snapshot.Update{Source: sec}
 		}
 		out = append(out, m.judge(u))
 	}

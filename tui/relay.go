@@ -9,7 +9,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Frame is the shortest time between two relayed batches: a burst of
@@ -20,7 +20,7 @@ const Frame = time.Second / 30
 // snapshot of each source, and every output line, journal record and action
 // end in the order they happened.
 type relayMsg struct {
-	updates []sources.Update // newest per source
+	updates []snapshot.Update // newest per source
 	events  []relayEvent
 }
 
@@ -41,18 +41,18 @@ type relayEvent struct {
 // order. It never blocks the goroutine that emits.
 type Relay struct {
 	mu     sync.Mutex
-	latest map[string]sources.Update
+	latest map[string]snapshot.Update
 	events []relayEvent
 	signal chan struct{}
 }
 
 // NewRelay returns a relay; Run starts delivering.
 func NewRelay() *Relay {
-	return &Relay{latest: map[string]sources.Update{}, signal: make(chan struct{}, 1)}
+	return &Relay{latest: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
 }
 
 // Emit stores a source update, replacing an undelivered older one.
-func (r *Relay) Emit(u sources.Update) {
+func (r *Relay) Emit(u snapshot.Update) {
 	r.mu.Lock()
 	r.latest[u.Source] = u
 	r.mu.Unlock()
@@ -124,7 +124,7 @@ func (r *Relay) take() (relayMsg, bool) {
 	for _, u := range r.latest {
 		msg.updates = append(msg.updates, u)
 	}
-	r.latest = map[string]sources.Update{}
+	r.latest = map[string]snapshot.Update{}
 	r.events = nil
 	return msg, true
 }

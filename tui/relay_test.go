@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/flightdeckhq/flightdeck/internal/journal"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 type collector struct {
@@ -43,15 +43,15 @@ func TestRelayCoalescesBursts(t *testing.T) {
 	start := time.Now()
 	const n = 5000
 	for i := 1; i <= n; i++ {
-		r.Emit(sources.Update{Source: "postgres", Seq: uint64(i), Data: i})
-		r.Emit(sources.Update{Source: "jira", Seq: uint64(i), Data: -i})
+		r.Emit(snapshot.Update{Source: "postgres", Seq: uint64(i), Data: i})
+		r.Emit(snapshot.Update{Source: "jira", Seq: uint64(i), Data: -i})
 		r.Lines("run1", "line")
 	}
-	var last map[string]sources.Update
+	var last map[string]snapshot.Update
 	lines := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		last, lines = map[string]sources.Update{}, 0
+		last, lines = map[string]snapshot.Update{}, 0
 		for _, m := range c.snapshot() {
 			rm := m.(relayMsg)
 			for _, u := range rm.updates {

@@ -1,0 +1,27 @@
+// Package snapshot holds what the cockpit's views render: one reading of
+// each system (a rollout, the database locks, the board, the error rate),
+// how healthy its source is, and the pure helpers that judge and word them.
+//
+// It exists so that the views render these without linking the clients
+// that read them: it imports the standard library and the gates and
+// nothing else. Package sources fills these types from Kubernetes,
+// Postgres, Jira, git and Sentry; package panes draws them.
+package snapshot
+
+import "time"
+
+// Update is one reading of a source with its type erased, as it travels
+// from the source's supervisor to the TUI.
+type Update struct {
+	Source string
+	Seq    uint64
+	At     time.Time // when the data was read (last good read if Err is set)
+	Data   any
+	Err    error
+	// GoodAt is when the last good data was read; zero if there never was any.
+	GoodAt time.Time
+	// Attempt counts consecutive failures; zero when healthy.
+	Attempt int
+	// RetryIn is the backoff before the next attempt, when the source failed.
+	RetryIn time.Duration
+}
