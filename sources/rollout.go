@@ -28,15 +28,6 @@ func firstImage(spec corev1.PodSpec) string {
 	return spec.Containers[0].Image
 }
 
-func ownedBy(m metav1.Object, uid string) bool {
-	for _, o := range m.GetOwnerReferences() {
-		if string(o.UID) == uid {
-			return true
-		}
-	}
-	return false
-}
-
 // BuildRollout turns the watched objects into the pane's state. It is pure,
 // so it is tested and benchmarked without a cluster. stallAfter is how long
 // a rollout may go without progress before it counts as stalled even if the
