@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
 )
@@ -31,11 +31,29 @@ type Errors struct {
 	loc     *time.Location
 }
 
+// ErrorsSettings are what the errors pane shows of the [sentry] section,
+// and the deploy window's zone.
+type ErrorsSettings struct {
+	ConfigPath     string // the config file, named while the section is missing
+	Configured     bool   // there is a [sentry] section
+	Org            string
+	Projects       []string
+	Environment    string // empty for all environments
+	Baseline       time.Duration
+	SpikeFactor    float64
+	SpikeFloor     float64
+	SpikeIntervals int
+	Ignore         []string
+	// Location is the deploy window's zone, which times are shown in;
+	// nil for UTC.
+	Location *time.Location
+}
+
 // NewErrors is the Sentry error-rate pane.
-func NewErrors(cfg *config.Config, th theme.Theme) *Errors {
-	v := SourceView{Number: 5, Title: "Errors", Section: "sentry", ConfigPath: cfg.Path,
+func NewErrors(s ErrorsSettings, th theme.Theme) *Errors {
+	v := SourceView{Number: 5, Title: "Errors", Section: "sentry", ConfigPath: s.ConfigPath,
 		Explain: "errors per minute against the pre-deploy baseline, and new issues"}
-	if s := cfg.Sentry; s != nil {
+	if s.Configured {
 		v.Configured = true
 		env := s.Environment
 		if env == "" {
@@ -43,13 +61,13 @@ func NewErrors(cfg *config.Config, th theme.Theme) *Errors {
 		}
 		v.Scope = append(v.Scope,
 			fmt.Sprintf("org %s, projects %s, %s", s.Org, strings.Join(s.Projects, ", "), env),
-			fmt.Sprintf("baseline: the %s before the deploy", s.Baseline),
+			fmt.Sprintf("baseline: the %s before the deploy", gates.FormatDuration(s.Baseline)),
 			fmt.Sprintf("spike: over %g× baseline and %g/min for %d minutes", s.SpikeFactor, s.SpikeFloor, s.SpikeIntervals))
 		for _, ig := range s.Ignore {
 			v.Scope = append(v.Scope, "ignored: "+ig)
 		}
 	}
-	return &Errors{SourcePane: SourcePane{Data: v, th: th}, loc: cfg.Window.Location}
+	return &Errors{SourcePane: SourcePane{Data: v, th: th}, loc: s.Location}
 }
 
 // SetState stores the newest error-rate reading and the source's health.

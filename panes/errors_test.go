@@ -10,7 +10,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
@@ -193,11 +192,10 @@ func TestRenderErrorsIsABoxAtEverySize(t *testing.T) {
 }
 
 func TestErrorsPane(t *testing.T) {
-	cfg := &config.Config{Path: "/etc/flightdeck/vetspire.toml", Sentry: &config.Sentry{
+	p := NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
 		Org: "vetspire", Projects: []string{"vetspire"}, Environment: "production",
-		Baseline: config.Duration(time.Hour), SpikeFactor: 3, SpikeFloor: 10, SpikeIntervals: 3, Ignore: []string{`^DBConnection\.`},
-	}}
-	p := NewErrors(cfg, dark)
+		Baseline: time.Hour, SpikeFactor: 3, SpikeFloor: 10, SpikeIntervals: 3, Ignore: []string{`^DBConnection\.`},
+	}, dark)
 	var _ Pane = p
 	p.SetReach([]snapshot.Reach{{Section: "sentry", Target: "https://sentry.io", Detail: "organization Vetspire"}}, snapshot.Health{Source: "sentry", State: snapshot.OK})
 	before := ansi.Strip(p.View(80, 12))

@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -62,18 +61,34 @@ type Jira struct {
 	Data     SourceView
 	view     JiraView
 	cursor   string // key of the card under the cursor, kept across refreshes
-	moves    []config.JiraMove
+	moves    []JiraMove
 	keys     jiraKeys
 	th       theme.Theme
 	readOnly bool
 }
 
+// JiraSettings are what the board pane shows of the [jira] section.
+type JiraSettings struct {
+	ConfigPath string // the config file, named while the section is missing
+	Configured bool   // there is a [jira] section
+	Board      int
+	Project    string
+	Columns    []snapshot.ColumnRules
+	Moves      []JiraMove // the post-deploy moves, in config order
+}
+
+// JiraMove is a [[jira.move]]: every card in the From columns goes to To.
+type JiraMove struct {
+	From []string
+	To   string
+}
+
 // NewJira is the board pane: columns, cards, and what is merged where.
-func NewJira(cfg *config.Config, th theme.Theme) *Jira {
-	v := SourceView{Number: 4, Title: "Jira", Section: "jira", ConfigPath: cfg.Path,
+func NewJira(j JiraSettings, th theme.Theme) *Jira {
+	v := SourceView{Number: 4, Title: "Jira", Section: "jira", ConfigPath: j.ConfigPath,
 		Explain: "the board's columns and cards, checked against git"}
-	var moves []config.JiraMove
-	if j := cfg.Jira; j != nil {
+	var moves []JiraMove
+	if j.Configured {
 		v.Configured = true
 		moves = j.Moves
 		v.Scope = append(v.Scope, fmt.Sprintf("board %d, project %s", j.Board, j.Project))

@@ -11,20 +11,29 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
 	"github.com/flightdeckhq/flightdeck/snapshot"
-	"github.com/flightdeckhq/flightdeck/sources"
 )
 
-func boardConfig() *config.Config {
-	return &config.Config{Path: "/etc/flightdeck/acme.toml", Jira: &config.Jira{
-		URL: "https://jira.acme.test", Board: 12, Project: "ACME",
-		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"},
-		Columns: jirastub.ColumnRules(),
-		Moves:   jirastub.Moves(),
-	}}
+// boardSettings are the sandbox's [jira] section as the pane is given it.
+func boardSettings() JiraSettings {
+	s := JiraSettings{ConfigPath: "/etc/flightdeck/acme.toml", Configured: true, Board: 12, Project: "ACME"}
+	for _, c := range jirastub.ColumnRules() {
+		s.Columns = append(s.Columns, snapshot.ColumnRules{Name: c.Name, MergedTo: c.MergedTo, NotMergedTo: c.NotMergedTo,
+			CheckRelease: c.CheckRelease, NoBlockers: c.NoBlockers})
+	}
+	for _, m := range jirastub.Moves() {
+		s.Moves = append(s.Moves, JiraMove{From: m.From, To: m.To})
+	}
+	return s
+}
+
+// boardRules are the same section's rules, as the board is checked
+// against them.
+func boardRules() snapshot.BoardRules {
+	return snapshot.BoardRules{Board: 12, Columns: boardSettings().Columns,
+		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"}}
 }
 
 func issuesOf(seed []jirastub.Issue) []snapshot.JiraIssue {
@@ -80,13 +89,13 @@ func seedBoard(seed []jirastub.Issue, at time.Time) snapshot.Board {
 		},
 		Pairs: []snapshot.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
 	}
-	b := snapshot.BuildBoard(sources.BoardRules(boardConfig().Jira), snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
+	b := snapshot.BuildBoard(boardRules(), snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
 	b.GitAt = at
 	return b
 }
 
 func boardPane(t testing.TB) *Jira {
-	p := NewJira(boardConfig(), dark)
+	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
 	p.SetBoard(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
 		snapshot.Health{Source: "jira", State: snapshot.OK}, fixtureNow)
@@ -262,7 +271,7 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
-	p := NewJira(boardConfig(), dark)
+	p := NewJira(boardSettings(), dark)
 	p.SetBoard(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow)
 	if out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark)); !strings.Contains(out, "QA Hold 0") {
 		t.Fatalf("empty columns shown by default:\n%s", out)
@@ -280,7 +289,7 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 
 func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 	v := onACME22(t).ViewState()
-	empty := NewJira(boardConfig(), dark)
+	empty := NewJira(boardSettings(), dark)
 	empty.SetBoard(snapshot.Board{}, snapshot.Health{State: snapshot.OK}, fixtureNow)
 	for w := 2; w <= 210; w += 13 {
 		for h := 2; h <= 40; h += 5 {
@@ -306,7 +315,7 @@ func bigBoard(n int) snapshot.Board {
 }
 
 func BenchmarkRenderBoard(b *testing.B) {
-	p := NewJira(boardConfig(), dark)
+	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
 	p.SetBoard(bigBoard(500), snapshot.Health{State: snapshot.OK}, fixtureNow)
 	pressJira(p, "right", "right", "G")

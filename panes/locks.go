@@ -10,7 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -64,21 +64,32 @@ type Locks struct {
 	targets  []string
 }
 
+// LocksSettings are what the DB locks pane shows of the [postgres]
+// section.
+type LocksSettings struct {
+	ConfigPath    string // the config file, named while the section is missing
+	Configured    bool   // there is a [postgres] section
+	Targets       []string
+	LockThreshold time.Duration
+	LongQuery     time.Duration
+	Poll          time.Duration
+}
+
 // NewLocks builds the pane for the [postgres] section.
-func NewLocks(cfg *config.Config, th theme.Theme) *Locks {
-	v := SourceView{Number: 3, Title: "DB locks", Section: "postgres", ConfigPath: cfg.Path,
+func NewLocks(p LocksSettings, th theme.Theme) *Locks {
+	v := SourceView{Number: 3, Title: "DB locks", Section: "postgres", ConfigPath: p.ConfigPath,
 		Explain: "who blocks whom in Postgres and for how long"}
 	var targets []string
-	if p := cfg.Postgres; p != nil {
+	if p.Configured {
 		v.Configured = true
 		for _, t := range p.Targets {
-			v.Scope = append(v.Scope, "target "+t.Name)
-			targets = append(targets, t.Name)
+			v.Scope = append(v.Scope, "target "+t)
+			targets = append(targets, t)
 		}
 		v.Scope = append(v.Scope,
-			"waits and holds over "+p.LockThreshold.String()+" flagged",
-			"queries over "+p.LongQuery.String()+" listed as long-running",
-			"read every "+p.Poll.String())
+			"waits and holds over "+gates.FormatDuration(p.LockThreshold)+" flagged",
+			"queries over "+gates.FormatDuration(p.LongQuery)+" listed as long-running",
+			"read every "+gates.FormatDuration(p.Poll))
 	}
 	return &Locks{Data: LocksView{Source: v, Tagged: map[int32]bool{}}, th: th, targets: targets, keys: locksKeys{
 		scrollKeys: newScrollKeys(),

@@ -58,7 +58,7 @@ func locksState() snapshot.DBState {
 }
 
 func locksPane(t testing.TB) *Locks {
-	l := NewLocks(fixtureCfg(t), dark)
+	l := NewLocks(fixtureLocks, dark)
 	l.SetState(locksState(), snapshot.Health{Source: "postgres", State: snapshot.OK})
 	l.SetFocused(true)
 	l.SetPods(map[string]string{"10.8.1.7": "api-7d9f-x2x9k"})
@@ -241,7 +241,7 @@ func TestRenderLocksEverySize(t *testing.T) {
 
 // BenchmarkRenderLocks: 2,000 backends, 200 of them waiting, at 200×60.
 func BenchmarkRenderLocks(b *testing.B) {
-	l := NewLocks(fixtureCfg(b), dark)
+	l := NewLocks(fixtureLocks, dark)
 	l.SetState(bigLocks(2000), snapshot.Health{State: snapshot.OK})
 	l.SetFocused(true)
 	b.ReportAllocs()

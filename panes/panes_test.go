@@ -142,6 +142,23 @@ func fixtureCfg(t testing.TB) *config.Config {
 	return cfg
 }
 
+// The settings the fixture config gives the source panes.
+var (
+	fixtureRollout = RolloutSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
+		Context: "gke_vetspire-app_us-central1_vetspire-api-prod", Namespaces: []string{"production"},
+		Selector: "app=vetspire", ProgressTimeout: 10 * time.Minute}
+	fixtureLocks = LocksSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
+		Targets: []string{"production", "clone"}, LockThreshold: 30 * time.Second, LongQuery: time.Minute, Poll: time.Second}
+	fixtureJira = JiraSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true, Board: 12, Project: "VET",
+		Columns: []snapshot.ColumnRules{
+			{Name: "In Progress", NotMergedTo: "master"},
+			{Name: "Staging", MergedTo: "staging", CheckRelease: true},
+			{Name: "QA Hold", MergedTo: "staging", NoBlockers: true},
+			{Name: "Production"},
+		},
+		Moves: []JiraMove{{From: []string{"Staging", "QA Hold"}, To: "Production"}}}
+)
+
 func ptr[T any](v T) *T { return &v }
 
 // fixtureRunbook has one step in every state.
@@ -267,24 +284,22 @@ func TestRenderOutputScrolledBack(t *testing.T) {
 }
 
 func sourcePanes(t testing.TB) map[string]SourceView {
-	cfg := fixtureCfg(t)
-	bare := &config.Config{Path: cfg.Path}
-	okRollout := NewRollout(cfg, dark).Data.Source
+	okRollout := NewRollout(fixtureRollout, dark).Data.Source
 	okRollout.Health = snapshot.Health{Source: "kubernetes", State: snapshot.OK}
 	okRollout.Reach = []snapshot.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
-	downLocks := NewLocks(cfg, dark).Data.Source
+	downLocks := NewLocks(fixtureLocks, dark).Data.Source
 	downLocks.Health = snapshot.Health{Source: "postgres", State: snapshot.Down, Reason: "clone: dial tcp 10.0.0.6:5432: connect: connection refused"}
 	downLocks.Reach = []snapshot.Reach{
 		{Target: "production (10.0.0.5:5432/vetspire)", Detail: "PostgreSQL 15.18"},
 		{Target: "clone (10.0.0.6:5432/vetspire-clone-2026-11-23)", Err: errors.New("dial tcp 10.0.0.6:5432:\nconnect: connection refused")},
 	}
-	staleJira := NewJira(cfg, dark).Data
+	staleJira := NewJira(fixtureJira, dark).Data
 	staleJira.Health = snapshot.Health{Source: "jira", State: snapshot.Stale, Age: 72 * time.Second}
 	return map[string]SourceView{
 		"rollout_ok":          okRollout,
 		"locks_down":          downLocks,
 		"jira_stale":          staleJira,
-		"errors_unconfigured": NewErrors(bare, dark).Data,
+		"errors_unconfigured": NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml"}, dark).Data,
 	}
 }
 
@@ -335,7 +350,7 @@ func TestNoColorHasNoColours(t *testing.T) {
 }
 
 func rolloutFixture(t testing.TB) RolloutView {
-	v := NewRollout(fixtureCfg(t), dark).Data
+	v := NewRollout(fixtureRollout, dark).Data
 	v.Source.Health = snapshot.Health{Source: "kubernetes", State: snapshot.OK}
 	v.HasData = true
 	v.Now = fixtureNow

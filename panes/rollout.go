@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -61,11 +61,23 @@ type Rollout struct {
 	readOnly bool
 }
 
+// RolloutSettings are what the rollout pane shows of the [kubernetes]
+// section.
+type RolloutSettings struct {
+	ConfigPath      string // the config file, named while the section is missing
+	Configured      bool   // there is a [kubernetes] section
+	Context         string // empty for the kubeconfig's current context
+	Namespaces      []string
+	Deployments     []string
+	Selector        string
+	ProgressTimeout time.Duration
+}
+
 // NewRollout builds the pane for the [kubernetes] section.
-func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
-	v := SourceView{Number: 2, Title: "Rollout", Section: "kubernetes", ConfigPath: cfg.Path,
+func NewRollout(k RolloutSettings, th theme.Theme) *Rollout {
+	v := SourceView{Number: 2, Title: "Rollout", Section: "kubernetes", ConfigPath: k.ConfigPath,
 		Explain: "Deployments, ReplicaSets and pods, and what image runs where"}
-	if k := cfg.Kubernetes; k != nil {
+	if k.Configured {
 		v.Configured = true
 		ctx := k.Context
 		if ctx == "" {
@@ -78,7 +90,7 @@ func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
 		if k.Selector != "" {
 			v.Scope = append(v.Scope, "selector "+k.Selector)
 		}
-		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.String()+" without progress")
+		v.Scope = append(v.Scope, "stalled after "+gates.FormatDuration(k.ProgressTimeout)+" without progress")
 	}
 	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{
 		scrollKeys: newScrollKeys(),

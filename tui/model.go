@@ -224,13 +224,13 @@ func New(opts Options) *Model {
 	m.checklist.Data.Now = m.now
 	m.output = panes.NewOutput(m.th)
 	m.output.SetReadOnly(opts.ReadOnly)
-	m.rollout = panes.NewRollout(opts.Config, m.th)
+	m.rollout = panes.NewRollout(RolloutSettings(opts.Config), m.th)
 	m.rollout.SetReadOnly(opts.ReadOnly)
-	m.locks = panes.NewLocks(opts.Config, m.th)
+	m.locks = panes.NewLocks(LocksSettings(opts.Config), m.th)
 	m.locks.SetReadOnly(opts.ReadOnly)
-	m.jira = panes.NewJira(opts.Config, m.th)
+	m.jira = panes.NewJira(JiraSettings(opts.Config), m.th)
 	m.jira.SetReadOnly(opts.ReadOnly)
-	m.errs = panes.NewErrors(opts.Config, m.th)
+	m.errs = panes.NewErrors(ErrorsSettings(opts.Config), m.th)
 	m.sourcePanes = map[string]reachPane{
 		"kubernetes": m.rollout,
 		"postgres":   m.locks,
