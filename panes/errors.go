@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -22,13 +23,11 @@ type ErrorsView struct {
 	Loc     *time.Location // times are shown in the deploy window's zone
 }
 
-// Errors is the Sentry error-rate pane. Until the first reading it is the
-// plain source pane (Data): configured or not, reachable or not.
+// Errors is the Sentry error-rate pane. Until the first reading it shows
+// its source: configured or not, reachable or not.
 type Errors struct {
-	SourcePane
-	State   snapshot.ErrorRate
-	HasData bool
-	loc     *time.Location
+	Data ErrorsView
+	th   theme.Theme
 }
 
 // ErrorsSettings are what the errors pane shows of the [sentry] section,
@@ -67,22 +66,38 @@ func NewErrors(s ErrorsSettings, th theme.Theme) *Errors {
 			v.Scope = append(v.Scope, "ignored: "+ig)
 		}
 	}
-	return &Errors{SourcePane: SourcePane{Data: v, th: th}, loc: s.Location}
+	return &Errors{Data: ErrorsView{Source: v, Loc: s.Location}, th: th}
 }
 
-// SetState stores the newest error-rate reading and the source's health.
-func (e *Errors) SetState(s snapshot.ErrorRate, h snapshot.Health) {
-	e.State, e.HasData = s, true
-	e.Data.Health = h
+// Show is how the errors pane learns what to show: the Sentry source's
+// feed.
+func (e *Errors) Show(f snapshot.Feed[snapshot.ErrorRate]) {
+	e.Data.State, e.Data.HasData = f.Data, f.HasData
+	e.Data.Source.Health, e.Data.Source.Reach = f.Health, f.Reach
 }
+
+// Title implements Pane.
+func (e *Errors) Title() string { return e.Data.Source.Title }
+
+// SetFocused implements Pane.
+func (e *Errors) SetFocused(f bool) { e.Data.Source.Focused = f }
+
+// SetTheme implements Pane.
+func (e *Errors) SetTheme(th theme.Theme) { e.th = th }
 
 // Update implements Pane.
 func (e *Errors) Update(tea.Msg) (Pane, tea.Cmd) { return e, nil }
 
 // View implements Pane.
 func (e *Errors) View(width, height int) string {
-	return RenderErrors(ErrorsView{Source: e.Data, State: e.State, HasData: e.HasData, Loc: e.loc}, width, height, e.th)
+	return RenderErrors(e.Data, width, height, e.th)
 }
+
+// ShortHelp implements help.KeyMap.
+func (e *Errors) ShortHelp() []key.Binding { return nil }
+
+// FullHelp implements help.KeyMap.
+func (e *Errors) FullHelp() [][]key.Binding { return nil }
 
 func zoneOr(l *time.Location) *time.Location {
 	if l == nil {

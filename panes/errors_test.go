@@ -197,13 +197,14 @@ func TestErrorsPane(t *testing.T) {
 		Baseline: time.Hour, SpikeFactor: 3, SpikeFloor: 10, SpikeIntervals: 3, Ignore: []string{`^DBConnection\.`},
 	}, dark)
 	var _ Pane = p
-	p.SetReach([]snapshot.Reach{{Section: "sentry", Target: "https://sentry.io", Detail: "organization Vetspire"}}, snapshot.Health{Source: "sentry", State: snapshot.OK})
+	p.Show(snapshot.Feed[snapshot.ErrorRate]{Reach: []snapshot.Reach{{Section: "sentry", Target: "https://sentry.io", Detail: "organization Vetspire"}},
+		Health: snapshot.Health{Source: "sentry", State: snapshot.OK}})
 	before := ansi.Strip(p.View(80, 12))
 	if !strings.Contains(before, "organization Vetspire") || !strings.Contains(before, "ignored: ^DBConnection") {
 		t.Errorf("before data the pane shows the source:\n%s", before)
 	}
 	v := errorFixtures()["spike"]
-	p.SetState(v.State, snapshot.Health{Source: "sentry", State: snapshot.OK})
+	p.Show(snapshot.Feed[snapshot.ErrorRate]{Data: v.State, HasData: true, Health: snapshot.Health{Source: "sentry", State: snapshot.OK}})
 	p.SetFocused(true)
 	after := ansi.Strip(p.View(80, 20))
 	if !strings.Contains(after, "SPIKE") || strings.Contains(after, "organization Vetspire") {

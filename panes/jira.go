@@ -56,10 +56,7 @@ type jiraKeys struct {
 // Jira is the board pane: the columns and their cards, what is merged
 // where, and the post-deploy moves.
 type Jira struct {
-	// Data is the pane's connection and scope, shown until the first
-	// board arrives.
-	Data     SourceView
-	view     JiraView
+	Data     JiraView
 	cursor   string // key of the card under the cursor, kept across refreshes
 	moves    []JiraMove
 	keys     jiraKeys
@@ -116,7 +113,7 @@ func NewJira(j JiraSettings, th theme.Theme) *Jira {
 			v.Scope = append(v.Scope, "after deploy: "+strings.Join(m.From, ", ")+" → "+m.To)
 		}
 	}
-	return &Jira{Data: v, th: th, moves: moves, keys: jiraKeys{
+	return &Jira{Data: JiraView{Source: v}, th: th, moves: moves, keys: jiraKeys{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "card up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "card down")),
 		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "column left")),
@@ -135,36 +132,29 @@ func NewJira(j JiraSettings, th theme.Theme) *Jira {
 func (p *Jira) Title() string { return "Jira" }
 
 // SetFocused implements Pane.
-func (p *Jira) SetFocused(f bool) { p.Data.Focused = f; p.view.Focused = f }
+func (p *Jira) SetFocused(f bool) { p.Data.Focused = f; p.Data.Source.Focused = f }
 
 // SetTheme implements Pane.
 func (p *Jira) SetTheme(th theme.Theme) { p.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (p *Jira) SetReach(r []snapshot.Reach, h snapshot.Health) { p.Data.Reach, p.Data.Health = r, h }
-
-// SetHealth updates the health alone, as it ages between readings.
-func (p *Jira) SetHealth(h snapshot.Health) { p.Data.Health = h }
-
-// SetBoard stores the newest board (the last good one when the source is
-// down: h says so) and keeps the cursor on the same card if it is still
-// there.
-func (p *Jira) SetBoard(b snapshot.Board, h snapshot.Health, now time.Time) {
-	p.view.Board, p.view.HasData, p.view.Now = b, true, now
-	p.Data.Health = h
-	if ci, ri, ok := b.Find(p.cursor); ok && p.cursor != "" {
-		p.view.Col, p.view.Row = ci, ri
+// Show is how the board pane learns what to show: the board source's feed
+// (the last good board when the source is down: the health says so). On a
+// new reading of the board the cursor stays on the same card if it is
+// still there.
+func (p *Jira) Show(f snapshot.Feed[snapshot.Board]) {
+	fresh := f.HasData && (!p.Data.HasData || !f.Data.At.Equal(p.Data.Board.At))
+	p.Data.Board, p.Data.HasData, p.Data.Now = f.Data, f.HasData, f.Now
+	p.Data.Source.Health, p.Data.Source.Reach = f.Health, f.Reach
+	if fresh && p.cursor != "" {
+		if ci, ri, ok := f.Data.Find(p.cursor); ok {
+			p.Data.Col, p.Data.Row = ci, ri
+		}
 	}
 	p.clamp()
 }
 
 // ViewState is what the pane shows now, for tests and the root.
-func (p *Jira) ViewState() JiraView {
-	v := p.view
-	v.Source = p.Data
-	v.Focused = p.Data.Focused
-	return v
-}
+func (p *Jira) ViewState() JiraView { return p.Data }
 
 // SetReadOnly hides the keys that change the board; pressing them still
 // reaches the root, which says why nothing happens.
@@ -186,26 +176,26 @@ func visibleCols(v JiraView) []int {
 }
 
 func (p *Jira) clamp() {
-	cols := p.view.Board.Columns
+	cols := p.Data.Board.Columns
 	if len(cols) == 0 {
-		p.view.Col, p.view.Row = 0, 0
+		p.Data.Col, p.Data.Row = 0, 0
 		return
 	}
-	p.view.Col = min(max(p.view.Col, 0), len(cols)-1)
-	p.view.Row = min(max(p.view.Row, 0), max(len(cols[p.view.Col].Cards)-1, 0))
-	if cards := cols[p.view.Col].Cards; len(cards) > 0 {
-		p.cursor = cards[p.view.Row].Key
+	p.Data.Col = min(max(p.Data.Col, 0), len(cols)-1)
+	p.Data.Row = min(max(p.Data.Row, 0), max(len(cols[p.Data.Col].Cards)-1, 0))
+	if cards := cols[p.Data.Col].Cards; len(cards) > 0 {
+		p.cursor = cards[p.Data.Row].Key
 	}
 }
 
 // stepCol moves the cursor to the next shown column in direction d,
 // skipping empty ones while they are collapsed.
 func (p *Jira) stepCol(d int) {
-	cols := p.view.Board.Columns
-	for i := p.view.Col + d; i >= 0 && i < len(cols); i += d {
-		if !p.view.Collapse || len(cols[i].Cards) > 0 {
-			p.view.Col = i
-			p.view.Row = min(p.view.Row, max(len(cols[i].Cards)-1, 0))
+	cols := p.Data.Board.Columns
+	for i := p.Data.Col + d; i >= 0 && i < len(cols); i += d {
+		if !p.Data.Collapse || len(cols[i].Cards) > 0 {
+			p.Data.Col = i
+			p.Data.Row = min(p.Data.Row, max(len(cols[i].Cards)-1, 0))
 			return
 		}
 	}
@@ -217,7 +207,7 @@ func (p *Jira) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	if !ok {
 		return p, nil
 	}
-	v := &p.view
+	v := &p.Data
 	switch {
 	case key.Matches(k, p.keys.Up):
 		v.Row--

@@ -94,11 +94,16 @@ func seedBoard(seed []jirastub.Issue, at time.Time) snapshot.Board {
 	return b
 }
 
+// boardFeed shows b as a good reading at now.
+func boardFeed(b snapshot.Board, h snapshot.Health, now time.Time) snapshot.Feed[snapshot.Board] {
+	return snapshot.Feed[snapshot.Board]{Data: b, HasData: true, Health: h, Now: now}
+}
+
 func boardPane(t testing.TB) *Jira {
 	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
-	p.SetBoard(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
-		snapshot.Health{Source: "jira", State: snapshot.OK}, fixtureNow)
+	p.Show(boardFeed(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
+		snapshot.Health{Source: "jira", State: snapshot.OK}, fixtureNow))
 	return p
 }
 
@@ -193,7 +198,7 @@ func TestRenderBoardKeepsDataWhenDown(t *testing.T) {
 	p := boardPane(t)
 	b := p.ViewState().Board
 	b.GitErr = errors.New("git for-each-ref in /srv/app: not a git repository")
-	p.SetBoard(b, snapshot.Health{Source: "jira", State: snapshot.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute))
+	p.Show(boardFeed(b, snapshot.Health{Source: "jira", State: snapshot.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute)))
 	out := ansi.Strip(RenderBoard(p.ViewState(), 120, 24, dark))
 	for _, want := range []string{"✕ down: Jira at https://jira.acme.test refused the credentials (401", "showing the board from",
 		"✕ git: git for-each-ref in /srv/app: not a git repository", "using data from", "ACME-35"} {
@@ -256,7 +261,7 @@ func TestJiraCursorFollowsTheCard(t *testing.T) {
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
-	p.SetBoard(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow)
+	p.Show(boardFeed(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	v := p.ViewState()
 	if c := v.Board.Columns[v.Col]; c.Name != "Production" || c.Cards[v.Row].Key != "ACME-22" {
 		t.Errorf("cursor on %s in %s", c.Cards[v.Row].Key, c.Name)
@@ -272,7 +277,7 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 		}
 	}
 	p := NewJira(boardSettings(), dark)
-	p.SetBoard(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow)
+	p.Show(boardFeed(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	if out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark)); !strings.Contains(out, "QA Hold 0") {
 		t.Fatalf("empty columns shown by default:\n%s", out)
 	}
@@ -287,10 +292,33 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 	}
 }
 
+// TestJiraKeepsTheCursorOnTheSameBoard: the pane is shown its feed on
+// every tick of the clock; the same board again leaves the cursor where
+// the operator put it, on an empty column too.
+func TestJiraKeepsTheCursorOnTheSameBoard(t *testing.T) {
+	seed := jirastub.DefaultSeed("ACME")
+	for i := range seed {
+		if jirastub.ColumnOf(seed[i].Status) == jirastub.ColumnCodeReview {
+			seed[i].Status = jirastub.StatusProduction
+		}
+	}
+	p := NewJira(boardSettings(), dark)
+	b := seedBoard(seed, fixtureNow)
+	p.Show(boardFeed(b, snapshot.Health{State: snapshot.OK}, fixtureNow))
+	pressJira(p, "right")
+	if c := p.Data.Board.Columns[p.Data.Col]; c.Name != jirastub.ColumnCodeReview || len(c.Cards) != 0 {
+		t.Fatalf("cursor on %s (%d cards), want the empty Code Review", c.Name, len(c.Cards))
+	}
+	p.Show(boardFeed(b, snapshot.Health{State: snapshot.OK}, fixtureNow.Add(time.Second)))
+	if c := p.Data.Board.Columns[p.Data.Col]; c.Name != jirastub.ColumnCodeReview {
+		t.Errorf("the same board again moved the cursor to %s", c.Name)
+	}
+}
+
 func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 	v := onACME22(t).ViewState()
 	empty := NewJira(boardSettings(), dark)
-	empty.SetBoard(snapshot.Board{}, snapshot.Health{State: snapshot.OK}, fixtureNow)
+	empty.Show(boardFeed(snapshot.Board{}, snapshot.Health{State: snapshot.OK}, fixtureNow))
 	for w := 2; w <= 210; w += 13 {
 		for h := 2; h <= 40; h += 5 {
 			assertBox(t, RenderBoard(v, w, h, dark), w, h)
@@ -317,7 +345,7 @@ func bigBoard(n int) snapshot.Board {
 func BenchmarkRenderBoard(b *testing.B) {
 	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
-	p.SetBoard(bigBoard(500), snapshot.Health{State: snapshot.OK}, fixtureNow)
+	p.Show(boardFeed(bigBoard(500), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	pressJira(p, "right", "right", "G")
 	v := p.ViewState()
 	if v.Board.Cards() != 500 {

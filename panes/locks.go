@@ -114,23 +114,26 @@ func (l *Locks) SetFocused(f bool) { l.Data.Focused = f; l.Data.Source.Focused =
 // SetTheme implements Pane.
 func (l *Locks) SetTheme(th theme.Theme) { l.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (l *Locks) SetReach(r []snapshot.Reach, h snapshot.Health) {
-	l.Data.Source.Reach, l.Data.Source.Health = r, h
+// LocksContext is what the DB locks pane shows beside its feed, from
+// other sources.
+type LocksContext struct {
+	// Pods maps an application_name or client address to the pod it
+	// belongs to, from the rollout source.
+	Pods map[string]string
 }
 
-// SetHealth updates the health alone, as it ages between readings.
-func (l *Locks) SetHealth(h snapshot.Health) { l.Data.Source.Health = h }
-
-// SetState stores the newest reading. Tags of backends that are gone are
-// dropped; the action itself makes sure a signal reaches only the session
-// its preview showed.
-func (l *Locks) SetState(s snapshot.DBState, h snapshot.Health) {
+// Show is how the DB locks pane learns what to show: the postgres
+// source's feed, and which pod each client is. Tags of backends that are
+// gone are dropped; the action itself makes sure a signal reaches only the
+// session its preview showed.
+func (l *Locks) Show(f snapshot.Feed[snapshot.DBState], c LocksContext) {
+	s := f.Data
 	for i := range s.Targets {
 		s.Targets[i].Index()
 	}
-	l.Data.State, l.Data.HasData = s, true
-	l.Data.Source.Health = h
+	l.Data.State, l.Data.HasData, l.Data.Now = s, f.HasData, f.Now
+	l.Data.Source.Health, l.Data.Source.Reach = f.Health, f.Reach
+	l.Data.Pods = c.Pods
 	if t, ok := l.current(); ok && len(l.Data.Tagged) > 0 {
 		for pid := range l.Data.Tagged {
 			if _, alive := t.Find(pid); !alive {
@@ -139,9 +142,6 @@ func (l *Locks) SetState(s snapshot.DBState, h snapshot.Health) {
 		}
 	}
 }
-
-// SetPods tells the pane which pod each client is, from the rollout source.
-func (l *Locks) SetPods(pods map[string]string) { l.Data.Pods = pods }
 
 // SetReadOnly hides cancel and terminate; pressing them still reaches the
 // root, which says why nothing happens.

@@ -57,11 +57,18 @@ func locksState() snapshot.DBState {
 	return snapshot.DBState{Targets: []snapshot.TargetLocks{prod, clone}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
 }
 
+// fixturePods names the pod of one client of the fixture's database.
+var fixturePods = LocksContext{Pods: map[string]string{"10.8.1.7": "api-7d9f-x2x9k"}}
+
+// locksFeed shows s as a good reading.
+func locksFeed(s snapshot.DBState, h snapshot.Health) snapshot.Feed[snapshot.DBState] {
+	return snapshot.Feed[snapshot.DBState]{Data: s, HasData: true, Health: h}
+}
+
 func locksPane(t testing.TB) *Locks {
 	l := NewLocks(fixtureLocks, dark)
-	l.SetState(locksState(), snapshot.Health{Source: "postgres", State: snapshot.OK})
+	l.Show(locksFeed(locksState(), snapshot.Health{Source: "postgres", State: snapshot.OK}), fixturePods)
 	l.SetFocused(true)
-	l.SetPods(map[string]string{"10.8.1.7": "api-7d9f-x2x9k"})
 	return l
 }
 
@@ -164,7 +171,7 @@ func TestLocksKeysChooseBackends(t *testing.T) {
 	// A reading without 4130 drops its tag.
 	s := locksState()
 	s.Targets[0].Backend = slices.DeleteFunc(s.Targets[0].Backend, func(b snapshot.Backend) bool { return b.PID == 4130 })
-	l.SetState(s, snapshot.Health{State: snapshot.OK})
+	l.Show(locksFeed(s, snapshot.Health{State: snapshot.OK}), fixturePods)
 	if l.Data.Tagged[4130] || !l.Data.Tagged[4100] {
 		t.Errorf("tags after 4130 left: %v", l.Data.Tagged)
 	}
@@ -242,7 +249,7 @@ func TestRenderLocksEverySize(t *testing.T) {
 // BenchmarkRenderLocks: 2,000 backends, 200 of them waiting, at 200×60.
 func BenchmarkRenderLocks(b *testing.B) {
 	l := NewLocks(fixtureLocks, dark)
-	l.SetState(bigLocks(2000), snapshot.Health{State: snapshot.OK})
+	l.Show(locksFeed(bigLocks(2000), snapshot.Health{State: snapshot.OK}), LocksContext{})
 	l.SetFocused(true)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -293,13 +293,13 @@ func sourcePanes(t testing.TB) map[string]SourceView {
 		{Target: "production (10.0.0.5:5432/vetspire)", Detail: "PostgreSQL 15.18"},
 		{Target: "clone (10.0.0.6:5432/vetspire-clone-2026-11-23)", Err: errors.New("dial tcp 10.0.0.6:5432:\nconnect: connection refused")},
 	}
-	staleJira := NewJira(fixtureJira, dark).Data
+	staleJira := NewJira(fixtureJira, dark).Data.Source
 	staleJira.Health = snapshot.Health{Source: "jira", State: snapshot.Stale, Age: 72 * time.Second}
 	return map[string]SourceView{
 		"rollout_ok":          okRollout,
 		"locks_down":          downLocks,
 		"jira_stale":          staleJira,
-		"errors_unconfigured": NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml"}, dark).Data,
+		"errors_unconfigured": NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml"}, dark).Data.Source,
 	}
 }
 

@@ -110,18 +110,19 @@ func (r *Rollout) SetFocused(f bool) { r.Data.Focused = f; r.Data.Source.Focused
 // SetTheme implements Pane.
 func (r *Rollout) SetTheme(th theme.Theme) { r.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (r *Rollout) SetReach(reach []snapshot.Reach, h snapshot.Health) {
-	r.Data.Source.Reach, r.Data.Source.Health = reach, h
+// RolloutContext is what the rollout pane shows beside its feed: what the
+// cockpit knows of the deployments rather than reads from the cluster.
+type RolloutContext struct {
+	// LKG is each deployment's rollback target, by namespace/name.
+	LKG map[string]snapshot.LastKnownGood
 }
 
-// SetHealth updates the health alone, as it ages between readings.
-func (r *Rollout) SetHealth(h snapshot.Health) { r.Data.Source.Health = h }
-
-// SetState stores the newest rollout snapshot.
-func (r *Rollout) SetState(s snapshot.Rollout, h snapshot.Health, now time.Time) {
-	r.Data.State, r.Data.HasData, r.Data.Now = s, true, now
-	r.Data.Source.Health = h
+// Show is how the rollout pane learns what to show: the rollout source's
+// feed, and the rollback targets.
+func (r *Rollout) Show(f snapshot.Feed[snapshot.Rollout], c RolloutContext) {
+	r.Data.State, r.Data.HasData, r.Data.Now = f.Data, f.HasData, f.Now
+	r.Data.Source.Health, r.Data.Source.Reach = f.Health, f.Reach
+	r.Data.LKG = c.LKG
 }
 
 // Update implements Pane.

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -27,43 +24,6 @@ type SourceView struct {
 	Health     snapshot.Health
 	Focused    bool
 }
-
-// SourcePane is a pane over one system's connection and scope.
-type SourcePane struct {
-	Data SourceView
-	th   theme.Theme
-}
-
-// Title implements Pane.
-func (p *SourcePane) Title() string { return p.Data.Title }
-
-// SetFocused implements Pane.
-func (p *SourcePane) SetFocused(f bool) { p.Data.Focused = f }
-
-// SetTheme implements Pane.
-func (p *SourcePane) SetTheme(th theme.Theme) { p.th = th }
-
-// SetReach stores the latest probe answers and health.
-func (p *SourcePane) SetReach(r []snapshot.Reach, h snapshot.Health) {
-	p.Data.Reach, p.Data.Health = r, h
-}
-
-// SetHealth updates the health alone, as it ages between readings.
-func (p *SourcePane) SetHealth(h snapshot.Health) { p.Data.Health = h }
-
-// Update implements Pane.
-func (p *SourcePane) Update(tea.Msg) (Pane, tea.Cmd) { return p, nil }
-
-// View implements Pane.
-func (p *SourcePane) View(width, height int) string {
-	return RenderSource(p.Data, width, height, p.th)
-}
-
-// ShortHelp implements help.KeyMap.
-func (p *SourcePane) ShortHelp() []key.Binding { return nil }
-
-// FullHelp implements help.KeyMap.
-func (p *SourcePane) FullHelp() [][]key.Binding { return nil }
 
 // HealthMark renders a health state as the status bar and panes show it:
 // "● ok", "◐ stale 12s", "✕ down: reason".

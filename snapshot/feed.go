@@ -25,3 +25,19 @@ type Update struct {
 	// RetryIn is the backoff before the next attempt, when the source failed.
 	RetryIn time.Duration
 }
+
+// Feed is what a view of one source is shown: the source's last good
+// reading, if there was one, and how the source is doing now.
+type Feed[T any] struct {
+	// Data is the last good reading; when the source is down it is the
+	// one before it failed.
+	Data T
+	// HasData is false until the source has read anything good.
+	HasData bool
+	Health  Health
+	// Reach are the probe answers of a system the cockpit only checks
+	// for reachability (no live source); nil otherwise.
+	Reach []Reach
+	// Now is the cockpit's clock, for the age of what is shown.
+	Now time.Time
+}

@@ -132,13 +132,14 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: rec, Day: now, Now: now,
 		Theme: theme.New(true, true), ReadOnly: true, Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6}}},
-		snapshot.Health{State: snapshot.OK}, now)
+	m.rollout.Show(snapshot.Feed[snapshot.Rollout]{Data: snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6}}},
+		HasData: true, Health: snapshot.Health{State: snapshot.OK}, Now: now}, panes.RolloutContext{})
 	m.setLKG([]snapshot.LastKnownGood{{Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}})
-	m.locks.SetState(snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+	m.locks.Show(snapshot.Feed[snapshot.DBState]{Data: snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
 		Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
 		Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
-		Tree:    []snapshot.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}, snapshot.Health{State: snapshot.OK})
+		Tree:    []snapshot.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}},
+		HasData: true, Health: snapshot.Health{State: snapshot.OK}}, panes.LocksContext{})
 	press := func(s string) {
 		k := tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
 		if s == "enter" {
@@ -197,8 +198,9 @@ func TestUndoAsksForARevisionFromTheHistory(t *testing.T) {
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
 		Theme: theme.New(true, true), Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
-		History: []snapshot.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}, snapshot.Health{State: snapshot.OK}, now)
+	m.rollout.Show(snapshot.Feed[snapshot.Rollout]{Data: snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
+		History: []snapshot.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}},
+		HasData: true, Health: snapshot.Health{State: snapshot.OK}, Now: now}, panes.RolloutContext{})
 	send := func(msg tea.Msg) tea.Cmd {
 		_, cmd := m.Update(msg)
 		for cmd != nil {
@@ -242,9 +244,10 @@ func TestEscReachesThePaneWhenThereIsNothingToDismiss(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := New(Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.locks.SetState(snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+	m.locks.Show(snapshot.Feed[snapshot.DBState]{Data: snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
 		Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
-		Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}, snapshot.Health{State: snapshot.OK})
+		Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}},
+		HasData: true, Health: snapshot.Health{State: snapshot.OK}}, panes.LocksContext{})
 	m.Update(tea.KeyPressMsg{Code: '3', Text: "3"})
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	if !m.locks.Data.Detail {

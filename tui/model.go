@@ -131,7 +131,7 @@ type Model struct {
 	panes         [paneCount]panes.Pane
 	checklist     *panes.Checklist
 	output        *panes.Output
-	sourcePanes   map[string]reachPane
+	sourcePanes   map[string]panes.Pane
 	rollout       *panes.Rollout
 	locks         *panes.Locks
 	jira          *panes.Jira
@@ -164,6 +164,8 @@ type Model struct {
 
 	lkg      map[string]snapshot.LastKnownGood
 	lkgKnown bool
+	// pods maps a database client to its pod, from the rollout source.
+	pods map[string]string
 	// kubeDenied lists what the API server refused this user at start, of
 	// everything the cockpit does (flightdeck check asks the same).
 	kubeDenied []sources.KubeDenial
@@ -231,7 +233,7 @@ func New(opts Options) *Model {
 	m.jira = panes.NewJira(JiraSettings(opts.Config), m.th)
 	m.jira.SetReadOnly(opts.ReadOnly)
 	m.errs = panes.NewErrors(ErrorsSettings(opts.Config), m.th)
-	m.sourcePanes = map[string]reachPane{
+	m.sourcePanes = map[string]panes.Pane{
 		"kubernetes": m.rollout,
 		"postgres":   m.locks,
 		"jira":       m.jira,
@@ -410,35 +412,18 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 			if u.Source == "clock" {
 				m.now = data
 			}
-		case []snapshot.Reach:
-			if p := m.sourcePanes[u.Source]; p != nil {
-				p.SetReach(data, snapshot.Judge(u, m.now, m.opts.StaleAfter))
-			}
 		case snapshot.Rollout:
-			h := snapshot.Judge(u, m.now, m.opts.StaleAfter)
-			if !u.GoodAt.IsZero() {
-				m.rollout.SetState(data, h, m.now)
-			}
 			m.setFacts(u, data.Facts())
 			if !m.lkgKnown && u.Err == nil && len(data.Deployments) > 0 {
 				cmds = append(cmds, m.recordLKG(data.LastKnownGood()))
 			}
-			m.locks.SetPods(podsByClient(data))
+			m.pods = podsByClient(data)
 		case snapshot.DBState:
-			if !u.GoodAt.IsZero() {
-				m.locks.SetState(data, m.judge(u))
-			}
 			m.setFacts(u, data.Facts())
 			cmds = append(cmds, m.notePeaks(data))
 		case snapshot.Board:
-			if !u.GoodAt.IsZero() {
-				m.jira.SetBoard(data, m.judge(u), m.now)
-			}
 			m.setFacts(u, data.Facts())
 		case snapshot.ErrorRate:
-			if !u.GoodAt.IsZero() {
-				m.errs.SetState(data, m.judge(u))
-			}
 			m.setFacts(u, data.Facts())
 			if u.Err == nil {
 				cmds = append(cmds, m.notePeaks(data))
@@ -460,13 +445,7 @@ func (m *Model) applyRelay(msg relayMsg) tea.Cmd {
 		}
 	}
 	// Health ages with the clock even when a source says nothing.
-	for sec, p := range m.sourcePanes {
-		if u, ok := m.updates[sec]; ok {
-			p.SetHealth(m.judge(u))
-		}
-	}
-	m.rollout.Data.Now = m.now
-	m.locks.Data.Now = m.now
+	m.showSources()
 	m.checklist.Data.Now = m.now
 	m.output.Data.Now = m.now
 	m.refreshGates()
@@ -488,7 +467,6 @@ func (m *Model) setLKG(list []snapshot.LastKnownGood) {
 		m.lkg[l.Key()] = l
 	}
 	m.lkgKnown = true
-	m.rollout.Data.LKG = m.lkg
 }
 
 // recordLKG keeps what ran when the cockpit first saw the deploy: that is
@@ -502,13 +480,6 @@ func (m *Model) recordLKG(list []snapshot.LastKnownGood) tea.Cmd {
 	}
 	note := &actions.Note{Rec: journal.Record{Type: RecLastKnownGood, Summary: "rollback target: " + strings.Join(parts, ", "), Data: data}}
 	return m.execute(note, note.Rec.Summary, 0, nil)
-}
-
-// reachPane is a pane fed by one system.
-type reachPane interface {
-	panes.Pane
-	SetReach([]snapshot.Reach, snapshot.Health)
-	SetHealth(snapshot.Health)
 }
 
 // setFacts records a source's gate inputs. A source that is down or has no

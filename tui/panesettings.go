@@ -3,10 +3,12 @@ package tui
 import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
-// The source panes are given what they show of the config, not the config.
+// The source panes are given what they show of the config, not the config,
+// and are shown their sources through one entry point, Show.
 
 // RolloutSettings is what the rollout pane shows of cfg: its [kubernetes]
 // section.
@@ -62,4 +64,34 @@ func ErrorsSettings(cfg *config.Config) panes.ErrorsSettings {
 		s.Ignore = e.Ignore
 	}
 	return s
+}
+
+// showSources shows each source pane its feed, as of the updates so far
+// and the clock, with what the cockpit knows beside it.
+func (m *Model) showSources() {
+	m.rollout.Show(feedOf[snapshot.Rollout](m, "kubernetes"), panes.RolloutContext{LKG: m.lkg})
+	m.locks.Show(feedOf[snapshot.DBState](m, "postgres"), panes.LocksContext{Pods: m.pods})
+	m.jira.Show(feedOf[snapshot.Board](m, "jira"))
+	m.errs.Show(feedOf[snapshot.ErrorRate](m, "sentry"))
+}
+
+// feedOf is what a source pane is shown of section: the last good reading
+// of its live source, or the probe answers of a section that has none, and
+// the health of either now.
+func feedOf[T any](m *Model, section string) snapshot.Feed[T] {
+	f := snapshot.Feed[T]{Now: m.now}
+	u, ok := m.updates[section]
+	if !ok {
+		return f
+	}
+	f.Health = m.judge(u)
+	switch data := u.Data.(type) {
+	case T:
+		if !u.GoodAt.IsZero() {
+			f.Data, f.HasData = data, true
+		}
+	case []snapshot.Reach:
+		f.Reach = data
+	}
+	return f
 }
