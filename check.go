@@ -10,7 +10,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/config"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 type checkOptions struct {
@@ -22,7 +22,7 @@ type checkOptions struct {
 // tried, and what answered or what falls short with its fix. Continuation
 // lines of a long error are indented under it. It returns how many fell
 // short.
-func printChecks(out io.Writer, results []sources.Reach, redact func(string) string) int {
+func printChecks(out io.Writer, results []snapshot.Reach, redact func(string) string) int {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	down := 0
 	for _, r := range results {
@@ -46,8 +46,8 @@ func printChecks(out io.Writer, results []sources.Reach, redact func(string) str
 
 // sendSlackTest posts one message through the webhook, unless its check
 // already failed: a malformed or unreachable webhook would only fail again.
-func sendSlackTest(ctx context.Context, cfg *config.Config, results []sources.Reach) sources.Reach {
-	r := sources.Reach{Section: "slack", Target: "test message"}
+func sendSlackTest(ctx context.Context, cfg *config.Config, results []snapshot.Reach) snapshot.Reach {
+	r := snapshot.Reach{Section: "slack", Target: "test message"}
 	if cfg.Slack == nil {
 		r.Err = fmt.Errorf("--send-test: there is no [slack] section in %s", cfg.Path)
 		r.Fix = `add [slack] with webhook = "env:SLACK_WEBHOOK_URL", or leave out --send-test`

@@ -13,6 +13,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -185,7 +186,7 @@ func (m *JiraMove) plan(ctx context.Context) (jiraPlan, error) {
 		return out, err
 	}
 	// Moves do not depend on git or the release, only on where cards are.
-	b := sources.BuildBoard(m.Jira, sources.ReleaseTarget{}, bc, issues, nil, time.Now())
+	b := snapshot.BuildBoard(sources.BoardRules(m.Jira), snapshot.ReleaseTarget{}, bc, issues, nil, time.Now())
 	keys := []string{m.Card}
 	if m.Card == "" {
 		keys = nil
@@ -330,7 +331,7 @@ func (m *JiraMove) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	plan, err := m.plan(ctx)
 	if err != nil {
-		return Result{Summary: "not run: " + sources.OneLine(err.Error()), Detail: []byte("[]")}, err
+		return Result{Summary: "not run: " + snapshot.OneLine(err.Error()), Detail: []byte("[]")}, err
 	}
 	steps := plan.steps
 	m.mu.Lock()
@@ -514,7 +515,7 @@ func (g *GitFetch) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	if err != nil {
-		return Result{Summary: "fetch failed: " + sources.OneLine(err.Error()), Tail: tail}, err
+		return Result{Summary: "fetch failed: " + snapshot.OneLine(err.Error()), Tail: tail}, err
 	}
 	summary := "fetched " + g.Git.Remote
 	if out == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -169,7 +170,7 @@ func (a *PGSignal) Preview(ctx context.Context) (Preview, error) {
 			pv.Lines = append(pv.Lines, fmt.Sprintf("pid %d: no longer running", pid))
 			continue
 		}
-		line := fmt.Sprintf("pid %d %s %s, %s %s: %s", pid, b.user, orDash(b.app), b.state, gates.FormatDuration(b.queryAge.Round(time.Second)), sources.QueryLine(b.query, 400))
+		line := fmt.Sprintf("pid %d %s %s, %s %s: %s", pid, b.user, orDash(b.app), b.state, gates.FormatDuration(b.queryAge.Round(time.Second)), snapshot.QueryLine(b.query, 400))
 		pv.Lines = append(pv.Lines, line)
 		if !a.Terminate && strings.HasPrefix(b.state, "idle in transaction") {
 			pv.Lines = append(pv.Lines, fmt.Sprintf("  pid %d runs no query: cancel does nothing to it and it keeps its locks; terminate (K) ends the session", pid))
@@ -227,7 +228,7 @@ func (a *PGSignal) Run(ctx context.Context) (Result, error) {
 	d := PGSignalDetail{Target: a.Target.Name}
 	sent := 0
 	for _, pid := range a.PIDs {
-		r := PGSignalResult{PID: pid, Query: sources.QueryLine(queries[pid].query, 400)}
+		r := PGSignalResult{PID: pid, Query: snapshot.QueryLine(queries[pid].query, 400)}
 		var ok bool
 		// The function name is one of two constants; the pid is a
 		// parameter. After a preview, only the session it showed is
@@ -253,7 +254,7 @@ func (a *PGSignal) Run(ctx context.Context) (Result, error) {
 		case errors.As(err, &pgErr) && pgErr.Code == "42501":
 			r.Result = SignalPermissionDenied
 		case err != nil:
-			r.Result = "error: " + sources.OneLine(err.Error())
+			r.Result = "error: " + snapshot.OneLine(err.Error())
 		case ok:
 			r.Result = SignalSent
 			sent++

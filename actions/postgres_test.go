@@ -19,6 +19,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -57,11 +58,11 @@ func pgTestDB(t *testing.T) string {
 	return dsn
 }
 
-func pgRead(t *testing.T, dsn string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
+func pgRead(t *testing.T, dsn string, ok func(snapshot.TargetLocks) bool) snapshot.TargetLocks {
 	t.Helper()
 	p := &sources.LockProbe{Target: config.PostgresTarget{Name: "production", DSN: dsn}}
 	defer p.Close()
-	var last sources.TargetLocks
+	var last snapshot.TargetLocks
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		tl, err := p.Read(context.Background())
 		if err == nil {
@@ -86,7 +87,7 @@ func chain(t *testing.T, dsn string) (root, w1, w2 *sandboxtest.Session, rootErr
 	w1.Exec("UPDATE t SET n = n + 1 WHERE id = 2")
 	w1Err = w1.Background("UPDATE t SET n = n + 1 WHERE id = 1")
 	w2Err = w2.Background("UPDATE t SET n = n + 1 WHERE id = 2")
-	pgRead(t, dsn, func(tl sources.TargetLocks) bool { return len(tl.Waits) == 2 })
+	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool { return len(tl.Waits) == 2 })
 	return
 }
 
@@ -125,7 +126,7 @@ func TestCancelRootBlockerClearsChain(t *testing.T) {
 	if err := <-w2Err; err != nil {
 		t.Fatalf("waiter 2 after the cancel: %v", err)
 	}
-	pgRead(t, dsn, func(tl sources.TargetLocks) bool { return len(tl.Waits) == 0 })
+	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool { return len(tl.Waits) == 0 })
 
 	recs := records(t, j)
 	if len(recs) != 2 || recs[0].Type != runbook.RecIntent || recs[1].Type != runbook.RecResult {
@@ -148,7 +149,7 @@ func TestTerminateBackend(t *testing.T) {
 	holder.Exec("BEGIN")
 	holder.Exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
 	werr := waiter.Background("SELECT count(*) FROM t")
-	pgRead(t, dsn, func(tl sources.TargetLocks) bool { return len(tl.Waits) == 1 })
+	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool { return len(tl.Waits) == 1 })
 
 	cancel := &actions.PGSignal{Target: config.PostgresTarget{Name: "production", DSN: dsn}, PIDs: []int32{holder.PID}}
 	pv, err := cancel.Preview(context.Background())
@@ -243,7 +244,7 @@ func TestSignalSkipsASessionThatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.Conn.Close(context.Background())
-	pgRead(t, dsn, func(tl sources.TargetLocks) bool { _, ok := tl.Find(victim.PID); return !ok })
+	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool { _, ok := tl.Find(victim.PID); return !ok })
 	res, err := a.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/report"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -20,7 +20,7 @@ import (
 func (e *Engine) notePeaks(data any) {
 	var rec journal.Record
 	switch d := data.(type) {
-	case sources.DBState:
+	case snapshot.DBState:
 		var best report.LockPeak
 		for _, t := range d.Targets {
 			if t.Err != nil || len(t.Waits) == 0 {
@@ -39,7 +39,7 @@ func (e *Engine) notePeaks(data any) {
 		}
 		e.lockPeakMS = best.WaitMS
 		rec = best.Record()
-	case sources.ErrorRate:
+	case snapshot.ErrorRate:
 		if !d.HasPeak || d.Peak.Count <= e.errorPeak {
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/selfreport"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/view"
 )
@@ -79,11 +80,11 @@ type Engine struct {
 	rb       *runbook.Runbook
 	vars     map[string]string
 	now      time.Time
-	updates  map[string]sources.Update
+	updates  map[string]snapshot.Update
 	facts    gates.Facts
 	factFrom map[string]string // the source each fact came from
 	gates    map[string]gates.Result
-	lkg      map[string]sources.LastKnownGood
+	lkg      map[string]snapshot.LastKnownGood
 	history  []journal.Record
 	running  map[string]*running
 	pending  map[string]*pending
@@ -141,7 +142,7 @@ func New(opts Options) *Engine {
 		rb:       opts.Runbook,
 		vars:     opts.Config.TemplateVars(opts.Day),
 		now:      opts.Now,
-		updates:  map[string]sources.Update{},
+		updates:  map[string]snapshot.Update{},
 		facts:    gates.Facts{},
 		factFrom: map[string]string{},
 		running:  map[string]*running{},
@@ -261,7 +262,7 @@ func (e *Engine) reviewAccess() {
 
 // handle is one round of the engine: what the sources and actions sent
 // since the last one, applied in order, then published to every view.
-func (e *Engine) handle(updates []sources.Update, items []item) {
+func (e *Engine) handle(updates []snapshot.Update, items []item) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var events []view.Event
@@ -309,7 +310,7 @@ func (e *Engine) applyRecord(rec journal.Record) []view.Event {
 func (e *Engine) status() *view.Status {
 	st := &view.Status{
 		Now:        e.now,
-		Health:     map[string]sources.Health{},
+		Health:     map[string]snapshot.Health{},
 		Gates:      e.gates,
 		LKG:        e.lkg,
 		Orphans:    e.orphanSteps(),
@@ -319,11 +320,11 @@ func (e *Engine) status() *view.Status {
 		if u, ok := e.updates[sec]; ok {
 			st.Health[sec] = e.judge(u)
 		} else if sources.Configured(e.cfg, sec) {
-			st.Health[sec] = e.judge(sources.Update{Source: sec})
+			st.Health[sec] = e.judge(snapshot.Update{Source: sec})
 		}
 	}
 	if u, ok := e.updates["kubernetes"]; ok {
-		if rs, ok := u.Data.(sources.RolloutState); ok {
+		if rs, ok := u.Data.(snapshot.Rollout); ok {
 			st.PodsByClient = podsByClient(rs)
 		}
 	}

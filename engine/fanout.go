@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -22,7 +22,7 @@ type subscriber struct {
 	// initial: the next batch must carry the whole state (a new view, or
 	// one that fell too far behind).
 	initial bool
-	updates map[string]sources.Update
+	updates map[string]snapshot.Update
 	status  *view.Status
 	events  []view.Event
 	signal  chan struct{}
@@ -40,7 +40,7 @@ func (s *subscriber) poke() {
 // publish queues what changed for every view. Called with e.mu held, so a
 // whole-state batch built under the same lock never misses or repeats an
 // event.
-func (e *Engine) publish(updates []sources.Update, st *view.Status, events []view.Event) {
+func (e *Engine) publish(updates []snapshot.Update, st *view.Status, events []view.Event) {
 	for _, s := range e.subs {
 		s.mu.Lock()
 		if !s.initial {
@@ -52,7 +52,7 @@ func (e *Engine) publish(updates []sources.Update, st *view.Status, events []vie
 			}
 			s.events = append(s.events, events...)
 			if len(s.events) > MaxQueued {
-				s.initial, s.events, s.updates, s.status = true, nil, map[string]sources.Update{}, nil
+				s.initial, s.events, s.updates, s.status = true, nil, map[string]snapshot.Update{}, nil
 				s.resyncs++
 			}
 		}
@@ -63,7 +63,7 @@ func (e *Engine) publish(updates []sources.Update, st *view.Status, events []vie
 
 // Subscribe implements view.Engine.
 func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch {
-	s := &subscriber{viewer: v, initial: true, updates: map[string]sources.Update{}, signal: make(chan struct{}, 1)}
+	s := &subscriber{viewer: v, initial: true, updates: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
 	ch := make(chan view.Batch)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -138,7 +138,7 @@ func (e *Engine) take(s *subscriber) (view.Batch, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		b := e.whole()
-		s.initial, s.events, s.updates, s.status = false, nil, map[string]sources.Update{}, nil
+		s.initial, s.events, s.updates, s.status = false, nil, map[string]snapshot.Update{}, nil
 		return b, true
 	}
 	s.mu.Lock()
@@ -150,6 +150,6 @@ func (e *Engine) take(s *subscriber) (view.Batch, bool) {
 	for _, u := range s.updates {
 		b.Updates = append(b.Updates, u)
 	}
-	s.updates, s.status, s.events = map[string]sources.Update{}, nil, nil
+	s.updates, s.status, s.events = map[string]snapshot.Update{}, nil, nil
 	return b, true
 }

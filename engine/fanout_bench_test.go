@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -53,7 +53,7 @@ func BenchmarkFanOut(b *testing.B) {
 			// Catch up to the rate: as many events as are due by now.
 			due := int(time.Since(start).Seconds() * perSecond)
 			for ; sent < due && sent < perSecond*seconds; sent++ {
-				h.e.in.Emit(sources.Update{Source: "bench", Seq: uint64(sent + 1), At: time.Now(), Data: time.Now()})
+				h.e.in.Emit(snapshot.Update{Source: "bench", Seq: uint64(sent + 1), At: time.Now(), Data: time.Now()})
 			}
 		}
 		tick.Stop()

@@ -8,7 +8,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // TestStaleFactsMakeGatesUnknown: a source that stopped answering without
@@ -39,11 +39,11 @@ gate = "locks.max_wait < 30s"
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	h := newHarness(t, Options{Config: cfg, Runbook: runbook.New(cfg), Journal: &memJournal{}, Day: now, Now: now})
-	state := sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now}}}
-	h.e.in.Emit(sources.Update{Source: "postgres", Seq: 1, At: now, GoodAt: now, Data: state})
+	state := snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now}}}
+	h.e.in.Emit(snapshot.Update{Source: "postgres", Seq: 1, At: now, GoodAt: now, Data: state})
 	h.until("the gate to pass on a fresh reading", func() bool { return h.status.Gates["locks"].State == gates.Pass })
 	later := now.Add(5 * time.Minute)
-	h.e.in.Emit(sources.Update{Source: "clock", Seq: 2, At: later, GoodAt: later, Data: later})
+	h.e.in.Emit(snapshot.Update{Source: "clock", Seq: 2, At: later, GoodAt: later, Data: later})
 	h.until("the gate to go unknown", func() bool {
 		got := h.status.Gates["locks"]
 		return got.State == gates.Unknown && strings.Contains(got.Reason, "stale")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -38,17 +38,17 @@ type orphanEnd struct {
 // kept in full and in order. It never blocks the goroutine that emits.
 type intake struct {
 	mu     sync.Mutex
-	latest map[string]sources.Update
+	latest map[string]snapshot.Update
 	items  []item
 	signal chan struct{}
 }
 
 func newIntake() *intake {
-	return &intake{latest: map[string]sources.Update{}, signal: make(chan struct{}, 1)}
+	return &intake{latest: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
 }
 
 // Emit stores a source update, replacing an undelivered older one.
-func (in *intake) Emit(u sources.Update) {
+func (in *intake) Emit(u snapshot.Update) {
 	in.mu.Lock()
 	in.latest[u.Source] = u
 	in.mu.Unlock()
@@ -82,7 +82,7 @@ func (in *intake) poke() {
 }
 
 // take empties the intake; ok is false when it was empty.
-func (in *intake) take() (updates []sources.Update, items []item, ok bool) {
+func (in *intake) take() (updates []snapshot.Update, items []item, ok bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if len(in.latest) == 0 && len(in.items) == 0 {
@@ -92,13 +92,13 @@ func (in *intake) take() (updates []sources.Update, items []item, ok bool) {
 		updates = append(updates, u)
 	}
 	items = in.items
-	in.latest = map[string]sources.Update{}
+	in.latest = map[string]snapshot.Update{}
 	in.items = nil
 	return updates, items, true
 }
 
 // run hands what arrived to handle, at most once per Frame, until ctx ends.
-func (in *intake) run(ctx context.Context, handle func([]sources.Update, []item)) {
+func (in *intake) run(ctx context.Context, handle func([]snapshot.Update, []item)) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -26,6 +26,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -149,7 +150,7 @@ func (w *kinds) waits(t *testing.T, ctx context.Context, n int) {
 	t.Helper()
 	p := &sources.LockProbe{Target: config.PostgresTarget{Name: "kinds", DSN: w.pgDSN}}
 	defer p.Close()
-	var last sources.TargetLocks
+	var last snapshot.TargetLocks
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		tl, err := p.Read(ctx)
 		if err == nil {

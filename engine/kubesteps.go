@@ -9,7 +9,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // kubeStep builds the action of a kube.pause, kube.resume, kube.restart or
@@ -51,7 +51,7 @@ func (e *Engine) kubeStep(st *runbook.Step, verb actions.KubeVerb) (actions.Acti
 func (e *Engine) kubeStepTargets(name string) ([]actions.KubeTarget, error) {
 	var all []actions.KubeTarget
 	if u, ok := e.updates["kubernetes"]; ok && !u.GoodAt.IsZero() {
-		if rs, ok := u.Data.(sources.RolloutState); ok {
+		if rs, ok := u.Data.(snapshot.Rollout); ok {
 			for _, d := range rs.Deployments {
 				all = append(all, actions.KubeTarget{Namespace: d.Namespace, Name: d.Name})
 			}

@@ -3,7 +3,7 @@ package engine
 import (
 	"testing"
 
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // TestPodsByClient: a session names its pod by application_name (as the
@@ -12,17 +12,17 @@ import (
 // address two pods share names neither.
 func TestPodsByClient(t *testing.T) {
 	long := "payments-reconciliation-nightly-batch-processor-7d9f5c6b8d-x2x9k" // 64 bytes
-	st := sources.RolloutState{Deployments: []sources.DeploymentState{
-		{Name: "api", Pods: []sources.PodState{
+	st := snapshot.Rollout{Deployments: []snapshot.Deployment{
+		{Name: "api", Pods: []snapshot.Pod{
 			{Name: "api-7d9f5c6b8d-x2x9k", IP: "10.8.1.7"},
 			{Name: "api-7d9f5c6b8d-q8w4z", IP: "10.8.2.3"},
 			{Name: "api-7d9f5c6b8d-pending"}, // no address yet
 		}},
-		{Name: "node-agent", Pods: []sources.PodState{
+		{Name: "node-agent", Pods: []snapshot.Pod{
 			{Name: "node-agent-a", IP: "10.0.1.11"},
 			{Name: "node-agent-b", IP: "10.0.1.11"}, // host network: the node's address
 		}},
-		{Name: "batch", Pods: []sources.PodState{{Name: long, IP: "10.8.3.9"}}},
+		{Name: "batch", Pods: []snapshot.Pod{{Name: long, IP: "10.8.3.9"}}},
 	}}
 	pods := podsByClient(st)
 	for client, want := range map[string]string{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/actions"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -34,8 +35,8 @@ func (e *Engine) buildSources() {
 
 // deployMarks are the deploy's start, release and rollbacks, from the
 // journal as replayed so far.
-func (e *Engine) deployMarks() sources.DeployMarks {
-	marks := sources.DeployMarks{Start: e.rb.Started, Release: e.vars["release"]}
+func (e *Engine) deployMarks() snapshot.DeployMarks {
+	marks := snapshot.DeployMarks{Start: e.rb.Started, Release: e.vars["release"]}
 	for _, r := range e.history {
 		if r.Type == runbook.RecResult && r.Kind == actions.KindKubeRollback {
 			marks.Rollbacks = append(marks.Rollbacks, r.At)

@@ -10,30 +10,30 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // applyUpdate takes a source's newest snapshot: the clock, gate facts, the
 // rollback targets on the first reading, and the peaks for the record.
-func (e *Engine) applyUpdate(u sources.Update) []view.Event {
+func (e *Engine) applyUpdate(u snapshot.Update) []view.Event {
 	e.updates[u.Source] = u
 	switch data := u.Data.(type) {
 	case time.Time:
 		if u.Source == "clock" {
 			e.now = data
 		}
-	case sources.RolloutState:
+	case snapshot.Rollout:
 		e.setFacts(u, data.Facts())
 		if e.lkg == nil && u.Err == nil && len(data.Deployments) > 0 {
 			e.recordLKG(data.LastKnownGood())
 		}
-	case sources.DBState:
+	case snapshot.DBState:
 		e.setFacts(u, data.Facts())
 		e.notePeaks(data)
-	case sources.Board:
+	case snapshot.Board:
 		e.setFacts(u, data.Facts())
-	case sources.ErrorRate:
+	case snapshot.ErrorRate:
 		e.setFacts(u, data.Facts())
 		if u.Err == nil {
 			e.notePeaks(data)
@@ -45,11 +45,11 @@ func (e *Engine) applyUpdate(u sources.Update) []view.Event {
 // setFacts records a source's gate inputs. A source that is down or has no
 // good data yet makes its gates unknown: a gate must never pass on data the
 // cockpit cannot vouch for.
-func (e *Engine) setFacts(u sources.Update, f gates.Facts) {
+func (e *Engine) setFacts(u snapshot.Update, f gates.Facts) {
 	ok := u.Err == nil && !u.GoodAt.IsZero()
 	for name, fact := range f {
 		if !ok {
-			fact = gates.Fact{Detail: "down: " + sources.OneLine(fmt.Sprint(u.Err))}
+			fact = gates.Fact{Detail: "down: " + snapshot.OneLine(fmt.Sprint(u.Err))}
 		}
 		e.facts[name] = fact
 		e.factFrom[name] = u.Source
@@ -63,7 +63,7 @@ func (e *Engine) refreshGates() {
 	facts := make(gates.Facts, len(e.facts))
 	for name, f := range e.facts {
 		if src, ok := e.factFrom[name]; ok && f.Known {
-			if h := e.judge(e.updates[src]); h.State == sources.Stale {
+			if h := e.judge(e.updates[src]); h.State == snapshot.Stale {
 				f = gates.Fact{Detail: "stale: no reading for " + runbook.Short(h.Age)}
 			}
 		}
@@ -78,11 +78,11 @@ type partlyDown interface{ Down() error }
 
 // judge is a source's health now; a source partly down shows as down, with
 // the part named.
-func (e *Engine) judge(u sources.Update) sources.Health {
-	h := sources.Judge(u, e.now, e.opts.StaleAfter)
+func (e *Engine) judge(u snapshot.Update) snapshot.Health {
+	h := snapshot.Judge(u, e.now, e.opts.StaleAfter)
 	if p, ok := u.Data.(partlyDown); ok && u.Err == nil {
 		if err := p.Down(); err != nil {
-			h.State, h.Reason = sources.Down, sources.OneLine(err.Error())
+			h.State, h.Reason = snapshot.Down, snapshot.OneLine(err.Error())
 		}
 	}
 	return h
@@ -91,15 +91,15 @@ func (e *Engine) judge(u sources.Update) sources.Health {
 // restoreLKG takes the rollback targets an earlier run of the cockpit kept.
 func (e *Engine) restoreLKG() {
 	if rec, ok := e.rb.Last(RecLastKnownGood); ok {
-		var list []sources.LastKnownGood
+		var list []snapshot.LastKnownGood
 		if json.Unmarshal(rec.Data, &list) == nil {
 			e.setLKG(list)
 		}
 	}
 }
 
-func (e *Engine) setLKG(list []sources.LastKnownGood) {
-	e.lkg = map[string]sources.LastKnownGood{}
+func (e *Engine) setLKG(list []snapshot.LastKnownGood) {
+	e.lkg = map[string]snapshot.LastKnownGood{}
 	for _, l := range list {
 		e.lkg[l.Key()] = l
 	}
@@ -107,7 +107,7 @@ func (e *Engine) setLKG(list []sources.LastKnownGood) {
 
 // recordLKG keeps what ran when the cockpit first saw the deploy: that is
 // what R rolls back to, and a restart must not move it.
-func (e *Engine) recordLKG(list []sources.LastKnownGood) {
+func (e *Engine) recordLKG(list []snapshot.LastKnownGood) {
 	e.setLKG(list)
 	data, _ := json.Marshal(list)
 	var parts []string
@@ -131,7 +131,7 @@ func imageTag(image string) string {
 // application_name the pod set to its own name, which Postgres cuts to 63
 // bytes, or the pod's address. An address pods share (host networking, a
 // proxy's) names none of them: a wrong pod is worse than none.
-func podsByClient(s sources.RolloutState) map[string]string {
+func podsByClient(s snapshot.Rollout) map[string]string {
 	const appNameMax = 63 // NAMEDATALEN - 1
 	pods := map[string]string{}
 	shared := map[string]bool{}

@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
@@ -278,11 +277,11 @@ func statusPaint(st runbook.Status, th theme.Theme) theme.Paint {
 
 func kindBadge(s *runbook.Step, g gates.Result, th theme.Theme) string {
 	switch s.Kind {
-	case config.Command:
+	case runbook.CommandStep:
 		return th.Info.S("cmd ")
-	case config.Action:
+	case runbook.ActionStep:
 		return th.Info.S("act ")
-	case config.Gate:
+	case runbook.GateStep:
 		switch g.State {
 		case gates.Pass:
 			return th.OK.S("gate")
@@ -354,13 +353,9 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 	}
 	st := s.State
 	switch s.Kind {
-	case config.Command:
-		line, err := config.Expand(s.Command, v.Vars, true)
-		if err != nil {
-			line = s.Command
-		}
-		add(th.Info, "$ "+line)
-	case config.Gate:
+	case runbook.CommandStep:
+		add(th.Info, "$ "+s.ShownCommand(v.Vars))
+	case runbook.GateStep:
 		g := v.Gates[s.ID]
 		text := fmt.Sprintf("gate %s: %s", s.Gate, g.State)
 		if g.Value != "" {
@@ -376,7 +371,7 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 			p = th.Bad
 		}
 		add(p, text)
-	case config.Action:
+	case runbook.ActionStep:
 		add(th.Info, "action "+s.Action)
 	}
 	switch st.Status {
@@ -411,11 +406,7 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 		add(th.OK, by)
 	}
 	if s.Notes != "" {
-		notes, err := config.Expand(s.Notes, v.Vars, false)
-		if err != nil {
-			notes = s.Notes
-		}
-		add(th.Dim, notes)
+		add(th.Dim, s.ShownNotes(v.Vars))
 	}
 	if len(lines) > detailLines {
 		lines = lines[:detailLines]

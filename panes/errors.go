@@ -6,36 +6,53 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // ErrorsView is what the errors pane shows.
 type ErrorsView struct {
 	Source  SourceView // connection, scope, health
-	State   sources.ErrorRate
+	State   snapshot.ErrorRate
 	HasData bool
 	Loc     *time.Location // times are shown in the deploy window's zone
 }
 
-// Errors is the Sentry error-rate pane. Until the first reading it is the
-// plain source pane (Data): configured or not, reachable or not.
+// Errors is the Sentry error-rate pane. Until the first reading it shows
+// its source: configured or not, reachable or not.
 type Errors struct {
-	SourcePane
-	State   sources.ErrorRate
-	HasData bool
-	loc     *time.Location
+	Data ErrorsView
+	th   theme.Theme
+}
+
+// ErrorsSettings are what the errors pane shows of the [sentry] section,
+// and the deploy window's zone.
+type ErrorsSettings struct {
+	ConfigPath     string // the config file, named while the section is missing
+	Configured     bool   // there is a [sentry] section
+	Org            string
+	Projects       []string
+	Environment    string // empty for all environments
+	Baseline       time.Duration
+	SpikeFactor    float64
+	SpikeFloor     float64
+	SpikeIntervals int
+	Ignore         []string
+	// Location is the deploy window's zone, which times are shown in;
+	// nil for UTC.
+	Location *time.Location
 }
 
 // NewErrors is the Sentry error-rate pane.
-func NewErrors(cfg *config.Config, th theme.Theme) *Errors {
-	v := SourceView{Number: 5, Title: "Errors", Section: "sentry", ConfigPath: cfg.Path,
+func NewErrors(s ErrorsSettings, th theme.Theme) *Errors {
+	v := SourceView{Number: 5, Title: "Errors", Section: "sentry", ConfigPath: s.ConfigPath,
 		Explain: "errors per minute against the pre-deploy baseline, and new issues"}
-	if s := cfg.Sentry; s != nil {
+	if s.Configured {
 		v.Configured = true
 		env := s.Environment
 		if env == "" {
@@ -43,28 +60,44 @@ func NewErrors(cfg *config.Config, th theme.Theme) *Errors {
 		}
 		v.Scope = append(v.Scope,
 			fmt.Sprintf("org %s, projects %s, %s", s.Org, strings.Join(s.Projects, ", "), env),
-			fmt.Sprintf("baseline: the %s before the deploy", s.Baseline),
+			fmt.Sprintf("baseline: the %s before the deploy", gates.FormatDuration(s.Baseline)),
 			fmt.Sprintf("spike: over %g× baseline and %g/min for %d minutes", s.SpikeFactor, s.SpikeFloor, s.SpikeIntervals))
 		for _, ig := range s.Ignore {
 			v.Scope = append(v.Scope, "ignored: "+ig)
 		}
 	}
-	return &Errors{SourcePane: SourcePane{Data: v, th: th}, loc: cfg.Window.Location}
+	return &Errors{Data: ErrorsView{Source: v, Loc: s.Location}, th: th}
 }
 
-// SetState stores the newest error-rate reading and the source's health.
-func (e *Errors) SetState(s sources.ErrorRate, h sources.Health) {
-	e.State, e.HasData = s, true
-	e.Data.Health = h
+// Show is how the errors pane learns what to show: the Sentry source's
+// feed.
+func (e *Errors) Show(f snapshot.Feed[snapshot.ErrorRate]) {
+	e.Data.State, e.Data.HasData = f.Data, f.HasData
+	e.Data.Source.Health, e.Data.Source.Reach = f.Health, f.Reach
 }
+
+// Title implements Pane.
+func (e *Errors) Title() string { return e.Data.Source.Title }
+
+// SetFocused implements Pane.
+func (e *Errors) SetFocused(f bool) { e.Data.Source.Focused = f }
+
+// SetTheme implements Pane.
+func (e *Errors) SetTheme(th theme.Theme) { e.th = th }
 
 // Update implements Pane.
 func (e *Errors) Update(tea.Msg) (Pane, tea.Cmd) { return e, nil }
 
 // View implements Pane.
 func (e *Errors) View(width, height int) string {
-	return RenderErrors(ErrorsView{Source: e.Data, State: e.State, HasData: e.HasData, Loc: e.loc}, width, height, e.th)
+	return RenderErrors(e.Data, width, height, e.th)
 }
+
+// ShortHelp implements help.KeyMap.
+func (e *Errors) ShortHelp() []key.Binding { return nil }
+
+// FullHelp implements help.KeyMap.
+func (e *Errors) FullHelp() [][]key.Binding { return nil }
 
 func zoneOr(l *time.Location) *time.Location {
 	if l == nil {
@@ -94,7 +127,7 @@ func RenderErrors(v ErrorsView, width, height int, th theme.Theme) string {
 	}
 
 	var body []string
-	if v.Source.Health.State != sources.OK {
+	if v.Source.Health.State != snapshot.OK {
 		body = append(body, Trunc(HealthMark(v.Source.Health, th), inner))
 	}
 	body = append(body, Trunc(rateLine(s, per, hm, th), inner), Trunc(spikeLine(s, per, hm, th), inner))
@@ -132,7 +165,7 @@ func spanLabel(d time.Duration) string {
 	return d.String()
 }
 
-func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
+func rateLine(s snapshot.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
 	if len(s.Series) == 0 {
 		return th.Dim.S("no error counts yet")
 	}
@@ -146,9 +179,9 @@ func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th the
 		case r >= 1.5:
 			p = th.Warn
 		}
-		line += th.Dim.S(" · ") + p.S(sources.FormatRate(r)+"×")
+		line += th.Dim.S(" · ") + p.S(snapshot.FormatRate(r)+"×")
 	}
-	base := fmt.Sprintf(" baseline %s ± %s%s", sources.FormatRate(b.Mean), sources.FormatRate(b.Spread), per)
+	base := fmt.Sprintf(" baseline %s ± %s%s", snapshot.FormatRate(b.Mean), snapshot.FormatRate(b.Spread), per)
 	if b.Samples == 0 {
 		base = " baseline: no data before " + hm(b.To)
 	} else if !s.Marks.Start.IsZero() {
@@ -157,12 +190,12 @@ func rateLine(s sources.ErrorRate, per string, hm func(time.Time) string, th the
 	return line + th.Dim.S(base)
 }
 
-func spikeLine(s sources.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
-	limit := fmt.Sprintf("%s%s for %d in a row", sources.FormatRate(s.Threshold), per, max(s.Rule.Intervals, 1))
+func spikeLine(s snapshot.ErrorRate, per string, hm func(time.Time) string, th theme.Theme) string {
+	limit := fmt.Sprintf("%s%s for %d in a row", snapshot.FormatRate(s.Threshold), per, max(s.Rule.Intervals, 1))
 	var line string
 	switch {
 	case s.Spike:
-		line = th.BadStrong.S(" SPIKE ") + th.Bad.S(fmt.Sprintf(" over %s%s for %d intervals, since %s", sources.FormatRate(s.Threshold), per, s.Streak, hm(s.SpikeSince)))
+		line = th.BadStrong.S(" SPIKE ") + th.Bad.S(fmt.Sprintf(" over %s%s for %d intervals, since %s", snapshot.FormatRate(s.Threshold), per, s.Streak, hm(s.SpikeSince)))
 	case s.Streak > 0:
 		line = th.Warn.S(fmt.Sprintf("▲ over the limit %d of %d", s.Streak, s.Rule.Intervals)) + th.Dim.S(" · limit "+limit)
 	default:
@@ -176,7 +209,7 @@ func spikeLine(s sources.ErrorRate, per string, hm func(time.Time) string, th th
 
 // issueLines lists the new issues: short id, title, events, users and
 // when first seen, the title taking what the other columns leave.
-func issueLines(s sources.ErrorRate, hm func(time.Time) string, w int, th theme.Theme) []string {
+func issueLines(s snapshot.ErrorRate, hm func(time.Time) string, w int, th theme.Theme) []string {
 	if s.Marks.Start.IsZero() {
 		return []string{th.Dim.S("new issues: counted from the deploy start")}
 	}
@@ -235,7 +268,7 @@ type chartColumn struct {
 
 // renderErrorChart draws h rows of bars, an axis with the deploy start (▲)
 // and rollbacks (↺) marked, and a row of times: h+2 lines of width w.
-func renderErrorChart(s sources.ErrorRate, w, h int, hm func(time.Time) string, th theme.Theme) []string {
+func renderErrorChart(s snapshot.ErrorRate, w, h int, hm func(time.Time) string, th theme.Theme) []string {
 	top := 1
 	for _, p := range s.Series {
 		top = max(top, p.Count)
@@ -329,7 +362,7 @@ func columnPaint(c chartColumn, th theme.Theme) theme.Paint {
 }
 
 // foldColumns maps the series onto at most pw columns, newest at the right.
-func foldColumns(s sources.ErrorRate, pw int) []chartColumn {
+func foldColumns(s snapshot.ErrorRate, pw int) []chartColumn {
 	n := len(s.Series)
 	if n == 0 || pw <= 0 {
 		return nil
@@ -367,7 +400,7 @@ func foldColumns(s sources.ErrorRate, pw int) []chartColumn {
 
 // timeRow puts the first interval's time under the first column, the
 // newest at the right, and says what the marks are in between.
-func timeRow(s sources.ErrorRate, cols []chartColumn, indent, w int, hm func(time.Time) string, th theme.Theme) string {
+func timeRow(s snapshot.ErrorRate, cols []chartColumn, indent, w int, hm func(time.Time) string, th theme.Theme) string {
 	var legend []string
 	if !s.Marks.Start.IsZero() {
 		legend = append(legend, th.Info.S("▲ deploy "+hm(s.Marks.Start)))

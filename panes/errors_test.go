@@ -10,8 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 var (
@@ -22,8 +21,8 @@ var (
 
 // errSeries is an hour of a healthy release, a bad release from 10:02 and
 // a rollback at 10:09, up to (not including) end.
-func errSeries(end time.Time) []sources.ErrorPoint {
-	var pts []sources.ErrorPoint
+func errSeries(end time.Time) []snapshot.ErrorPoint {
+	var pts []snapshot.ErrorPoint
 	for at, i := errT0, 0; at.Before(end); at, i = at.Add(time.Minute), i+1 {
 		n := 2 + (i*7)%5 // 2…6 a minute
 		switch {
@@ -34,13 +33,13 @@ func errSeries(end time.Time) []sources.ErrorPoint {
 		case at.Equal(errRollbck.Truncate(time.Minute)):
 			n = 27
 		}
-		pts = append(pts, sources.ErrorPoint{At: at, Count: n})
+		pts = append(pts, snapshot.ErrorPoint{At: at, Count: n})
 	}
 	return pts
 }
 
-func errIssues() []sources.SentryIssue {
-	return []sources.SentryIssue{
+func errIssues() []snapshot.SentryIssue {
+	return []snapshot.SentryIssue{
 		{ID: "31", ShortID: "VETSPIRE-1F", Title: "KeyError: key :clinic_id not found in: %{appointment_id: 4412, patient_id: 9120}", Events: 212, Users: 23, FirstSeen: errStart.Add(41 * time.Second), FirstRelease: "2026.11.23"},
 		{ID: "32", ShortID: "VETSPIRE-1G", Title: "Ecto.Query.CastError: value `\"undefined\"` in `where` cannot be cast to type :id in query", Events: 97, Users: 11, FirstSeen: errStart.Add(65 * time.Second), FirstRelease: "2026.11.23"},
 		{ID: "33", ShortID: "VETSPIRE-1H", Title: "FunctionClauseError: no function clause matching in App.Billing.line_total/1", Events: 38, Users: 4, FirstSeen: errStart.Add(3 * time.Minute)},
@@ -48,34 +47,34 @@ func errIssues() []sources.SentryIssue {
 	}
 }
 
-func errRule() sources.ErrorRule {
-	return sources.ErrorRule{Baseline: time.Hour, Factor: 3, Floor: 10, Intervals: 2, Interval: time.Minute,
+func errRule() snapshot.ErrorRule {
+	return snapshot.ErrorRule{Baseline: time.Hour, Factor: 3, Floor: 10, Intervals: 2, Interval: time.Minute,
 		Ignore: []*regexp.Regexp{regexp.MustCompile(`^DBConnection\.`)}}
 }
 
 func errorsView(end time.Time, rollbacks ...time.Time) ErrorsView {
-	st := sources.BuildErrorRate(sources.ErrorInput{
+	st := snapshot.BuildErrorRate(snapshot.ErrorInput{
 		Series: errSeries(end), Issues: errIssues(), Excluded: 1,
-		Marks: sources.DeployMarks{Start: errStart, Release: "2026.11.23", Rollbacks: rollbacks},
+		Marks: snapshot.DeployMarks{Start: errStart, Release: "2026.11.23", Rollbacks: rollbacks},
 	}, errRule())
 	london, _ := time.LoadLocation("Europe/London")
 	return ErrorsView{
 		Source: SourceView{Number: 5, Title: "Errors", Section: "sentry", Configured: true,
-			Health: sources.Health{Source: "sentry", State: sources.OK}},
+			Health: snapshot.Health{Source: "sentry", State: snapshot.OK}},
 		State: st, HasData: true, Loc: london,
 	}
 }
 
 func errorFixtures() map[string]ErrorsView {
 	down := errorsView(time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC), errRollbck)
-	down.Source.Health = sources.Health{Source: "sentry", State: sources.Down, Reason: "Sentry rate limit reached: GET /api/0/organizations/vetspire/events-stats/: 429 Too Many Requests; waiting 30s before asking again"}
+	down.Source.Health = snapshot.Health{Source: "sentry", State: snapshot.Down, Reason: "Sentry rate limit reached: GET /api/0/organizations/vetspire/events-stats/: 429 Too Many Requests; waiting 30s before asking again"}
 	return map[string]ErrorsView{
 		"spike":     errorsView(time.Date(2026, 11, 23, 10, 8, 0, 0, time.UTC)),
 		"recovered": errorsView(time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC), errRollbck),
 		"down":      down,
 		"predeploy": func() ErrorsView {
 			v := errorsView(errStart.Truncate(time.Minute))
-			v.State = sources.BuildErrorRate(sources.ErrorInput{Series: errSeries(errStart.Truncate(time.Minute))}, errRule())
+			v.State = snapshot.BuildErrorRate(snapshot.ErrorInput{Series: errSeries(errStart.Truncate(time.Minute))}, errRule())
 			return v
 		}(),
 	}
@@ -164,12 +163,12 @@ func TestErrorChartMarksLineUp(t *testing.T) {
 // TestErrorChartFoldsKeepingPeaks: a day of intervals in 40 columns keeps
 // a single bad minute visible.
 func TestErrorChartFoldsKeepingPeaks(t *testing.T) {
-	pts := make([]sources.ErrorPoint, 1440)
+	pts := make([]snapshot.ErrorPoint, 1440)
 	for i := range pts {
-		pts[i] = sources.ErrorPoint{At: errT0.Add(time.Duration(i) * time.Minute), Count: 3}
+		pts[i] = snapshot.ErrorPoint{At: errT0.Add(time.Duration(i) * time.Minute), Count: 3}
 	}
 	pts[777].Count = 90
-	st := sources.BuildErrorRate(sources.ErrorInput{Series: pts}, errRule())
+	st := snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts}, errRule())
 	lines := renderErrorChart(st, 40, 4, func(t time.Time) string { return t.Format("15:04") }, dark)
 	top := ansi.Strip(lines[0])
 	if strings.Count(top, "█") != 1 {
@@ -193,19 +192,19 @@ func TestRenderErrorsIsABoxAtEverySize(t *testing.T) {
 }
 
 func TestErrorsPane(t *testing.T) {
-	cfg := &config.Config{Path: "/etc/flightdeck/vetspire.toml", Sentry: &config.Sentry{
+	p := NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
 		Org: "vetspire", Projects: []string{"vetspire"}, Environment: "production",
-		Baseline: config.Duration(time.Hour), SpikeFactor: 3, SpikeFloor: 10, SpikeIntervals: 3, Ignore: []string{`^DBConnection\.`},
-	}}
-	p := NewErrors(cfg, dark)
+		Baseline: time.Hour, SpikeFactor: 3, SpikeFloor: 10, SpikeIntervals: 3, Ignore: []string{`^DBConnection\.`},
+	}, dark)
 	var _ Pane = p
-	p.SetReach([]sources.Reach{{Section: "sentry", Target: "https://sentry.io", Detail: "organization Vetspire"}}, sources.Health{Source: "sentry", State: sources.OK})
+	p.Show(snapshot.Feed[snapshot.ErrorRate]{Reach: []snapshot.Reach{{Section: "sentry", Target: "https://sentry.io", Detail: "organization Vetspire"}},
+		Health: snapshot.Health{Source: "sentry", State: snapshot.OK}})
 	before := ansi.Strip(p.View(80, 12))
 	if !strings.Contains(before, "organization Vetspire") || !strings.Contains(before, "ignored: ^DBConnection") {
 		t.Errorf("before data the pane shows the source:\n%s", before)
 	}
 	v := errorFixtures()["spike"]
-	p.SetState(v.State, sources.Health{Source: "sentry", State: sources.OK})
+	p.Show(snapshot.Feed[snapshot.ErrorRate]{Data: v.State, HasData: true, Health: snapshot.Health{Source: "sentry", State: snapshot.OK}})
 	p.SetFocused(true)
 	after := ansi.Strip(p.View(80, 20))
 	if !strings.Contains(after, "SPIKE") || strings.Contains(after, "organization Vetspire") {
@@ -217,16 +216,16 @@ func TestErrorsPane(t *testing.T) {
 }
 
 func BenchmarkRenderErrorsChart(b *testing.B) {
-	pts := make([]sources.ErrorPoint, 1440)
+	pts := make([]snapshot.ErrorPoint, 1440)
 	for i := range pts {
 		n := 2 + (i*7)%5
 		if i > 1300 && i < 1330 {
 			n = 50 + i%17
 		}
-		pts[i] = sources.ErrorPoint{At: errT0.Add(time.Duration(i) * time.Minute), Count: n}
+		pts[i] = snapshot.ErrorPoint{At: errT0.Add(time.Duration(i) * time.Minute), Count: n}
 	}
-	st := sources.BuildErrorRate(sources.ErrorInput{Series: pts, Issues: errIssues(),
-		Marks: sources.DeployMarks{Start: errT0.Add(1300 * time.Minute), Rollbacks: []time.Time{errT0.Add(1330 * time.Minute)}}}, errRule())
+	st := snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts, Issues: errIssues(),
+		Marks: snapshot.DeployMarks{Start: errT0.Add(1300 * time.Minute), Rollbacks: []time.Time{errT0.Add(1330 * time.Minute)}}}, errRule())
 	v := errorsView(errT0)
 	v.State = st
 	b.ReportAllocs()

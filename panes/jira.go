@@ -9,16 +9,15 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // JiraView is what the board pane shows.
 type JiraView struct {
 	Source  SourceView // connection, scope, health
-	Board   sources.Board
+	Board   snapshot.Board
 	HasData bool
 	Now     time.Time
 	Focused bool
@@ -57,23 +56,36 @@ type jiraKeys struct {
 // Jira is the board pane: the columns and their cards, what is merged
 // where, and the post-deploy moves.
 type Jira struct {
-	// Data is the pane's connection and scope, shown until the first
-	// board arrives.
-	Data     SourceView
-	view     JiraView
+	Data     JiraView
 	cursor   string // key of the card under the cursor, kept across refreshes
-	moves    []config.JiraMove
+	moves    []JiraMove
 	keys     jiraKeys
 	th       theme.Theme
 	readOnly bool
 }
 
+// JiraSettings are what the board pane shows of the [jira] section.
+type JiraSettings struct {
+	ConfigPath string // the config file, named while the section is missing
+	Configured bool   // there is a [jira] section
+	Board      int
+	Project    string
+	Columns    []snapshot.ColumnRules
+	Moves      []JiraMove // the post-deploy moves, in config order
+}
+
+// JiraMove is a [[jira.move]]: every card in the From columns goes to To.
+type JiraMove struct {
+	From []string
+	To   string
+}
+
 // NewJira is the board pane: columns, cards, and what is merged where.
-func NewJira(cfg *config.Config, th theme.Theme) *Jira {
-	v := SourceView{Number: 4, Title: "Jira", Section: "jira", ConfigPath: cfg.Path,
+func NewJira(j JiraSettings, th theme.Theme) *Jira {
+	v := SourceView{Number: 4, Title: "Jira", Section: "jira", ConfigPath: j.ConfigPath,
 		Explain: "the board's columns and cards, checked against git"}
-	var moves []config.JiraMove
-	if j := cfg.Jira; j != nil {
+	var moves []JiraMove
+	if j.Configured {
 		v.Configured = true
 		moves = j.Moves
 		v.Scope = append(v.Scope, fmt.Sprintf("board %d, project %s", j.Board, j.Project))
@@ -101,7 +113,7 @@ func NewJira(cfg *config.Config, th theme.Theme) *Jira {
 			v.Scope = append(v.Scope, "after deploy: "+strings.Join(m.From, ", ")+" → "+m.To)
 		}
 	}
-	return &Jira{Data: v, th: th, moves: moves, keys: jiraKeys{
+	return &Jira{Data: JiraView{Source: v}, th: th, moves: moves, keys: jiraKeys{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "card up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "card down")),
 		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "column left")),
@@ -120,36 +132,29 @@ func NewJira(cfg *config.Config, th theme.Theme) *Jira {
 func (p *Jira) Title() string { return "Jira" }
 
 // SetFocused implements Pane.
-func (p *Jira) SetFocused(f bool) { p.Data.Focused = f; p.view.Focused = f }
+func (p *Jira) SetFocused(f bool) { p.Data.Focused = f; p.Data.Source.Focused = f }
 
 // SetTheme implements Pane.
 func (p *Jira) SetTheme(th theme.Theme) { p.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (p *Jira) SetReach(r []sources.Reach, h sources.Health) { p.Data.Reach, p.Data.Health = r, h }
-
-// SetHealth updates the health alone, as it ages between readings.
-func (p *Jira) SetHealth(h sources.Health) { p.Data.Health = h }
-
-// SetBoard stores the newest board (the last good one when the source is
-// down: h says so) and keeps the cursor on the same card if it is still
-// there.
-func (p *Jira) SetBoard(b sources.Board, h sources.Health, now time.Time) {
-	p.view.Board, p.view.HasData, p.view.Now = b, true, now
-	p.Data.Health = h
-	if ci, ri, ok := b.Find(p.cursor); ok && p.cursor != "" {
-		p.view.Col, p.view.Row = ci, ri
+// Show is how the board pane learns what to show: the board source's feed
+// (the last good board when the source is down: the health says so). On a
+// new reading of the board the cursor stays on the same card if it is
+// still there.
+func (p *Jira) Show(f snapshot.Feed[snapshot.Board]) {
+	fresh := f.HasData && (!p.Data.HasData || !f.Data.At.Equal(p.Data.Board.At))
+	p.Data.Board, p.Data.HasData, p.Data.Now = f.Data, f.HasData, f.Now
+	p.Data.Source.Health, p.Data.Source.Reach = f.Health, f.Reach
+	if fresh && p.cursor != "" {
+		if ci, ri, ok := f.Data.Find(p.cursor); ok {
+			p.Data.Col, p.Data.Row = ci, ri
+		}
 	}
 	p.clamp()
 }
 
 // ViewState is what the pane shows now, for tests and the root.
-func (p *Jira) ViewState() JiraView {
-	v := p.view
-	v.Source = p.Data
-	v.Focused = p.Data.Focused
-	return v
-}
+func (p *Jira) ViewState() JiraView { return p.Data }
 
 // SetReadOnly hides the keys that change the board; pressing them still
 // reaches the root, which says why nothing happens.
@@ -171,26 +176,26 @@ func visibleCols(v JiraView) []int {
 }
 
 func (p *Jira) clamp() {
-	cols := p.view.Board.Columns
+	cols := p.Data.Board.Columns
 	if len(cols) == 0 {
-		p.view.Col, p.view.Row = 0, 0
+		p.Data.Col, p.Data.Row = 0, 0
 		return
 	}
-	p.view.Col = min(max(p.view.Col, 0), len(cols)-1)
-	p.view.Row = min(max(p.view.Row, 0), max(len(cols[p.view.Col].Cards)-1, 0))
-	if cards := cols[p.view.Col].Cards; len(cards) > 0 {
-		p.cursor = cards[p.view.Row].Key
+	p.Data.Col = min(max(p.Data.Col, 0), len(cols)-1)
+	p.Data.Row = min(max(p.Data.Row, 0), max(len(cols[p.Data.Col].Cards)-1, 0))
+	if cards := cols[p.Data.Col].Cards; len(cards) > 0 {
+		p.cursor = cards[p.Data.Row].Key
 	}
 }
 
 // stepCol moves the cursor to the next shown column in direction d,
 // skipping empty ones while they are collapsed.
 func (p *Jira) stepCol(d int) {
-	cols := p.view.Board.Columns
-	for i := p.view.Col + d; i >= 0 && i < len(cols); i += d {
-		if !p.view.Collapse || len(cols[i].Cards) > 0 {
-			p.view.Col = i
-			p.view.Row = min(p.view.Row, max(len(cols[i].Cards)-1, 0))
+	cols := p.Data.Board.Columns
+	for i := p.Data.Col + d; i >= 0 && i < len(cols); i += d {
+		if !p.Data.Collapse || len(cols[i].Cards) > 0 {
+			p.Data.Col = i
+			p.Data.Row = min(p.Data.Row, max(len(cols[i].Cards)-1, 0))
 			return
 		}
 	}
@@ -202,7 +207,7 @@ func (p *Jira) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	if !ok {
 		return p, nil
 	}
-	v := &p.view
+	v := &p.Data
 	switch {
 	case key.Matches(k, p.keys.Up):
 		v.Row--
@@ -380,7 +385,7 @@ func RenderBoard(v JiraView, width, height int, th theme.Theme) string {
 	}
 	var head []boardCell
 	add := func(s string) { head = append(head, fitCell(s, inner)) }
-	if h := v.Source.Health; h.State != sources.OK && h.State != sources.Waiting {
+	if h := v.Source.Health; h.State != snapshot.OK && h.State != snapshot.Waiting {
 		add(HealthMark(h, th) + th.Dim.S(" · showing the board from "+runbook.Short(v.Now.Sub(v.Board.At))+" ago"))
 	}
 	b := v.Board
@@ -487,13 +492,13 @@ func RenderBoard(v JiraView, width, height int, th theme.Theme) string {
 // gitLine sums up the deploy branches: how much each would take to the
 // next, and anything out of step with the remote. A failed reading says so
 // and how old the data is.
-func gitLine(b sources.Board, now time.Time, th theme.Theme) string {
+func gitLine(b snapshot.Board, now time.Time, th theme.Theme) string {
 	if b.GitErr != nil {
 		age := ""
 		if b.Git != nil && !b.GitAt.IsZero() {
 			age = " (using data from " + runbook.Short(now.Sub(b.GitAt)) + " ago)"
 		}
-		return th.Bad.S("✕ git: "+sources.OneLine(b.GitErr.Error())) + th.Dim.S(age)
+		return th.Bad.S("✕ git: "+snapshot.OneLine(b.GitErr.Error())) + th.Dim.S(age)
 	}
 	g := b.Git
 	if g == nil {
@@ -528,7 +533,7 @@ func shortID(id string) string {
 }
 
 // cardHeight is how many lines cardLines draws for c, without drawing it.
-func cardHeight(c sources.Card, w int) int {
+func cardHeight(c snapshot.Card, w int) int {
 	n := 2
 	if len(c.FixVersions) > 0 || c.Sprint != "" {
 		n++
@@ -541,7 +546,7 @@ func cardHeight(c sources.Card, w int) int {
 
 // cardLines draws one card: its key (and priority), summary, fix version
 // and sprint, and each broken rule.
-func cardLines(dst []boardCell, c sources.Card, selected bool, w int, th theme.Theme) []boardCell {
+func cardLines(dst []boardCell, c snapshot.Card, selected bool, w int, th theme.Theme) []boardCell {
 	switch {
 	case selected:
 		text := "▸ " + c.Key
@@ -581,7 +586,7 @@ func cardLines(dst []boardCell, c sources.Card, selected bool, w int, th theme.T
 
 // renderColumn draws a column's header and as many cards as fit in rows
 // lines, scrolled so the cursor's card is whole on screen.
-func renderColumn(col sources.BoardColumn, current bool, row int, focused bool, w, rows int, moreLeft, moreRight bool, th theme.Theme) []boardCell {
+func renderColumn(col snapshot.BoardColumn, current bool, row int, focused bool, w, rows int, moreLeft, moreRight bool, th theme.Theme) []boardCell {
 	flagged := 0
 	for _, c := range col.Cards {
 		if len(c.Flags) > 0 {

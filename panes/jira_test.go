@@ -11,31 +11,41 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
-func boardConfig() *config.Config {
-	return &config.Config{Path: "/etc/flightdeck/acme.toml", Jira: &config.Jira{
-		URL: "https://jira.acme.test", Board: 12, Project: "ACME",
-		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"},
-		Columns: jirastub.ColumnRules(),
-		Moves:   jirastub.Moves(),
-	}}
+// boardSettings are the sandbox's [jira] section as the pane is given it.
+func boardSettings() JiraSettings {
+	s := JiraSettings{ConfigPath: "/etc/flightdeck/acme.toml", Configured: true, Board: 12, Project: "ACME"}
+	for _, c := range jirastub.ColumnRules() {
+		s.Columns = append(s.Columns, snapshot.ColumnRules{Name: c.Name, MergedTo: c.MergedTo, NotMergedTo: c.NotMergedTo,
+			CheckRelease: c.CheckRelease, NoBlockers: c.NoBlockers})
+	}
+	for _, m := range jirastub.Moves() {
+		s.Moves = append(s.Moves, JiraMove{From: m.From, To: m.To})
+	}
+	return s
 }
 
-func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
-	out := make([]sources.JiraIssue, len(seed))
+// boardRules are the same section's rules, as the board is checked
+// against them.
+func boardRules() snapshot.BoardRules {
+	return snapshot.BoardRules{Board: 12, Columns: boardSettings().Columns,
+		BlockerLabels: []string{"blocker"}, BlockerPriorities: []string{"Blocker", "Highest"}}
+}
+
+func issuesOf(seed []jirastub.Issue) []snapshot.JiraIssue {
+	out := make([]snapshot.JiraIssue, len(seed))
 	for i, is := range seed {
 		state := "active"
 		if is.Sprint == jirastub.PreviousSprint("ACME") {
 			state = "closed"
 		}
-		out[i] = sources.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: jirastub.StatusID(is.Status),
+		out[i] = snapshot.JiraIssue{Key: is.Key, Summary: is.Summary, Status: is.Status, StatusID: jirastub.StatusID(is.Status),
 			Priority: is.Priority, Assignee: is.Assignee, Labels: is.Labels, FixVersions: is.FixVersions,
-			Sprints: []sources.JiraSprint{{Name: is.Sprint, State: state}}}
+			Sprints: []snapshot.JiraSprint{{Name: is.Sprint, State: state}}}
 	}
 	return out
 }
@@ -43,11 +53,11 @@ func issuesOf(seed []jirastub.Issue) []sources.JiraIssue {
 // seedBoard is the sandbox board as the source builds it, with git as the
 // stand-in's repository has it: merged where the column says, apart from
 // the seeded mistakes.
-func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
-	var bc sources.JiraBoardConfig
+func seedBoard(seed []jirastub.Issue, at time.Time) snapshot.Board {
+	var bc snapshot.JiraBoardConfig
 	bc.ID, bc.Name = 12, "ACME board"
 	for _, c := range jirastub.Columns() {
-		col := sources.JiraBoardColumn{Name: c}
+		col := snapshot.JiraBoardColumn{Name: c}
 		for _, st := range jirastub.ColumnStatuses(c) {
 			col.StatusIDs = append(col.StatusIDs, jirastub.StatusID(st))
 		}
@@ -71,24 +81,29 @@ func seedBoard(seed []jirastub.Issue, at time.Time) sources.Board {
 			keys[b][is.Key] = true
 		}
 	}
-	git := &sources.GitInfo{Repo: "/srv/app", Remote: "origin",
-		Branches: []sources.GitBranch{
+	git := &snapshot.GitInfo{Repo: "/srv/app", Remote: "origin",
+		Branches: []snapshot.GitBranch{
 			{Name: "master", Head: "9c4e1f2a77", Keys: keys["master"]},
 			{Name: "staging", Head: "51d0be3c02", Keys: keys["staging"], Behind: 1},
 			{Name: "production", Head: "e07a6b9d13", Keys: keys["production"]},
 		},
-		Pairs: []sources.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
+		Pairs: []snapshot.GitPair{{Upper: "master", Lower: "staging", Pending: 14}, {Upper: "staging", Lower: "production", Pending: 27}},
 	}
-	b := sources.BuildBoard(boardConfig().Jira, sources.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
+	b := snapshot.BuildBoard(boardRules(), snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, bc, issuesOf(seed), git, at)
 	b.GitAt = at
 	return b
 }
 
+// boardFeed shows b as a good reading at now.
+func boardFeed(b snapshot.Board, h snapshot.Health, now time.Time) snapshot.Feed[snapshot.Board] {
+	return snapshot.Feed[snapshot.Board]{Data: b, HasData: true, Health: h, Now: now}
+}
+
 func boardPane(t testing.TB) *Jira {
-	p := NewJira(boardConfig(), dark)
+	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
-	p.SetBoard(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
-		sources.Health{Source: "jira", State: sources.OK}, fixtureNow)
+	p.Show(boardFeed(seedBoard(jirastub.DefaultSeed("ACME"), fixtureNow.Add(-20*time.Second)),
+		snapshot.Health{Source: "jira", State: snapshot.OK}, fixtureNow))
 	return p
 }
 
@@ -183,7 +198,7 @@ func TestRenderBoardKeepsDataWhenDown(t *testing.T) {
 	p := boardPane(t)
 	b := p.ViewState().Board
 	b.GitErr = errors.New("git for-each-ref in /srv/app: not a git repository")
-	p.SetBoard(b, sources.Health{Source: "jira", State: sources.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute))
+	p.Show(boardFeed(b, snapshot.Health{Source: "jira", State: snapshot.Down, Reason: "Jira at https://jira.acme.test refused the credentials (401 Unauthorized)"}, fixtureNow.Add(2*time.Minute)))
 	out := ansi.Strip(RenderBoard(p.ViewState(), 120, 24, dark))
 	for _, want := range []string{"✕ down: Jira at https://jira.acme.test refused the credentials (401", "showing the board from",
 		"✕ git: git for-each-ref in /srv/app: not a git repository", "using data from", "ACME-35"} {
@@ -246,7 +261,7 @@ func TestJiraCursorFollowsTheCard(t *testing.T) {
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
-	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	p.Show(boardFeed(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	v := p.ViewState()
 	if c := v.Board.Columns[v.Col]; c.Name != "Production" || c.Cards[v.Row].Key != "ACME-22" {
 		t.Errorf("cursor on %s in %s", c.Cards[v.Row].Key, c.Name)
@@ -261,8 +276,8 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 			seed[i].Status = jirastub.StatusProduction
 		}
 	}
-	p := NewJira(boardConfig(), dark)
-	p.SetBoard(seedBoard(seed, fixtureNow), sources.Health{State: sources.OK}, fixtureNow)
+	p := NewJira(boardSettings(), dark)
+	p.Show(boardFeed(seedBoard(seed, fixtureNow), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	if out := ansi.Strip(RenderBoard(p.ViewState(), 200, 30, dark)); !strings.Contains(out, "QA Hold 0") {
 		t.Fatalf("empty columns shown by default:\n%s", out)
 	}
@@ -277,10 +292,33 @@ func TestJiraCollapsesEmptyColumns(t *testing.T) {
 	}
 }
 
+// TestJiraKeepsTheCursorOnTheSameBoard: the pane is shown its feed on
+// every tick of the clock; the same board again leaves the cursor where
+// the operator put it, on an empty column too.
+func TestJiraKeepsTheCursorOnTheSameBoard(t *testing.T) {
+	seed := jirastub.DefaultSeed("ACME")
+	for i := range seed {
+		if jirastub.ColumnOf(seed[i].Status) == jirastub.ColumnCodeReview {
+			seed[i].Status = jirastub.StatusProduction
+		}
+	}
+	p := NewJira(boardSettings(), dark)
+	b := seedBoard(seed, fixtureNow)
+	p.Show(boardFeed(b, snapshot.Health{State: snapshot.OK}, fixtureNow))
+	pressJira(p, "right")
+	if c := p.Data.Board.Columns[p.Data.Col]; c.Name != jirastub.ColumnCodeReview || len(c.Cards) != 0 {
+		t.Fatalf("cursor on %s (%d cards), want the empty Code Review", c.Name, len(c.Cards))
+	}
+	p.Show(boardFeed(b, snapshot.Health{State: snapshot.OK}, fixtureNow.Add(time.Second)))
+	if c := p.Data.Board.Columns[p.Data.Col]; c.Name != jirastub.ColumnCodeReview {
+		t.Errorf("the same board again moved the cursor to %s", c.Name)
+	}
+}
+
 func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 	v := onACME22(t).ViewState()
-	empty := NewJira(boardConfig(), dark)
-	empty.SetBoard(sources.Board{}, sources.Health{State: sources.OK}, fixtureNow)
+	empty := NewJira(boardSettings(), dark)
+	empty.Show(boardFeed(snapshot.Board{}, snapshot.Health{State: snapshot.OK}, fixtureNow))
 	for w := 2; w <= 210; w += 13 {
 		for h := 2; h <= 40; h += 5 {
 			assertBox(t, RenderBoard(v, w, h, dark), w, h)
@@ -291,7 +329,7 @@ func TestRenderBoardIsABoxAtEverySize(t *testing.T) {
 
 // bigBoard has n cards spread over the seven columns, a tenth of them
 // flagged.
-func bigBoard(n int) sources.Board {
+func bigBoard(n int) snapshot.Board {
 	cols := jirastub.Columns()
 	seed := make([]jirastub.Issue, n)
 	for i := range seed {
@@ -305,9 +343,9 @@ func bigBoard(n int) sources.Board {
 }
 
 func BenchmarkRenderBoard(b *testing.B) {
-	p := NewJira(boardConfig(), dark)
+	p := NewJira(boardSettings(), dark)
 	p.SetFocused(true)
-	p.SetBoard(bigBoard(500), sources.Health{State: sources.OK}, fixtureNow)
+	p.Show(boardFeed(bigBoard(500), snapshot.Health{State: snapshot.OK}, fixtureNow))
 	pressJira(p, "right", "right", "G")
 	v := p.ViewState()
 	if v.Board.Cards() != 500 {

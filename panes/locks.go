@@ -10,16 +10,16 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // LocksView is what the DB locks pane shows.
 type LocksView struct {
 	Source  SourceView
-	State   sources.DBState
+	State   snapshot.DBState
 	HasData bool
 	Focused bool
 	Target  int  // index of the target shown
@@ -64,21 +64,32 @@ type Locks struct {
 	targets  []string
 }
 
+// LocksSettings are what the DB locks pane shows of the [postgres]
+// section.
+type LocksSettings struct {
+	ConfigPath    string // the config file, named while the section is missing
+	Configured    bool   // there is a [postgres] section
+	Targets       []string
+	LockThreshold time.Duration
+	LongQuery     time.Duration
+	Poll          time.Duration
+}
+
 // NewLocks builds the pane for the [postgres] section.
-func NewLocks(cfg *config.Config, th theme.Theme) *Locks {
-	v := SourceView{Number: 3, Title: "DB locks", Section: "postgres", ConfigPath: cfg.Path,
+func NewLocks(p LocksSettings, th theme.Theme) *Locks {
+	v := SourceView{Number: 3, Title: "DB locks", Section: "postgres", ConfigPath: p.ConfigPath,
 		Explain: "who blocks whom in Postgres and for how long"}
 	var targets []string
-	if p := cfg.Postgres; p != nil {
+	if p.Configured {
 		v.Configured = true
 		for _, t := range p.Targets {
-			v.Scope = append(v.Scope, "target "+t.Name)
-			targets = append(targets, t.Name)
+			v.Scope = append(v.Scope, "target "+t)
+			targets = append(targets, t)
 		}
 		v.Scope = append(v.Scope,
-			"waits and holds over "+p.LockThreshold.String()+" flagged",
-			"queries over "+p.LongQuery.String()+" listed as long-running",
-			"read every "+p.Poll.String())
+			"waits and holds over "+gates.FormatDuration(p.LockThreshold)+" flagged",
+			"queries over "+gates.FormatDuration(p.LongQuery)+" listed as long-running",
+			"read every "+gates.FormatDuration(p.Poll))
 	}
 	return &Locks{Data: LocksView{Source: v, Tagged: map[int32]bool{}}, th: th, targets: targets, keys: locksKeys{
 		scrollKeys: newScrollKeys(),
@@ -103,23 +114,26 @@ func (l *Locks) SetFocused(f bool) { l.Data.Focused = f; l.Data.Source.Focused =
 // SetTheme implements Pane.
 func (l *Locks) SetTheme(th theme.Theme) { l.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (l *Locks) SetReach(r []sources.Reach, h sources.Health) {
-	l.Data.Source.Reach, l.Data.Source.Health = r, h
+// LocksContext is what the DB locks pane shows beside its feed, from
+// other sources.
+type LocksContext struct {
+	// Pods maps an application_name or client address to the pod it
+	// belongs to, from the rollout source.
+	Pods map[string]string
 }
 
-// SetHealth updates the health alone, as it ages between readings.
-func (l *Locks) SetHealth(h sources.Health) { l.Data.Source.Health = h }
-
-// SetState stores the newest reading. Tags of backends that are gone are
-// dropped; the action itself makes sure a signal reaches only the session
-// its preview showed.
-func (l *Locks) SetState(s sources.DBState, h sources.Health) {
+// Show is how the DB locks pane learns what to show: the postgres
+// source's feed, and which pod each client is. Tags of backends that are
+// gone are dropped; the action itself makes sure a signal reaches only the
+// session its preview showed.
+func (l *Locks) Show(f snapshot.Feed[snapshot.DBState], c LocksContext) {
+	s := f.Data
 	for i := range s.Targets {
 		s.Targets[i].Index()
 	}
-	l.Data.State, l.Data.HasData = s, true
-	l.Data.Source.Health = h
+	l.Data.State, l.Data.HasData, l.Data.Now = s, f.HasData, f.Now
+	l.Data.Source.Health, l.Data.Source.Reach = f.Health, f.Reach
+	l.Data.Pods = c.Pods
 	if t, ok := l.current(); ok && len(l.Data.Tagged) > 0 {
 		for pid := range l.Data.Tagged {
 			if _, alive := t.Find(pid); !alive {
@@ -129,9 +143,6 @@ func (l *Locks) SetState(s sources.DBState, h sources.Health) {
 	}
 }
 
-// SetPods tells the pane which pod each client is, from the rollout source.
-func (l *Locks) SetPods(pods map[string]string) { l.Data.Pods = pods }
-
 // SetReadOnly hides cancel and terminate; pressing them still reaches the
 // root, which says why nothing happens.
 func (l *Locks) SetReadOnly(ro bool) {
@@ -140,10 +151,10 @@ func (l *Locks) SetReadOnly(ro bool) {
 	l.keys.Terminate.SetEnabled(!ro)
 }
 
-func (l *Locks) current() (sources.TargetLocks, bool) {
+func (l *Locks) current() (snapshot.TargetLocks, bool) {
 	ts := l.Data.State.Targets
 	if len(ts) == 0 {
-		return sources.TargetLocks{}, false
+		return snapshot.TargetLocks{}, false
 	}
 	return ts[min(l.Data.Target, len(ts)-1)], true
 }
@@ -163,14 +174,14 @@ func (l *Locks) TaggedOn(target string) []int32 {
 }
 
 // Selected is the backend under the cursor, if any.
-func (l *Locks) Selected() (sources.Backend, bool) {
+func (l *Locks) Selected() (snapshot.Backend, bool) {
 	t, ok := l.current()
 	if !ok {
-		return sources.Backend{}, false
+		return snapshot.Backend{}, false
 	}
 	rows := locksRows(&t, l.Data)
 	if l.Data.Cursor < 0 || l.Data.Cursor >= len(rows) {
-		return sources.Backend{}, false
+		return snapshot.Backend{}, false
 	}
 	return t.Find(rows[l.Data.Cursor].pid)
 }
@@ -305,8 +316,8 @@ const (
 type locksRow struct {
 	sec   locksSection
 	pid   int32
-	wait  *sources.Wait
-	held  *sources.HeldLock
+	wait  *snapshot.Wait
+	held  *snapshot.HeldLock
 	depth int
 	again bool
 }
@@ -314,7 +325,7 @@ type locksRow struct {
 // locksRows lists the selectable lines in screen order. It is rebuilt for
 // each key and frame: the lists are a few dozen rows even when the server
 // has thousands of idle sessions, which are never rows.
-func locksRows(t *sources.TargetLocks, v LocksView) []locksRow {
+func locksRows(t *snapshot.TargetLocks, v LocksView) []locksRow {
 	var rows []locksRow
 	if v.Tree {
 		for _, r := range t.Tree {
@@ -359,7 +370,7 @@ func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
 	add := func(s string) { body = append(body, s) }
 	add(targetsLine(v, t, th))
 	if t.Err != nil {
-		add(th.Bad.S("✕ down: " + sources.OneLine(t.Err.Error())))
+		add(th.Bad.S("✕ down: " + snapshot.OneLine(t.Err.Error())))
 		if !t.GoodAt.IsZero() {
 			add(th.Warn.S("last read " + runbook.Short(v.Now.Sub(t.GoodAt)) + " ago, shown below; retrying"))
 		}
@@ -400,7 +411,7 @@ func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
 	return Frame(title, v.Focused, body, width, height, th)
 }
 
-func targetsLine(v LocksView, t sources.TargetLocks, th theme.Theme) string {
+func targetsLine(v LocksView, t snapshot.TargetLocks, th theme.Theme) string {
 	var parts []string
 	for i, x := range v.State.Targets {
 		mark := th.OK.S("●")
@@ -423,7 +434,7 @@ func targetsLine(v LocksView, t sources.TargetLocks, th theme.Theme) string {
 	return line
 }
 
-func summaryLine(t *sources.TargetLocks, threshold time.Duration, th theme.Theme) string {
+func summaryLine(t *snapshot.TargetLocks, threshold time.Duration, th theme.Theme) string {
 	idle, idleTx := t.Idle, 0
 	for _, b := range t.Backend {
 		switch {
@@ -459,7 +470,7 @@ func summaryLine(t *sources.TargetLocks, threshold time.Duration, th theme.Theme
 	return line
 }
 
-func sectionTitle(s locksSection, t *sources.TargetLocks, v LocksView) string {
+func sectionTitle(s locksSection, t *snapshot.TargetLocks, v LocksView) string {
 	switch s {
 	case secWaiting:
 		return fmt.Sprintf("waiting (%d), longest first · v: tree", len(t.Waits))
@@ -485,7 +496,7 @@ func durPaint(d, threshold time.Duration, th theme.Theme) theme.Paint {
 
 // who names a backend the way the huddle knows it: its pod when the
 // rollout source knows one, else its application and address.
-func who(b sources.Backend, pods map[string]string) string {
+func who(b snapshot.Backend, pods map[string]string) string {
 	if p := pods[b.Application]; p != "" {
 		return "pod " + p
 	}
@@ -501,7 +512,7 @@ func who(b sources.Backend, pods map[string]string) string {
 	return b.User
 }
 
-func locksLine(t *sources.TargetLocks, r locksRow, v LocksView, roots map[int32]bool, selected bool, w int, th theme.Theme) string {
+func locksLine(t *snapshot.TargetLocks, r locksRow, v LocksView, roots map[int32]bool, selected bool, w int, th theme.Theme) string {
 	b, _ := t.Find(r.pid)
 	threshold := v.State.LockThreshold
 	mark := "  "
@@ -514,7 +525,7 @@ func locksLine(t *sources.TargetLocks, r locksRow, v LocksView, roots map[int32]
 			mark = th.Selected.S("▸") + th.Warn.S("✓")
 		}
 	}
-	q := th.Dim.S(sources.QueryLine(b.Query, w))
+	q := th.Dim.S(snapshot.QueryLine(b.Query, w))
 	pid := fmt.Sprintf("%-7d", r.pid)
 	switch r.sec {
 	case secWaiting:
@@ -556,7 +567,7 @@ func locksLine(t *sources.TargetLocks, r locksRow, v LocksView, roots map[int32]
 	return mark + pid + stateOf(b, t.At, threshold, th) + "  " + who(b, v.Pods) + "  " + q
 }
 
-func waitWhat(w *sources.Wait) string {
+func waitWhat(w *snapshot.Wait) string {
 	mode := strings.TrimSuffix(w.Mode, "Lock")
 	if w.Relation != "" {
 		return mode + " " + w.Relation
@@ -569,7 +580,7 @@ func waitWhat(w *sources.Wait) string {
 
 // stateOf says what a backend is doing, flagging the sessions that hold
 // locks while doing nothing.
-func stateOf(b sources.Backend, now time.Time, threshold time.Duration, th theme.Theme) string {
+func stateOf(b snapshot.Backend, now time.Time, threshold time.Duration, th theme.Theme) string {
 	if b.IdleInTransaction() {
 		return th.Bad.S("idle in tx " + runbook.Short(b.XactAge(now)))
 	}
@@ -580,7 +591,7 @@ func stateOf(b sources.Backend, now time.Time, threshold time.Duration, th theme
 }
 
 // backendDetail is the selected backend in full, query wrapped.
-func backendDetail(t *sources.TargetLocks, pid int32, v LocksView, w int, th theme.Theme) []string {
+func backendDetail(t *snapshot.TargetLocks, pid int32, v LocksView, w int, th theme.Theme) []string {
 	b, ok := t.Find(pid)
 	if !ok {
 		return []string{th.Dim.S(fmt.Sprintf("pid %d is gone", pid))}
@@ -599,7 +610,7 @@ func backendDetail(t *sources.TargetLocks, pid int32, v LocksView, w int, th the
 		lines = append(lines, field("blocks", strconv.Itoa(b.Blocks)+" directly"))
 	}
 	lines = append(lines, th.Dim.S("y copies the query · esc back"))
-	for _, l := range Wrap(sources.Printable(b.Query), w) {
+	for _, l := range Wrap(snapshot.Printable(b.Query), w) {
 		lines = append(lines, th.Text.S(l))
 	}
 	return lines

@@ -11,20 +11,19 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
-
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // locksState is the sandbox migration seen from the pane: the migration
 // (pid 4100) holds ACCESS EXCLUSIVE on appointments; two web sessions wait
 // for it, a worker waits behind one of them, a third session holds a
 // row and sits idle in its transaction.
-func locksState() sources.DBState {
+func locksState() snapshot.DBState {
 	now := fixtureNow
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	prod := sources.TargetLocks{
+	prod := snapshot.TargetLocks{
 		Name: "production", Where: "10.0.0.5:5432/vetspire", Server: "15.18", At: now, GoodAt: now,
-		Backend: []sources.Backend{
+		Backend: []snapshot.Backend{
 			{PID: 4100, User: "app", Application: "acme-migrate", ClientAddr: "10.8.0.12", Database: "vetspire", State: "active",
 				WaitEventType: "Timeout", WaitEvent: "PgSleep", XactStart: ago(42 * time.Second), QueryStart: ago(41 * time.Second),
 				Query: "ALTER TABLE appointments ALTER COLUMN reminder_sent_at TYPE timestamptz USING reminder_sent_at::timestamptz", Blocks: 2},
@@ -43,26 +42,33 @@ func locksState() sources.DBState {
 			{PID: 4300, User: "app", Application: "acme-web-1", Database: "vetspire", State: "idle", Query: "COMMIT"},
 			{PID: 4301, User: "app", Application: "acme-web-2", Database: "vetspire", State: "idle", Query: "COMMIT"},
 		},
-		Waits: []sources.Wait{
+		Waits: []snapshot.Wait{
 			{PID: 4123, BlockedBy: []int32{4100}, LockType: "relation", Mode: "RowExclusiveLock", Relation: "appointments", Since: ago(38 * time.Second), For: 38 * time.Second},
 			{PID: 4124, BlockedBy: []int32{4100}, LockType: "relation", Mode: "AccessShareLock", Relation: "appointments", Since: ago(12 * time.Second), For: 12 * time.Second},
 			{PID: 4130, BlockedBy: []int32{4123}, LockType: "transactionid", Mode: "ShareLock", Since: ago(5 * time.Second), For: 5 * time.Second},
 		},
-		Held: []sources.HeldLock{{PID: 4100, Mode: "AccessExclusiveLock", Relation: "appointments", For: 42 * time.Second, Waiters: 2}},
-		Modes: []sources.ModeCount{{Mode: "AccessExclusiveLock", Granted: 1}, {Mode: "RowExclusiveLock", Granted: 14, Waiting: 1},
+		Held: []snapshot.HeldLock{{PID: 4100, Mode: "AccessExclusiveLock", Relation: "appointments", For: 42 * time.Second, Waiters: 2}},
+		Modes: []snapshot.ModeCount{{Mode: "AccessExclusiveLock", Granted: 1}, {Mode: "RowExclusiveLock", Granted: 14, Waiting: 1},
 			{Mode: "AccessShareLock", Granted: 230, Waiting: 1}},
 		Locks: 247,
-		Tree:  []sources.TreeRow{{PID: 4100}, {PID: 4123, Depth: 1}, {PID: 4130, Depth: 2}, {PID: 4124, Depth: 1}},
+		Tree:  []snapshot.TreeRow{{PID: 4100}, {PID: 4123, Depth: 1}, {PID: 4130, Depth: 2}, {PID: 4124, Depth: 1}},
 	}
-	clone := sources.TargetLocks{Name: "clone", Where: "10.0.0.6:5432/vetspire", Err: errors.New("dial tcp 10.0.0.6:5432: connect: connection refused")}
-	return sources.DBState{Targets: []sources.TargetLocks{prod, clone}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
+	clone := snapshot.TargetLocks{Name: "clone", Where: "10.0.0.6:5432/vetspire", Err: errors.New("dial tcp 10.0.0.6:5432: connect: connection refused")}
+	return snapshot.DBState{Targets: []snapshot.TargetLocks{prod, clone}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
+}
+
+// fixturePods names the pod of one client of the fixture's database.
+var fixturePods = LocksContext{Pods: map[string]string{"10.8.1.7": "api-7d9f-x2x9k"}}
+
+// locksFeed shows s as a good reading.
+func locksFeed(s snapshot.DBState, h snapshot.Health) snapshot.Feed[snapshot.DBState] {
+	return snapshot.Feed[snapshot.DBState]{Data: s, HasData: true, Health: h}
 }
 
 func locksPane(t testing.TB) *Locks {
-	l := NewLocks(fixtureCfg(t), dark)
-	l.SetState(locksState(), sources.Health{Source: "postgres", State: sources.OK})
+	l := NewLocks(fixtureLocks, dark)
+	l.Show(locksFeed(locksState(), snapshot.Health{Source: "postgres", State: snapshot.OK}), fixturePods)
 	l.SetFocused(true)
-	l.SetPods(map[string]string{"10.8.1.7": "api-7d9f-x2x9k"})
 	return l
 }
 
@@ -164,8 +170,8 @@ func TestLocksKeysChooseBackends(t *testing.T) {
 	}
 	// A reading without 4130 drops its tag.
 	s := locksState()
-	s.Targets[0].Backend = slices.DeleteFunc(s.Targets[0].Backend, func(b sources.Backend) bool { return b.PID == 4130 })
-	l.SetState(s, sources.Health{State: sources.OK})
+	s.Targets[0].Backend = slices.DeleteFunc(s.Targets[0].Backend, func(b snapshot.Backend) bool { return b.PID == 4130 })
+	l.Show(locksFeed(s, snapshot.Health{State: snapshot.OK}), fixturePods)
 	if l.Data.Tagged[4130] || !l.Data.Tagged[4100] {
 		t.Errorf("tags after 4130 left: %v", l.Data.Tagged)
 	}
@@ -206,29 +212,29 @@ func TestLocksCopyAndDetail(t *testing.T) {
 
 // bigLocks is a busy server: n backends, a tenth of them waiting in
 // chains, some long-running.
-func bigLocks(n int) sources.DBState {
+func bigLocks(n int) snapshot.DBState {
 	now := fixtureNow
-	t := sources.TargetLocks{Name: "production", Where: "db:5432/app", Server: "15.18", At: now, GoodAt: now}
+	t := snapshot.TargetLocks{Name: "production", Where: "db:5432/app", Server: "15.18", At: now, GoodAt: now}
 	for i := range n {
-		b := sources.Backend{PID: int32(10000 + i), User: "app", Application: fmt.Sprintf("acme-web-%d", i), Database: "app",
+		b := snapshot.Backend{PID: int32(10000 + i), User: "app", Application: fmt.Sprintf("acme-web-%d", i), Database: "app",
 			State: "idle", Query: "COMMIT"}
 		if i%10 == 0 {
 			b.State, b.QueryStart, b.XactStart = "active", now.Add(-time.Duration(i)*time.Second), now.Add(-time.Duration(i)*time.Second)
 			b.Query = "UPDATE appointments SET status = $1 WHERE id = $2"
 			if i > 0 {
 				b.BlockedBy = []int32{10000}
-				t.Waits = append(t.Waits, sources.Wait{PID: b.PID, BlockedBy: b.BlockedBy, Mode: "RowExclusiveLock", Relation: "appointments", For: time.Duration(i) * time.Second})
+				t.Waits = append(t.Waits, snapshot.Wait{PID: b.PID, BlockedBy: b.BlockedBy, Mode: "RowExclusiveLock", Relation: "appointments", For: time.Duration(i) * time.Second})
 			}
 		}
 		t.Backend = append(t.Backend, b)
 	}
-	slices.SortFunc(t.Waits, func(a, b sources.Wait) int { return int(b.For - a.For) })
-	t.Held = []sources.HeldLock{{PID: 10000, Mode: "AccessExclusiveLock", Relation: "appointments", For: time.Minute, Waiters: len(t.Waits)}}
-	t.Tree = []sources.TreeRow{{PID: 10000}}
+	slices.SortFunc(t.Waits, func(a, b snapshot.Wait) int { return int(b.For - a.For) })
+	t.Held = []snapshot.HeldLock{{PID: 10000, Mode: "AccessExclusiveLock", Relation: "appointments", For: time.Minute, Waiters: len(t.Waits)}}
+	t.Tree = []snapshot.TreeRow{{PID: 10000}}
 	for _, w := range t.Waits {
-		t.Tree = append(t.Tree, sources.TreeRow{PID: w.PID, Depth: 1})
+		t.Tree = append(t.Tree, snapshot.TreeRow{PID: w.PID, Depth: 1})
 	}
-	return sources.DBState{Targets: []sources.TargetLocks{t}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
+	return snapshot.DBState{Targets: []snapshot.TargetLocks{t}, LockThreshold: 30 * time.Second, LongQuery: 30 * time.Second}
 }
 
 func TestRenderLocksEverySize(t *testing.T) {
@@ -242,8 +248,8 @@ func TestRenderLocksEverySize(t *testing.T) {
 
 // BenchmarkRenderLocks: 2,000 backends, 200 of them waiting, at 200×60.
 func BenchmarkRenderLocks(b *testing.B) {
-	l := NewLocks(fixtureCfg(b), dark)
-	l.SetState(bigLocks(2000), sources.Health{State: sources.OK})
+	l := NewLocks(fixtureLocks, dark)
+	l.Show(locksFeed(bigLocks(2000), snapshot.Health{State: snapshot.OK}), LocksContext{})
 	l.SetFocused(true)
 	b.ReportAllocs()
 	for b.Loop() {

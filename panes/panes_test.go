@@ -15,7 +15,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 var widths = []int{40, 80, 120, 200}
@@ -142,6 +142,23 @@ func fixtureCfg(t testing.TB) *config.Config {
 	return cfg
 }
 
+// The settings the fixture config gives the source panes.
+var (
+	fixtureRollout = RolloutSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
+		Context: "gke_vetspire-app_us-central1_vetspire-api-prod", Namespaces: []string{"production"},
+		Selector: "app=vetspire", ProgressTimeout: 10 * time.Minute}
+	fixtureLocks = LocksSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true,
+		Targets: []string{"production", "clone"}, LockThreshold: 30 * time.Second, LongQuery: time.Minute, Poll: time.Second}
+	fixtureJira = JiraSettings{ConfigPath: "/etc/flightdeck/vetspire.toml", Configured: true, Board: 12, Project: "VET",
+		Columns: []snapshot.ColumnRules{
+			{Name: "In Progress", NotMergedTo: "master"},
+			{Name: "Staging", MergedTo: "staging", CheckRelease: true},
+			{Name: "QA Hold", MergedTo: "staging", NoBlockers: true},
+			{Name: "Production"},
+		},
+		Moves: []JiraMove{{From: []string{"Staging", "QA Hold"}, To: "Production"}}}
+)
+
 func ptr[T any](v T) *T { return &v }
 
 // fixtureRunbook has one step in every state.
@@ -267,24 +284,22 @@ func TestRenderOutputScrolledBack(t *testing.T) {
 }
 
 func sourcePanes(t testing.TB) map[string]SourceView {
-	cfg := fixtureCfg(t)
-	bare := &config.Config{Path: cfg.Path}
-	okRollout := NewRollout(cfg, dark).Data.Source
-	okRollout.Health = sources.Health{Source: "kubernetes", State: sources.OK}
-	okRollout.Reach = []sources.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
-	downLocks := NewLocks(cfg, dark).Data.Source
-	downLocks.Health = sources.Health{Source: "postgres", State: sources.Down, Reason: "clone: dial tcp 10.0.0.6:5432: connect: connection refused"}
-	downLocks.Reach = []sources.Reach{
+	okRollout := NewRollout(fixtureRollout, dark).Data.Source
+	okRollout.Health = snapshot.Health{Source: "kubernetes", State: snapshot.OK}
+	okRollout.Reach = []snapshot.Reach{{Section: "kubernetes", Target: "https://34.1.2.3", Detail: "Kubernetes v1.36.3, context gke_vetspire-app_us-central1_vetspire-api-prod"}}
+	downLocks := NewLocks(fixtureLocks, dark).Data.Source
+	downLocks.Health = snapshot.Health{Source: "postgres", State: snapshot.Down, Reason: "clone: dial tcp 10.0.0.6:5432: connect: connection refused"}
+	downLocks.Reach = []snapshot.Reach{
 		{Target: "production (10.0.0.5:5432/vetspire)", Detail: "PostgreSQL 15.18"},
 		{Target: "clone (10.0.0.6:5432/vetspire-clone-2026-11-23)", Err: errors.New("dial tcp 10.0.0.6:5432:\nconnect: connection refused")},
 	}
-	staleJira := NewJira(cfg, dark).Data
-	staleJira.Health = sources.Health{Source: "jira", State: sources.Stale, Age: 72 * time.Second}
+	staleJira := NewJira(fixtureJira, dark).Data.Source
+	staleJira.Health = snapshot.Health{Source: "jira", State: snapshot.Stale, Age: 72 * time.Second}
 	return map[string]SourceView{
 		"rollout_ok":          okRollout,
 		"locks_down":          downLocks,
 		"jira_stale":          staleJira,
-		"errors_unconfigured": NewErrors(bare, dark).Data,
+		"errors_unconfigured": NewErrors(ErrorsSettings{ConfigPath: "/etc/flightdeck/vetspire.toml"}, dark).Data.Source,
 	}
 }
 
@@ -335,23 +350,23 @@ func TestNoColorHasNoColours(t *testing.T) {
 }
 
 func rolloutFixture(t testing.TB) RolloutView {
-	v := NewRollout(fixtureCfg(t), dark).Data
-	v.Source.Health = sources.Health{Source: "kubernetes", State: sources.OK}
+	v := NewRollout(fixtureRollout, dark).Data
+	v.Source.Health = snapshot.Health{Source: "kubernetes", State: snapshot.OK}
 	v.HasData = true
 	v.Now = fixtureNow
 	v.Focused = true
-	v.LKG = map[string]sources.LastKnownGood{
+	v.LKG = map[string]snapshot.LastKnownGood{
 		"production/api":    {Namespace: "production", Name: "api", Image: "registry.local/acme/app:release-4f2a9c1", Revision: 2},
 		"production/worker": {Namespace: "production", Name: "worker", Image: "registry.local/acme/app:release-4f2a9c1", Revision: 2},
 	}
 	ago := func(d time.Duration) time.Time { return fixtureNow.Add(-d) }
-	v.State = sources.RolloutState{
-		Deployments: []sources.DeploymentState{
+	v.State = snapshot.Rollout{
+		Deployments: []snapshot.Deployment{
 			{
 				Namespace: "production", Name: "api", Image: "registry.local/acme/app:release-bad1", PrevImage: "registry.local/acme/app:release-4f2a9c1",
-				Desired: 6, Updated: 1, Ready: 6, Available: 6, Revision: 3, Phase: sources.Stalled,
+				Desired: 6, Updated: 1, Ready: 6, Available: 6, Revision: 3, Phase: snapshot.Stalled,
 				Why: "ProgressDeadlineExceeded: ReplicaSet \"api-7d9f\" has timed out progressing.", OldPods: 6,
-				Pods: []sources.PodState{
+				Pods: []snapshot.Pod{
 					{Name: "api-7d9f-x2x9k", Ready: 0, Total: 1, Status: "CrashLoopBackOff", Reason: "back-off 40s restarting failed container", Restarts: 4, Created: ago(3 * time.Minute), Node: "kwok-node-1", Revision: 3, Problem: true},
 					{Name: "api-5c6b-aaaaa", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-0", Revision: 2},
 					{Name: "api-5c6b-bbbbb", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Node: "kwok-node-1", Revision: 2},
@@ -361,11 +376,11 @@ func rolloutFixture(t testing.TB) RolloutView {
 			},
 			{
 				Namespace: "production", Name: "worker", Image: "registry.local/acme/app:release-4f2a9c1",
-				Desired: 6, Updated: 6, Ready: 6, Available: 6, Revision: 2, Phase: sources.Complete,
-				Pods: []sources.PodState{{Name: "worker-6d8c-aaaaa", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Revision: 2}},
+				Desired: 6, Updated: 6, Ready: 6, Available: 6, Revision: 2, Phase: snapshot.Complete,
+				Pods: []snapshot.Pod{{Name: "worker-6d8c-aaaaa", Ready: 1, Total: 1, Status: "Running", Created: ago(2 * time.Hour), Revision: 2}},
 			},
 		},
-		Events: []sources.WarningEvent{{At: ago(40 * time.Second), Object: "Pod/api-7d9f-x2x9k", Reason: "BackOff", Message: "Back-off restarting failed container app"}},
+		Events: []snapshot.WarningEvent{{At: ago(40 * time.Second), Object: "Pod/api-7d9f-x2x9k", Reason: "BackOff", Message: "Back-off restarting failed container app"}},
 	}
 	return v
 }

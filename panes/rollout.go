@@ -8,23 +8,23 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // RolloutView is what the rollout pane shows.
 type RolloutView struct {
 	Source  SourceView // connection, scope, health
-	State   sources.RolloutState
+	State   snapshot.Rollout
 	HasData bool
 	Now     time.Time
 	Focused bool
 	Offset  int // first row shown, when scrolled
 	Cursor  int // the selected deployment
 	// LKG is each deployment's rollback target, by namespace/name.
-	LKG map[string]sources.LastKnownGood
+	LKG map[string]snapshot.LastKnownGood
 }
 
 type rolloutKeys struct {
@@ -61,11 +61,23 @@ type Rollout struct {
 	readOnly bool
 }
 
+// RolloutSettings are what the rollout pane shows of the [kubernetes]
+// section.
+type RolloutSettings struct {
+	ConfigPath      string // the config file, named while the section is missing
+	Configured      bool   // there is a [kubernetes] section
+	Context         string // empty for the kubeconfig's current context
+	Namespaces      []string
+	Deployments     []string
+	Selector        string
+	ProgressTimeout time.Duration
+}
+
 // NewRollout builds the pane for the [kubernetes] section.
-func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
-	v := SourceView{Number: 2, Title: "Rollout", Section: "kubernetes", ConfigPath: cfg.Path,
+func NewRollout(k RolloutSettings, th theme.Theme) *Rollout {
+	v := SourceView{Number: 2, Title: "Rollout", Section: "kubernetes", ConfigPath: k.ConfigPath,
 		Explain: "Deployments, ReplicaSets and pods, and what image runs where"}
-	if k := cfg.Kubernetes; k != nil {
+	if k.Configured {
 		v.Configured = true
 		ctx := k.Context
 		if ctx == "" {
@@ -78,7 +90,7 @@ func NewRollout(cfg *config.Config, th theme.Theme) *Rollout {
 		if k.Selector != "" {
 			v.Scope = append(v.Scope, "selector "+k.Selector)
 		}
-		v.Scope = append(v.Scope, "stalled after "+k.ProgressTimeout.String()+" without progress")
+		v.Scope = append(v.Scope, "stalled after "+gates.FormatDuration(k.ProgressTimeout)+" without progress")
 	}
 	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{
 		scrollKeys: newScrollKeys(),
@@ -98,18 +110,19 @@ func (r *Rollout) SetFocused(f bool) { r.Data.Focused = f; r.Data.Source.Focused
 // SetTheme implements Pane.
 func (r *Rollout) SetTheme(th theme.Theme) { r.th = th }
 
-// SetReach implements the root's source-pane contract.
-func (r *Rollout) SetReach(reach []sources.Reach, h sources.Health) {
-	r.Data.Source.Reach, r.Data.Source.Health = reach, h
+// RolloutContext is what the rollout pane shows beside its feed: what the
+// cockpit knows of the deployments rather than reads from the cluster.
+type RolloutContext struct {
+	// LKG is each deployment's rollback target, by namespace/name.
+	LKG map[string]snapshot.LastKnownGood
 }
 
-// SetHealth updates the health alone, as it ages between readings.
-func (r *Rollout) SetHealth(h sources.Health) { r.Data.Source.Health = h }
-
-// SetState stores the newest rollout snapshot.
-func (r *Rollout) SetState(s sources.RolloutState, h sources.Health, now time.Time) {
-	r.Data.State, r.Data.HasData, r.Data.Now = s, true, now
-	r.Data.Source.Health = h
+// Show is how the rollout pane learns what to show: the rollout source's
+// feed, and the rollback targets.
+func (r *Rollout) Show(f snapshot.Feed[snapshot.Rollout], c RolloutContext) {
+	r.Data.State, r.Data.HasData, r.Data.Now = f.Data, f.HasData, f.Now
+	r.Data.Source.Health, r.Data.Source.Reach = f.Health, f.Reach
+	r.Data.LKG = c.LKG
 }
 
 // Update implements Pane.
@@ -198,13 +211,13 @@ func bar(done, total int32, w int) string {
 	return strings.Repeat("█", n) + strings.Repeat("░", w-n)
 }
 
-func phasePaint(p sources.RolloutPhase, th theme.Theme) theme.Paint {
+func phasePaint(p snapshot.RolloutPhase, th theme.Theme) theme.Paint {
 	switch p {
-	case sources.Complete:
+	case snapshot.Complete:
 		return th.OK
-	case sources.Stalled:
+	case snapshot.Stalled:
 		return th.Bad
-	case sources.Paused:
+	case snapshot.Paused:
 		return th.Warn
 	}
 	return th.Info
@@ -229,7 +242,7 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 			body = append(body, s)
 		}
 	}
-	if v.Source.Health.State != sources.OK {
+	if v.Source.Health.State != snapshot.OK {
 		add(Trunc(HealthMark(v.Source.Health, th), inner))
 	}
 	if len(v.State.Deployments) == 0 {
@@ -248,7 +261,7 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 				break
 			}
 			age := runbook.Short(v.Now.Sub(e.At))
-			add(Trunc(th.Warn.S(fmt.Sprintf("%5s %s %s: ", age, e.Object, e.Reason))+th.Dim.S(sources.OneLine(e.Message)), inner))
+			add(Trunc(th.Warn.S(fmt.Sprintf("%5s %s %s: ", age, e.Object, e.Reason))+th.Dim.S(snapshot.OneLine(e.Message)), inner))
 		}
 	}
 	if v.Offset > 0 {
@@ -259,9 +272,9 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	return Frame(title, v.Focused, body, width, height, th)
 }
 
-func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, selected bool, now time.Time, w int, th theme.Theme, add func(string)) {
+func renderDeployment(d snapshot.Deployment, lkg snapshot.LastKnownGood, selected bool, now time.Time, w int, th theme.Theme, add func(string)) {
 	phase := string(d.Phase)
-	if d.Phase == sources.Stalled {
+	if d.Phase == snapshot.Stalled {
 		phase = "STALLED"
 	}
 	counts := fmt.Sprintf("%d/%d updated %d ready", d.Updated, d.Desired, d.Ready)
@@ -283,8 +296,8 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, sele
 	if lkg.Image != "" && lkg.Image != d.Image {
 		add(Trunc(th.Warn.S(fmt.Sprintf("  R rolls back to %s (rev %d, last known good)", Tag(lkg.Image), lkg.Revision)), w))
 	}
-	if d.Why != "" && d.Phase != sources.Complete {
-		add(Trunc("  "+phasePaint(d.Phase, th).S(sources.OneLine(d.Why)), w))
+	if d.Why != "" && d.Phase != snapshot.Complete {
+		add(Trunc("  "+phasePaint(d.Phase, th).S(snapshot.OneLine(d.Why)), w))
 	}
 	if d.OldPods > 0 {
 		add(Trunc(th.Dim.S(fmt.Sprintf("  %d pods of older revisions still running", d.OldPods)), w))
@@ -322,7 +335,7 @@ func renderDeployment(d sources.DeploymentState, lkg sources.LastKnownGood, sele
 	}
 }
 
-func podRow(p sources.PodState, nameW int, now time.Time, w int, th theme.Theme) string {
+func podRow(p snapshot.Pod, nameW int, now time.Time, w int, th theme.Theme) string {
 	paint := th.Text
 	if p.Problem {
 		paint = th.Bad
@@ -337,7 +350,7 @@ func podRow(p sources.PodState, nameW int, now time.Time, w int, th theme.Theme)
 		row += " " + p.Node
 	}
 	if p.Problem && p.Reason != "" && w >= 60 {
-		row += " — " + sources.OneLine(p.Reason)
+		row += " — " + snapshot.OneLine(p.Reason)
 	}
 	return Trunc(paint.S(row), w)
 }

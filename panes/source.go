@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // SourceView is what a pane fed by one external system shows about that
@@ -23,57 +20,20 @@ type SourceView struct {
 	Configured bool
 	Explain    string   // what the pane shows once configured
 	Scope      []string // what the config points it at
-	Reach      []sources.Reach
-	Health     sources.Health
+	Reach      []snapshot.Reach
+	Health     snapshot.Health
 	Focused    bool
 }
 
-// SourcePane is a pane over one system's connection and scope.
-type SourcePane struct {
-	Data SourceView
-	th   theme.Theme
-}
-
-// Title implements Pane.
-func (p *SourcePane) Title() string { return p.Data.Title }
-
-// SetFocused implements Pane.
-func (p *SourcePane) SetFocused(f bool) { p.Data.Focused = f }
-
-// SetTheme implements Pane.
-func (p *SourcePane) SetTheme(th theme.Theme) { p.th = th }
-
-// SetReach stores the latest probe answers and health.
-func (p *SourcePane) SetReach(r []sources.Reach, h sources.Health) {
-	p.Data.Reach, p.Data.Health = r, h
-}
-
-// SetHealth updates the health alone, as it ages between readings.
-func (p *SourcePane) SetHealth(h sources.Health) { p.Data.Health = h }
-
-// Update implements Pane.
-func (p *SourcePane) Update(tea.Msg) (Pane, tea.Cmd) { return p, nil }
-
-// View implements Pane.
-func (p *SourcePane) View(width, height int) string {
-	return RenderSource(p.Data, width, height, p.th)
-}
-
-// ShortHelp implements help.KeyMap.
-func (p *SourcePane) ShortHelp() []key.Binding { return nil }
-
-// FullHelp implements help.KeyMap.
-func (p *SourcePane) FullHelp() [][]key.Binding { return nil }
-
 // HealthMark renders a health state as the status bar and panes show it:
 // "● ok", "◐ stale 12s", "✕ down: reason".
-func HealthMark(h sources.Health, th theme.Theme) string {
+func HealthMark(h snapshot.Health, th theme.Theme) string {
 	switch h.State {
-	case sources.OK:
+	case snapshot.OK:
 		return th.OK.S("● ok")
-	case sources.Stale:
+	case snapshot.Stale:
 		return th.Warn.S("◐ stale " + runbook.Short(h.Age))
-	case sources.Down:
+	case snapshot.Down:
 		if h.Reason == "" {
 			return th.Bad.S("✕ down")
 		}
@@ -99,7 +59,7 @@ func RenderSource(v SourceView, width, height int, th theme.Theme) string {
 	}
 	// The reach lines below carry the details; the headline stays short.
 	headline := v.Health
-	if headline.State == sources.Down && len(v.Reach) > 0 {
+	if headline.State == snapshot.Down && len(v.Reach) > 0 {
 		headline.Reason = ""
 	}
 	body = append(body, Trunc(HealthMark(headline, th), inner))
@@ -111,7 +71,7 @@ func RenderSource(v SourceView, width, height int, th theme.Theme) string {
 		}
 		if r.Err != nil {
 			mark, p = "✕", th.Bad
-			text = r.Target + " · " + sources.OneLine(r.Err.Error())
+			text = r.Target + " · " + snapshot.OneLine(r.Err.Error())
 		}
 		add(p, mark+" "+text)
 	}

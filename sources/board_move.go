@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // MoveStep is one card a move will take, and how.
@@ -65,7 +66,7 @@ func SelectMoves(moves []config.JiraMove, which string) ([]config.JiraMove, erro
 // MoveCards lists the cards the moves would take, in plan order: the keys
 // whose transitions a planner needs. A card named by two moves goes with
 // the first.
-func MoveCards(b Board, moves []config.JiraMove) []string {
+func MoveCards(b snapshot.Board, moves []config.JiraMove) []string {
 	var keys []string
 	seen := map[string]bool{}
 	for _, m := range moves {
@@ -87,7 +88,7 @@ func MoveCards(b Board, moves []config.JiraMove) []string {
 
 // inTarget reports whether card already sits in a status of column to, as
 // when two columns share a status: moving it again would change nothing.
-func inTarget(b Board, c Card, to string) bool {
+func inTarget(b snapshot.Board, c snapshot.Card, to string) bool {
 	col, ok := b.Column(to)
 	return ok && c.StatusID != "" && slices.Contains(col.StatusIDs, c.StatusID)
 }
@@ -102,7 +103,7 @@ func inTarget(b Board, c Card, to string) bool {
 // such a transition is a step with a Problem naming what the workflow does
 // offer, never left out; a card already in the target column is not moved
 // again, so planning after a completed move yields nothing to do.
-func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([]JiraTransition, error)) []MovePlan {
+func PlanMoves(b snapshot.Board, moves []config.JiraMove, transitions func(key string) ([]JiraTransition, error)) []MovePlan {
 	var plans []MovePlan
 	seen := map[string]bool{}
 	for _, m := range moves {
@@ -126,7 +127,7 @@ func PlanMoves(b Board, moves []config.JiraMove, transitions func(key string) ([
 }
 
 // PlanCardMove plans moving the one card key to column to.
-func PlanCardMove(b Board, key, to string, transitions func(key string) ([]JiraTransition, error)) (MoveStep, error) {
+func PlanCardMove(b snapshot.Board, key, to string, transitions func(key string) ([]JiraTransition, error)) (MoveStep, error) {
 	ci, ki, ok := b.Find(key)
 	if !ok {
 		return MoveStep{}, fmt.Errorf("%s is not on the board (any more): refresh and look again", key)
@@ -139,7 +140,7 @@ func PlanCardMove(b Board, key, to string, transitions func(key string) ([]JiraT
 	return planStep(b, c, col.Name, to, transitions), nil
 }
 
-func planStep(b Board, c Card, from, to string, transitions func(string) ([]JiraTransition, error)) MoveStep {
+func planStep(b snapshot.Board, c snapshot.Card, from, to string, transitions func(string) ([]JiraTransition, error)) MoveStep {
 	st := MoveStep{Key: c.Key, Summary: c.Summary, From: from, To: to}
 	target, ok := b.Column(to)
 	if !ok {
@@ -152,7 +153,7 @@ func planStep(b Board, c Card, from, to string, transitions func(string) ([]Jira
 	}
 	ts, err := transitions(c.Key)
 	if err != nil {
-		st.Problem = "cannot read its transitions: " + OneLine(err.Error())
+		st.Problem = "cannot read its transitions: " + snapshot.OneLine(err.Error())
 		return st
 	}
 	// The column's first status is the one Jira's own board moves a card
@@ -176,7 +177,7 @@ func planStep(b Board, c Card, from, to string, transitions func(string) ([]Jira
 	var avail []string
 	for _, t := range ts {
 		where := "on no column"
-		if i := b.columnOf(t.ToID); i >= 0 {
+		if i := columnOf(b, t.ToID); i >= 0 {
 			where = "column " + b.Columns[i].Name
 		}
 		avail = append(avail, fmt.Sprintf("%s → %s (%s, %s)", t.Name, t.ToName, t.ToID, where))
@@ -190,7 +191,7 @@ func planStep(b Board, c Card, from, to string, transitions func(string) ([]Jira
 	return st
 }
 
-// columnOf is the index of the column holding status id, or -1.
-func (b Board) columnOf(id string) int {
-	return slices.IndexFunc(b.Columns, func(c BoardColumn) bool { return slices.Contains(c.StatusIDs, id) })
+// columnOf is the index of b's column holding status id, or -1.
+func columnOf(b snapshot.Board, id string) int {
+	return slices.IndexFunc(b.Columns, func(c snapshot.BoardColumn) bool { return slices.Contains(c.StatusIDs, id) })
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // BoardSource polls Jira and reads git every [jira] poll, and whenever
@@ -14,12 +15,12 @@ import (
 type BoardSource struct {
 	Jira   *config.Jira
 	Git    *config.Git // nil: merge rules are not checked
-	Target ReleaseTarget
+	Target snapshot.ReleaseTarget
 	Client *JiraClient
 	Now    func() time.Time // nil uses time.Now
 
 	refresh Refresher
-	lastGit *GitInfo
+	lastGit *snapshot.GitInfo
 	gitAt   time.Time
 }
 
@@ -34,7 +35,7 @@ func NewBoardSource(cfg *config.Config, day time.Time) *BoardSource {
 		}
 		return t
 	}
-	s.Target = ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
+	s.Target = snapshot.ReleaseTarget{FixVersion: expand(cfg.Jira.FixVersion), Sprint: expand(cfg.Jira.Sprint)}
 	return s
 }
 
@@ -47,18 +48,18 @@ func (s *BoardSource) Name() string { return "jira" }
 func (s *BoardSource) Refresh() { s.refresh.Refresh() }
 
 // Run implements Source.
-func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[Board])) error {
+func (s *BoardSource) Run(ctx context.Context, emit func(Snapshot[snapshot.Board])) error {
 	every := s.Jira.Poll.D()
 	if every <= 0 {
 		every = 60 * time.Second
 	}
-	return Poller[Board]{Every: every, Refresh: &s.refresh, Now: s.Now}.Run(ctx, s.Read, emit)
+	return Poller[snapshot.Board]{Every: every, Refresh: &s.refresh, Now: s.Now}.Run(ctx, s.Read, emit)
 }
 
 // Read reads the board and git once. A Jira failure is the error (the
 // supervisor keeps the last good board); a git failure is carried in the
 // board, which keeps the last good git reading.
-func (s *BoardSource) Read(ctx context.Context) (Board, error) {
+func (s *BoardSource) Read(ctx context.Context) (snapshot.Board, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -68,7 +69,7 @@ func (s *BoardSource) Read(ctx context.Context) (Board, error) {
 		client = NewJiraClient(s.Jira)
 	}
 	var (
-		git    GitInfo
+		git    snapshot.GitInfo
 		gitErr error
 		wg     sync.WaitGroup
 	)
@@ -76,22 +77,22 @@ func (s *BoardSource) Read(ctx context.Context) (Board, error) {
 		wg.Go(func() { git, gitErr = ReadGit(ctx, s.Git, s.Jira.Project) })
 	}
 	bc, err := client.BoardConfig(ctx, s.Jira.Board)
-	var issues []JiraIssue
+	var issues []snapshot.JiraIssue
 	if err == nil {
 		issues, err = client.BoardIssues(ctx, s.Jira.Project, bc)
 	}
 	wg.Wait()
 	if err != nil {
-		return Board{At: now()}, err
+		return snapshot.Board{At: now()}, err
 	}
-	var gi *GitInfo
+	var gi *snapshot.GitInfo
 	if s.Git != nil {
 		if gitErr == nil {
 			s.lastGit, s.gitAt = &git, now()
 		}
 		gi = s.lastGit
 	}
-	b := BuildBoard(s.Jira, s.Target, bc, issues, gi, now())
+	b := snapshot.BuildBoard(BoardRules(s.Jira), s.Target, bc, issues, gi, now())
 	b.GitErr, b.GitAt = gitErr, s.gitAt
 	return b, nil
 }

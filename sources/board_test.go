@@ -13,6 +13,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -20,14 +21,14 @@ func boardSource(t testing.TB, o jirastub.Options) (*jirastub.Server, *sources.B
 	t.Helper()
 	srv, j := jiraStub(t, o, config.JiraCloud)
 	g := seedRepo(t)
-	return srv, &sources.BoardSource{Jira: j, Git: g, Target: sources.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, Client: sources.NewJiraClient(j)}
+	return srv, &sources.BoardSource{Jira: j, Git: g, Target: snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}, Client: sources.NewJiraClient(j)}
 }
 
-var seededFlag = map[string]sources.FlagKind{
-	"ACME-35": sources.FlagMerged,
-	"ACME-22": sources.FlagUnmerged,
-	"ACME-16": sources.FlagBlocker,
-	"ACME-15": sources.FlagRelease,
+var seededFlag = map[string]snapshot.FlagKind{
+	"ACME-35": snapshot.FlagMerged,
+	"ACME-22": snapshot.FlagUnmerged,
+	"ACME-16": snapshot.FlagBlocker,
+	"ACME-15": snapshot.FlagRelease,
 }
 
 // The seed's deliberate mistakes, and nothing else, are flagged.
@@ -134,17 +135,19 @@ func ruleConfig() *config.Jira {
 	}
 }
 
-var ruleBoard = sources.JiraBoardConfig{ID: 1, Name: "B", Columns: []sources.JiraBoardColumn{
+var ruleBoard = snapshot.JiraBoardConfig{ID: 1, Name: "B", Columns: []snapshot.JiraBoardColumn{
 	{Name: "Review", StatusIDs: []string{"1"}}, {Name: "Ready", StatusIDs: []string{"2", "3"}}, {Name: "Done", StatusIDs: []string{"4"}},
 }}
 
 func TestBuildBoardRules(t *testing.T) {
-	git := &sources.GitInfo{Remote: "origin", Branches: []sources.GitBranch{
+	git := &snapshot.GitInfo{Remote: "origin", Branches: []snapshot.GitBranch{
 		{Name: "master", Keys: map[string]bool{"X-1": true, "X-2": true, "X-3": true}},
 		{Name: "staging", Keys: map[string]bool{"X-2": true}},
 	}}
-	sprint := func(name, state string) []sources.JiraSprint { return []sources.JiraSprint{{Name: name, State: state}} }
-	issues := []sources.JiraIssue{
+	sprint := func(name, state string) []snapshot.JiraSprint {
+		return []snapshot.JiraSprint{{Name: name, State: state}}
+	}
+	issues := []snapshot.JiraIssue{
 		{Key: "X-1", StatusID: "1", Status: "In Review"},                                                                           // merged, must not be
 		{Key: "X-9", StatusID: "1", Status: "In Review"},                                                                           // fine
 		{Key: "X-2", StatusID: "3", FixVersions: []string{"R1"}, Sprints: sprint("S1", "active")},                                  // fine
@@ -155,7 +158,7 @@ func TestBuildBoardRules(t *testing.T) {
 		{Key: "X-7", StatusID: "4", Status: "Done", FixVersions: []string{"R0"}, Priority: "Blocker", Labels: []string{"blocker"}}, // no rules
 		{Key: "X-8", StatusID: "2", Sprints: sprint("S1", "active"), Missing: []string{"fixVersions", "labels"}},                   // rules it cannot check
 	}
-	b := sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{FixVersion: "r1"}, ruleBoard, issues, git, time.Time{})
+	b := snapshot.BuildBoard(sources.BoardRules(ruleConfig()), snapshot.ReleaseTarget{FixVersion: "r1"}, ruleBoard, issues, git, time.Time{})
 	got := map[string][]string{}
 	for _, f := range b.Flagged() {
 		for _, fl := range f.Card.Flags {
@@ -193,23 +196,23 @@ func TestBuildBoardRules(t *testing.T) {
 	}
 
 	// A configured sprint is checked by name.
-	b = sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{Sprint: "S2"}, ruleBoard, issues[2:3], git, time.Time{})
+	b = snapshot.BuildBoard(sources.BoardRules(ruleConfig()), snapshot.ReleaseTarget{Sprint: "S2"}, ruleBoard, issues[2:3], git, time.Time{})
 	if fl := b.Flagged(); len(fl) != 1 || fl[0].Card.Flags[0].Text != "sprint S1, want S2" {
 		t.Errorf("flagged %+v", fl)
 	}
 }
 
 func TestBoardGateUnknownWithoutGit(t *testing.T) {
-	issues := []sources.JiraIssue{{Key: "X-1", StatusID: "1"}}
-	b := sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{}, ruleBoard, issues, nil, time.Time{})
+	issues := []snapshot.JiraIssue{{Key: "X-1", StatusID: "1"}}
+	b := snapshot.BuildBoard(sources.BoardRules(ruleConfig()), snapshot.ReleaseTarget{}, ruleBoard, issues, nil, time.Time{})
 	if !b.MergeUnchecked {
 		t.Fatal("merge rules without git data must be marked unchecked")
 	}
 	if f := b.Facts()["jira.columns_clean"]; f.Known || !strings.Contains(f.Detail, "no [git] section") {
 		t.Errorf("jira.columns_clean = %+v, want unknown", f)
 	}
-	git := &sources.GitInfo{Branches: []sources.GitBranch{{Name: "master", Keys: map[string]bool{}}, {Name: "staging", Keys: map[string]bool{}}}}
-	b = sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{}, ruleBoard, issues, git, time.Time{})
+	git := &snapshot.GitInfo{Branches: []snapshot.GitBranch{{Name: "master", Keys: map[string]bool{}}, {Name: "staging", Keys: map[string]bool{}}}}
+	b = snapshot.BuildBoard(sources.BoardRules(ruleConfig()), snapshot.ReleaseTarget{}, ruleBoard, issues, git, time.Time{})
 	b.GitErr = errors.New("not a git repository")
 	if f := b.Facts()["jira.columns_clean"]; f.Known || !strings.Contains(f.Detail, "not a git repository") {
 		t.Errorf("jira.columns_clean with stale git = %+v, want unknown", f)
@@ -253,9 +256,9 @@ func TestPlanMovesAgainstTheStandIn(t *testing.T) {
 }
 
 func TestPlanMovesListsProblems(t *testing.T) {
-	git := &sources.GitInfo{Branches: []sources.GitBranch{{Name: "master", Keys: map[string]bool{}}, {Name: "staging", Keys: map[string]bool{"X-2": true, "X-3": true}}}}
-	issues := []sources.JiraIssue{{Key: "X-2", StatusID: "2", Status: "Ready"}, {Key: "X-3", StatusID: "3", Status: "Ready 2"}, {Key: "X-5", StatusID: "2"}}
-	b := sources.BuildBoard(ruleConfig(), sources.ReleaseTarget{}, ruleBoard, issues, git, time.Time{})
+	git := &snapshot.GitInfo{Branches: []snapshot.GitBranch{{Name: "master", Keys: map[string]bool{}}, {Name: "staging", Keys: map[string]bool{"X-2": true, "X-3": true}}}}
+	issues := []snapshot.JiraIssue{{Key: "X-2", StatusID: "2", Status: "Ready"}, {Key: "X-3", StatusID: "3", Status: "Ready 2"}, {Key: "X-5", StatusID: "2"}}
+	b := snapshot.BuildBoard(sources.BoardRules(ruleConfig()), snapshot.ReleaseTarget{}, ruleBoard, issues, git, time.Time{})
 	trans := map[string][]sources.JiraTransition{
 		"X-2": {{ID: "7", Name: "Ship", ToID: "4", ToName: "Done"}},
 		"X-3": {{ID: "8", Name: "Back", ToID: "1", ToName: "Review"}},
@@ -305,11 +308,11 @@ func TestSelectMoves(t *testing.T) {
 
 type boardUpdates struct {
 	mu  sync.Mutex
-	got []sources.Update
+	got []snapshot.Update
 	ch  chan struct{}
 }
 
-func (u *boardUpdates) emit(x sources.Update) {
+func (u *boardUpdates) emit(x snapshot.Update) {
 	u.mu.Lock()
 	u.got = append(u.got, x)
 	u.mu.Unlock()
@@ -319,7 +322,7 @@ func (u *boardUpdates) emit(x sources.Update) {
 	}
 }
 
-func (u *boardUpdates) next(t *testing.T, n int) sources.Update {
+func (u *boardUpdates) next(t *testing.T, n int) snapshot.Update {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -349,23 +352,23 @@ func TestBoardSourceRefreshAndFailures(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sources.Supervise(ctx, sources.Source[sources.Board](src), sources.DefaultBackoff, u.emit)
+		sources.Supervise(ctx, sources.Source[snapshot.Board](src), sources.DefaultBackoff, u.emit)
 	}()
 	defer func() { cancel(); <-done }()
 
 	first := u.next(t, 1)
-	if first.Err != nil || first.Data.(sources.Board).Cards() != 40 {
+	if first.Err != nil || first.Data.(snapshot.Board).Cards() != 40 {
 		t.Fatalf("first update: %+v", first.Err)
 	}
 	srv.SetFailure(http.StatusUnauthorized, 1)
 	src.Refresh()
 	down := u.next(t, 2)
-	if down.Err == nil || !strings.Contains(down.Err.Error(), "401") || down.Data.(sources.Board).Cards() != 40 {
-		t.Fatalf("after a 401: err %v, %d cards kept", down.Err, down.Data.(sources.Board).Cards())
+	if down.Err == nil || !strings.Contains(down.Err.Error(), "401") || down.Data.(snapshot.Board).Cards() != 40 {
+		t.Fatalf("after a 401: err %v, %d cards kept", down.Err, down.Data.(snapshot.Board).Cards())
 	}
 	srv.SetFailure(http.StatusInternalServerError, 1)
 	src.Refresh()
-	if x := u.next(t, 3); x.Err == nil || !strings.Contains(x.Err.Error(), "500") || x.Data.(sources.Board).Cards() != 40 {
+	if x := u.next(t, 3); x.Err == nil || !strings.Contains(x.Err.Error(), "500") || x.Data.(snapshot.Board).Cards() != 40 {
 		t.Fatalf("after a 500: %v", x.Err)
 	}
 
@@ -374,7 +377,7 @@ func TestBoardSourceRefreshAndFailures(t *testing.T) {
 	}
 	src.Refresh()
 	x := u.next(t, 4)
-	b := x.Data.(sources.Board)
+	b := x.Data.(snapshot.Board)
 	if x.Err != nil || b.GitErr == nil || b.Git == nil || len(b.Flagged()) != 4 {
 		t.Fatalf("with git gone: err %v, git err %v, %d flagged", x.Err, b.GitErr, len(b.Flagged()))
 	}

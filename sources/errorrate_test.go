@@ -12,19 +12,20 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/sentrystub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
-func rateSeries(from time.Time, counts ...int) []sources.ErrorPoint {
-	out := make([]sources.ErrorPoint, len(counts))
+func rateSeries(from time.Time, counts ...int) []snapshot.ErrorPoint {
+	out := make([]snapshot.ErrorPoint, len(counts))
 	for i, c := range counts {
-		out[i] = sources.ErrorPoint{At: from.Add(time.Duration(i) * time.Minute), Count: c}
+		out[i] = snapshot.ErrorPoint{At: from.Add(time.Duration(i) * time.Minute), Count: c}
 	}
 	return out
 }
 
-func rateRule(intervals int) sources.ErrorRule {
-	return sources.ErrorRule{Baseline: 10 * time.Minute, Factor: 3, Floor: 10, Intervals: intervals, Interval: time.Minute}
+func rateRule(intervals int) snapshot.ErrorRule {
+	return snapshot.ErrorRule{Baseline: 10 * time.Minute, Factor: 3, Floor: 10, Intervals: intervals, Interval: time.Minute}
 }
 
 func TestBuildErrorRateBaselineAndSpike(t *testing.T) {
@@ -33,7 +34,7 @@ func TestBuildErrorRateBaselineAndSpike(t *testing.T) {
 	// Ten minutes of baseline, the minute the deploy started in (not in
 	// the baseline), a calm minute, then three bad ones.
 	pts := rateSeries(t0, 4, 6, 4, 6, 4, 6, 4, 6, 4, 6, 40, 14, 31, 35, 33)
-	e := sources.BuildErrorRate(sources.ErrorInput{Series: pts, Marks: sources.DeployMarks{Start: start}}, rateRule(3))
+	e := snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts, Marks: snapshot.DeployMarks{Start: start}}, rateRule(3))
 	if e.Baseline.Samples != 10 || e.Baseline.Mean != 5 || e.Baseline.Spread != 1 {
 		t.Fatalf("baseline %+v, want mean 5 ± 1 over 10", e.Baseline)
 	}
@@ -55,7 +56,7 @@ func TestBuildErrorRateBaselineAndSpike(t *testing.T) {
 	}
 
 	// One interval short of the rule is not a spike.
-	e = sources.BuildErrorRate(sources.ErrorInput{Series: pts, Marks: sources.DeployMarks{Start: start}}, rateRule(4))
+	e = snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts, Marks: snapshot.DeployMarks{Start: start}}, rateRule(4))
 	if e.Spike || e.Streak != 3 {
 		t.Errorf("4 intervals: spike %v streak %d", e.Spike, e.Streak)
 	}
@@ -69,13 +70,13 @@ func TestBuildErrorRateFloor(t *testing.T) {
 	// A quiet service: 1 a minute, then 8: eight times the baseline, but
 	// under the floor of 10, so not a spike.
 	pts := rateSeries(t0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8, 8, 8, 8)
-	e := sources.BuildErrorRate(sources.ErrorInput{Series: pts, Marks: sources.DeployMarks{Start: t0.Add(10 * time.Minute)}}, rateRule(2))
+	e := snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts, Marks: snapshot.DeployMarks{Start: t0.Add(10 * time.Minute)}}, rateRule(2))
 	if e.Spike || e.Streak != 0 || e.Threshold != 10 {
 		t.Errorf("spike %v streak %d threshold %v", e.Spike, e.Streak, e.Threshold)
 	}
 	// Over the floor but the streak is broken by the newest interval.
 	pts = rateSeries(t0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 12, 12, 12, 9)
-	e = sources.BuildErrorRate(sources.ErrorInput{Series: pts, Marks: sources.DeployMarks{Start: t0.Add(10 * time.Minute)}}, rateRule(2))
+	e = snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts, Marks: snapshot.DeployMarks{Start: t0.Add(10 * time.Minute)}}, rateRule(2))
 	if e.Spike || e.Streak != 0 {
 		t.Errorf("broken streak: spike %v streak %d", e.Spike, e.Streak)
 	}
@@ -84,7 +85,7 @@ func TestBuildErrorRateFloor(t *testing.T) {
 func TestBuildErrorRateBeforeDeploy(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 9, 50, 0, 0, time.UTC)
 	pts := rateSeries(t0, 5, 5, 5, 5, 5, 5, 5, 5, 30, 30)
-	e := sources.BuildErrorRate(sources.ErrorInput{Series: pts}, rateRule(2))
+	e := snapshot.BuildErrorRate(snapshot.ErrorInput{Series: pts}, rateRule(2))
 	// The baseline is what came before the judged intervals.
 	if e.Baseline.Mean != 5 || e.Baseline.Samples != 8 || !e.Spike {
 		t.Errorf("baseline %+v spike %v", e.Baseline, e.Spike)
@@ -95,7 +96,7 @@ func TestBuildErrorRateBeforeDeploy(t *testing.T) {
 	if f := e.Facts()["sentry.no_new_issues"]; f.Known {
 		t.Errorf("new issues known before the deploy: %+v", f)
 	}
-	if f := (sources.ErrorRate{}).Facts()["sentry.no_spike"]; f.Known {
+	if f := (snapshot.ErrorRate{}).Facts()["sentry.no_spike"]; f.Known {
 		t.Errorf("no_spike known without data: %+v", f)
 	}
 }
@@ -104,12 +105,12 @@ func TestBuildErrorRateIgnoresIssues(t *testing.T) {
 	r := rateRule(2)
 	r.Ignore = []*regexp.Regexp{regexp.MustCompile(`^DBConnection\.`)}
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	issues := []sources.SentryIssue{
+	issues := []snapshot.SentryIssue{
 		{ID: "1", ShortID: "APP-1", Title: "DBConnection.ConnectionError: connection not available", Events: 90},
 		{ID: "2", ShortID: "APP-2", Title: "KeyError: key :clinic_id not found", Events: 12},
 		{ID: "3", ShortID: "APP-3", Title: "Ecto.Query.CastError: value cannot be cast", Events: 30},
 	}
-	e := sources.BuildErrorRate(sources.ErrorInput{Issues: issues, Marks: sources.DeployMarks{Start: start}}, r)
+	e := snapshot.BuildErrorRate(snapshot.ErrorInput{Issues: issues, Marks: snapshot.DeployMarks{Start: start}}, r)
 	if len(e.NewIssues) != 2 || e.NewIssues[0].ShortID != "APP-3" || e.NewIssues[1].ShortID != "APP-2" || e.HiddenNew != 1 {
 		t.Fatalf("new %+v hidden %d", e.NewIssues, e.HiddenNew)
 	}
@@ -117,7 +118,7 @@ func TestBuildErrorRateIgnoresIssues(t *testing.T) {
 	if !f.Known || f.Bool || f.Detail != "2 new: APP-3, APP-2" {
 		t.Errorf("fact %+v", f)
 	}
-	e = sources.BuildErrorRate(sources.ErrorInput{Issues: issues[:1], Marks: sources.DeployMarks{Start: start}}, r)
+	e = snapshot.BuildErrorRate(snapshot.ErrorInput{Issues: issues[:1], Marks: snapshot.DeployMarks{Start: start}}, r)
 	if f := e.Facts()["sentry.no_new_issues"]; !f.Known || !f.Bool || f.Detail != "no new issues (1 ignored)" {
 		t.Errorf("only ignored: %+v", f)
 	}
@@ -201,12 +202,12 @@ func TestSentrySourceFlagsBadRelease(t *testing.T) {
 
 	var (
 		mu    sync.Mutex
-		snaps []sources.Snapshot[sources.ErrorRate]
+		snaps []sources.Snapshot[snapshot.ErrorRate]
 	)
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() {
-		runDone <- src.Run(runCtx, func(s sources.Snapshot[sources.ErrorRate]) {
+		runDone <- src.Run(runCtx, func(s sources.Snapshot[snapshot.ErrorRate]) {
 			mu.Lock()
 			snaps = append(snaps, s)
 			mu.Unlock()
@@ -216,7 +217,7 @@ func TestSentrySourceFlagsBadRelease(t *testing.T) {
 	// Twelve minutes of the good release, then the deploy.
 	time.Sleep(time.Duration(float64(12*time.Minute) / speed))
 	start := clk.Now()
-	src.SetDeploy(sources.DeployMarks{Start: start, Release: "v2"})
+	src.SetDeploy(snapshot.DeployMarks{Start: start, Release: "v2"})
 	bad.Store(true)
 	mu.Lock()
 	before := len(snaps)
@@ -238,7 +239,7 @@ func TestSentrySourceFlagsBadRelease(t *testing.T) {
 	// and the time a poll takes here.
 	firstFull := start.Truncate(time.Minute).Add(time.Minute)
 	deadline := firstFull.Add(2*time.Minute + 15*time.Second + 30*time.Second + 30*time.Second)
-	var spike *sources.Snapshot[sources.ErrorRate]
+	var spike *sources.Snapshot[snapshot.ErrorRate]
 	for spike == nil && clk.Now().Before(deadline.Add(2*time.Minute)) {
 		time.Sleep(10 * time.Millisecond)
 		mu.Lock()
@@ -256,7 +257,7 @@ func TestSentrySourceFlagsBadRelease(t *testing.T) {
 		mu.Lock()
 		for _, s := range snaps[before:] {
 			n := len(s.Data.Series)
-			var tail []sources.ErrorPoint
+			var tail []snapshot.ErrorPoint
 			if n > 4 {
 				tail = s.Data.Series[n-4:]
 			}
@@ -344,7 +345,7 @@ func TestSentrySourceFlagsBadRelease(t *testing.T) {
 	}
 }
 
-func sumCounts(pts []sources.ErrorPoint) int {
+func sumCounts(pts []snapshot.ErrorPoint) int {
 	n := 0
 	for _, p := range pts {
 		n += p.Count

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
-	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // ProbeGit checks that the repository exists and has the configured branches,
 // locally or on the remote. It never fetches: that is an action.
-func ProbeGit(ctx context.Context, g *config.Git) Reach {
-	r := Reach{Target: g.Repo}
+func ProbeGit(ctx context.Context, g *config.Git) snapshot.Reach {
+	r := snapshot.Reach{Target: g.Repo}
 	if _, err := gitOutput(ctx, g.Repo, "rev-parse", "--git-dir"); err != nil {
 		r.Err = err
 		return r
@@ -74,7 +74,7 @@ func gitBytes(ctx context.Context, repo string, args ...string) ([]byte, error) 
 	if err != nil {
 		msg := err.Error()
 		if s := strings.TrimSpace(stderr.String()); s != "" {
-			msg = OneLine(s)
+			msg = snapshot.OneLine(s)
 		}
 		if ctx.Err() != nil {
 			msg = ctx.Err().Error()
@@ -82,91 +82,6 @@ func gitBytes(ctx context.Context, repo string, args ...string) ([]byte, error) 
 		return nil, fmt.Errorf("git %s in %s: %s", strings.Join(args, " "), repo, msg)
 	}
 	return out, nil
-}
-
-// GitBranch is one deploy branch as the clone knows it.
-type GitBranch struct {
-	Name string
-	// Local and Remote are the commit ids of refs/heads/<name> and
-	// refs/remotes/<remote>/<name>; either may be empty.
-	Local, Remote string
-	Head          string // Local, or Remote when there is no local branch
-	Subject       string // of Head
-	At            time.Time
-	// Ahead and Behind compare the local branch with the remote one:
-	// commits only local (unpushed) and only remote (not pulled).
-	Ahead, Behind int
-	Commits       int // commits in the branch's history
-	// Keys are the issue keys named anywhere in the history of the local
-	// or the remote branch: commit subjects and bodies, and the branch names
-	// merge commits carry.
-	Keys map[string]bool
-}
-
-// GitPair compares two neighbouring deploy branches, Upper (e.g. master)
-// and Lower (staging), which code flows from Upper into Lower.
-type GitPair struct {
-	Upper, Lower string
-	Pending      int // commits on Upper not yet on Lower: what the next deploy takes
-	Unmerged     int // commits on Lower not on Upper: hotfixes not merged back up
-}
-
-// GitInfo is one reading of the clone.
-type GitInfo struct {
-	Repo, Remote string
-	Branches     []GitBranch // in config order
-	Pairs        []GitPair
-	Commits      int // distinct commits read
-}
-
-// Branch returns the named branch, or nil.
-func (g *GitInfo) Branch(name string) *GitBranch {
-	if g == nil {
-		return nil
-	}
-	for i := range g.Branches {
-		if g.Branches[i].Name == name {
-			return &g.Branches[i]
-		}
-	}
-	return nil
-}
-
-// Where lists the branches whose history names key, in config order.
-func (g *GitInfo) Where(key string) []string {
-	if g == nil {
-		return nil
-	}
-	var out []string
-	for _, b := range g.Branches {
-		if b.Keys[key] {
-			out = append(out, b.Name)
-		}
-	}
-	return out
-}
-
-// Facts publishes git.branches_in_sync.
-func (g GitInfo) Facts() gates.Facts {
-	var off []string
-	for _, b := range g.Branches {
-		if b.Ahead > 0 {
-			off = append(off, fmt.Sprintf("%s %d unpushed", b.Name, b.Ahead))
-		}
-		if b.Behind > 0 {
-			off = append(off, fmt.Sprintf("%s %d behind %s", b.Name, b.Behind, g.Remote))
-		}
-	}
-	for _, p := range g.Pairs {
-		if p.Unmerged > 0 {
-			off = append(off, fmt.Sprintf("%s has %d commits not merged into %s", p.Lower, p.Unmerged, p.Upper))
-		}
-	}
-	detail := "all branches in sync"
-	if len(off) > 0 {
-		detail = strings.Join(off, ", ")
-	}
-	return gates.Facts{"git.branches_in_sync": {Known: true, Bool: len(off) == 0, Detail: detail}}
 }
 
 // KeyPattern finds one project's issue keys in free text, whatever their
@@ -246,8 +161,8 @@ func isAlnum(c byte) bool {
 // with the remote and with each other, and which of project's issue keys
 // each one's history names. It reads refs and objects only; it never
 // fetches, checks out or writes anything.
-func ReadGit(ctx context.Context, g *config.Git, project string) (GitInfo, error) {
-	info := GitInfo{Repo: g.Repo, Remote: g.Remote}
+func ReadGit(ctx context.Context, g *config.Git, project string) (snapshot.GitInfo, error) {
+	info := snapshot.GitInfo{Repo: g.Repo, Remote: g.Remote}
 	refs, err := gitBytes(ctx, g.Repo, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(committerdate:unix)%00%(subject)",
 		"refs/heads/", "refs/remotes/"+g.Remote+"/")
 	if err != nil {
@@ -269,7 +184,7 @@ func ReadGit(ctx context.Context, g *config.Git, project string) (GitInfo, error
 	var missing []string
 	var tips []string
 	for _, name := range g.Branches {
-		b := GitBranch{Name: name, Keys: map[string]bool{}}
+		b := snapshot.GitBranch{Name: name, Keys: map[string]bool{}}
 		l, hasL := byRef["refs/heads/"+name]
 		r, hasR := byRef["refs/remotes/"+g.Remote+"/"+name]
 		switch {
@@ -344,7 +259,7 @@ func ReadGit(ctx context.Context, g *config.Git, project string) (GitInfo, error
 		}
 	}
 	for i := 0; i+1 < len(info.Branches); i++ {
-		info.Pairs = append(info.Pairs, GitPair{
+		info.Pairs = append(info.Pairs, snapshot.GitPair{
 			Upper: info.Branches[i].Name, Lower: info.Branches[i+1].Name,
 			Pending:  countAndNot(sets[i], sets[i+1]),
 			Unmerged: countAndNot(sets[i+1], sets[i]),
@@ -462,7 +377,7 @@ func GitFetch(ctx context.Context, g *config.Git) (string, error) {
 		if ctx.Err() != nil {
 			return text, fmt.Errorf("git fetch %s in %s: %w", g.Remote, g.Repo, ctx.Err())
 		}
-		msg := OneLine(text)
+		msg := snapshot.OneLine(text)
 		if msg == "" {
 			msg = err.Error()
 		}

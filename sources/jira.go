@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // JiraAuth sets the credentials Jira expects: Basic email:token on Cloud,
@@ -28,13 +29,13 @@ func JiraAuth(req *http.Request, j *config.Jira) {
 
 // ProbeJira fetches the authenticated user, which proves the URL, the
 // credentials and the API flavour in one request.
-func ProbeJira(ctx context.Context, j *config.Jira) Reach {
+func ProbeJira(ctx context.Context, j *config.Jira) snapshot.Reach {
 	api := "/rest/api/3/myself"
 	if j.Flavor == "datacenter" {
 		api = "/rest/api/2/myself"
 	}
 	u := strings.TrimRight(j.URL, "/") + api
-	r := Reach{Target: j.URL}
+	r := snapshot.Reach{Target: j.URL}
 	var me struct {
 		DisplayName string `json:"displayName"`
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -29,7 +30,7 @@ func bigBoardSource(tb testing.TB, flavor string, omitTotal bool) (*jirastub.Ser
 	srv, j := jiraStub(tb, jirastub.Options{Issues: manyIssues(bigBoardIssues), PageSize: bigBoardPage, OmitTotal: omitTotal}, flavor)
 	c := sources.NewJiraClient(j)
 	c.PageSize = bigBoardPage
-	return srv, &sources.BoardSource{Jira: j, Client: c, Target: sources.ReleaseTarget{FixVersion: jirastub.CurrentRelease}}
+	return srv, &sources.BoardSource{Jira: j, Client: c, Target: snapshot.ReleaseTarget{FixVersion: jirastub.CurrentRelease}}
 }
 
 // Reading the board costs its configuration and one request a page, and

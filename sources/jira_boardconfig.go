@@ -6,27 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
-// JiraBoardColumn is one column of a board and the statuses mapped to it.
-type JiraBoardColumn struct {
-	Name      string
-	StatusIDs []string
-}
-
-// JiraBoardConfig is the part of a board's configuration the cockpit reads.
-type JiraBoardConfig struct {
-	ID      int
-	Name    string
-	Columns []JiraBoardColumn
-}
-
 // BoardConfig reads a board's columns and the statuses in each.
-func (c *JiraClient) BoardConfig(ctx context.Context, board int) (JiraBoardConfig, error) {
+func (c *JiraClient) BoardConfig(ctx context.Context, board int) (snapshot.JiraBoardConfig, error) {
 	data, err := c.do(ctx, jiraRequest{method: http.MethodGet, path: fmt.Sprintf("/rest/agile/1.0/board/%d/configuration", board),
 		hint: fmt.Sprintf("board %d does not exist or this account cannot see it: check [jira] board (the number in the board's URL)", board)})
 	if err != nil {
-		return JiraBoardConfig{}, err
+		return snapshot.JiraBoardConfig{}, err
 	}
 	bc, err := DecodeJiraBoardConfig(data)
 	if err != nil {
@@ -36,7 +25,7 @@ func (c *JiraClient) BoardConfig(ctx context.Context, board int) (JiraBoardConfi
 }
 
 // DecodeJiraBoardConfig decodes GET /rest/agile/1.0/board/{id}/configuration.
-func DecodeJiraBoardConfig(data []byte) (JiraBoardConfig, error) {
+func DecodeJiraBoardConfig(data []byte) (snapshot.JiraBoardConfig, error) {
 	var raw struct {
 		ID           int    `json:"id"`
 		Name         string `json:"name"`
@@ -50,14 +39,14 @@ func DecodeJiraBoardConfig(data []byte) (JiraBoardConfig, error) {
 		} `json:"columnConfig"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return JiraBoardConfig{}, fmt.Errorf("unexpected answer (not a board configuration): %w", err)
+		return snapshot.JiraBoardConfig{}, fmt.Errorf("unexpected answer (not a board configuration): %w", err)
 	}
 	if raw.ColumnConfig == nil {
-		return JiraBoardConfig{}, errors.New("unexpected answer: the board configuration has no columnConfig")
+		return snapshot.JiraBoardConfig{}, errors.New("unexpected answer: the board configuration has no columnConfig")
 	}
-	bc := JiraBoardConfig{ID: raw.ID, Name: raw.Name}
+	bc := snapshot.JiraBoardConfig{ID: raw.ID, Name: raw.Name}
 	for _, col := range raw.ColumnConfig.Columns {
-		jc := JiraBoardColumn{Name: col.Name}
+		jc := snapshot.JiraBoardColumn{Name: col.Name}
 		for _, s := range col.Statuses {
 			if s.ID != "" {
 				jc.StatusIDs = append(jc.StatusIDs, s.ID)

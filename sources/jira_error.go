@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // JiraError is a failed Jira request, worded for the person at the
@@ -80,7 +82,7 @@ func JiraErrorMessages(body []byte) []string {
 	}
 	var out []string
 	for _, m := range e.ErrorMessages {
-		if m = OneLine(strings.TrimSpace(m)); m != "" {
+		if m = snapshot.OneLine(strings.TrimSpace(m)); m != "" {
 			out = append(out, m)
 		}
 	}
@@ -90,7 +92,7 @@ func JiraErrorMessages(body []byte) []string {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if m := OneLine(strings.TrimSpace(e.Errors[k])); m != "" {
+		if m := snapshot.OneLine(strings.TrimSpace(e.Errors[k])); m != "" {
 			out = append(out, k+": "+m)
 		}
 	}

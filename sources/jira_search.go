@@ -11,32 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
-
-// JiraSprint is a sprint an issue belongs to.
-type JiraSprint struct {
-	ID    int
-	Name  string
-	State string // active, closed, future (lower case)
-}
-
-// JiraIssue is one issue with the fields the board shows.
-type JiraIssue struct {
-	Key         string
-	Summary     string
-	StatusID    string
-	Status      string
-	FixVersions []string
-	Sprints     []JiraSprint
-	Labels      []string
-	Priority    string
-	Assignee    string
-	// Missing names the fields asked for that Jira's answer left out, in
-	// the cockpit's words (status, fixVersions, sprint, ...); a rule that
-	// needs one of them cannot be checked. "sprint" is also missing when
-	// the site has no sprint field to ask for.
-	Missing []string
-}
 
 // The fields every search asks for, under their fixed ids; the sprint and
 // fix version fields are added under the site's own ids. Cloud's enhanced
@@ -56,7 +33,7 @@ const searchHint = "check [jira] project and that the account can browse it"
 
 // Search returns every issue matching jql, following the flavour's paging to
 // the end.
-func (c *JiraClient) Search(ctx context.Context, jql string) ([]JiraIssue, error) {
+func (c *JiraClient) Search(ctx context.Context, jql string) ([]snapshot.JiraIssue, error) {
 	f, err := c.Fields(ctx)
 	if err != nil {
 		return nil, err
@@ -77,8 +54,8 @@ func (c *JiraClient) pageSize() string {
 // searchByToken pages Cloud's enhanced search. The last page is told by
 // isLast or by its token, which the document calls absent on the last page
 // in one place and null on it in another: both read as no token.
-func (c *JiraClient) searchByToken(ctx context.Context, jql string, f JiraFields) ([]JiraIssue, error) {
-	var out []JiraIssue
+func (c *JiraClient) searchByToken(ctx context.Context, jql string, f JiraFields) ([]snapshot.JiraIssue, error) {
+	var out []snapshot.JiraIssue
 	token := ""
 	seen := map[string]bool{}
 	for page := 1; ; page++ {
@@ -113,8 +90,8 @@ func (c *JiraClient) searchByToken(ctx context.Context, jql string, f JiraFields
 // reports, or an empty page, is the last. A server may also answer with
 // fewer issues than asked for, so a short page is never taken for the end
 // without the server's own maxResults to compare with.
-func (c *JiraClient) searchByOffset(ctx context.Context, jql string, f JiraFields) ([]JiraIssue, error) {
-	var out []JiraIssue
+func (c *JiraClient) searchByOffset(ctx context.Context, jql string, f JiraFields) ([]snapshot.JiraIssue, error) {
+	var out []snapshot.JiraIssue
 	seen := map[string]bool{}
 	for startAt := 0; ; {
 		q := url.Values{"jql": {jql}, "fields": {strings.Join(f.list(), ",")}, "maxResults": {c.pageSize()}, "startAt": {strconv.Itoa(startAt)}}
@@ -154,13 +131,13 @@ func (c *JiraClient) searchByOffset(ctx context.Context, jql string, f JiraField
 
 // BoardIssues returns the project's issues in the board's statuses, in rank
 // order, as the board shows them.
-func (c *JiraClient) BoardIssues(ctx context.Context, project string, bc JiraBoardConfig) ([]JiraIssue, error) {
+func (c *JiraClient) BoardIssues(ctx context.Context, project string, bc snapshot.JiraBoardConfig) ([]snapshot.JiraIssue, error) {
 	return c.Search(ctx, BoardJQL(project, bc))
 }
 
 // BoardJQL selects the project's issues in any status the board has a
 // column for. Status ids, not names, so a renamed status keeps working.
-func BoardJQL(project string, bc JiraBoardConfig) string {
+func BoardJQL(project string, bc snapshot.JiraBoardConfig) string {
 	var ids []string
 	for _, col := range bc.Columns {
 		for _, id := range col.StatusIDs {
@@ -180,7 +157,7 @@ func jqlQuote(s string) string {
 
 // JiraSearchPage is one page of either search flavour.
 type JiraSearchPage struct {
-	Issues        []JiraIssue
+	Issues        []snapshot.JiraIssue
 	NextPageToken string // enhanced search; "" when absent or null
 	IsLast        bool   // enhanced search
 	StartAt       int    // offset search
@@ -210,7 +187,7 @@ func DecodeJiraSearchPage(data []byte, f JiraFields) (JiraSearchPage, error) {
 	if raw.NextPageToken != nil {
 		p.NextPageToken = *raw.NextPageToken
 	}
-	p.Issues = make([]JiraIssue, 0, len(raw.Issues))
+	p.Issues = make([]snapshot.JiraIssue, 0, len(raw.Issues))
 	for _, ri := range raw.Issues {
 		if ri.Key == "" {
 			return p, errors.New("unexpected answer: an issue without a key")
@@ -224,8 +201,8 @@ func DecodeJiraSearchPage(data []byte, f JiraFields) (JiraSearchPage, error) {
 	return p, nil
 }
 
-func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (JiraIssue, error) {
-	is := JiraIssue{Key: key}
+func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (snapshot.JiraIssue, error) {
+	is := snapshot.JiraIssue{Key: key}
 	field := func(id, name string, into any) error {
 		raw, ok := fm[id]
 		if !ok {
@@ -289,7 +266,7 @@ func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (
 // [id=3,rapidViewId=1,state=ACTIVE,name=Sprint 3,...]". Anything else, as a
 // site whose field id means something else would send, reads as no sprint
 // rather than failing the board.
-func DecodeJiraSprints(raw json.RawMessage) []JiraSprint {
+func DecodeJiraSprints(raw json.RawMessage) []snapshot.JiraSprint {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
@@ -299,10 +276,10 @@ func DecodeJiraSprints(raw json.RawMessage) []JiraSprint {
 		State string `json:"state"`
 	}
 	if json.Unmarshal(raw, &objs) == nil {
-		out := make([]JiraSprint, 0, len(objs))
+		out := make([]snapshot.JiraSprint, 0, len(objs))
 		for _, o := range objs {
 			if o.Name != "" {
-				out = append(out, JiraSprint{ID: o.ID, Name: o.Name, State: strings.ToLower(o.State)})
+				out = append(out, snapshot.JiraSprint{ID: o.ID, Name: o.Name, State: strings.ToLower(o.State)})
 			}
 		}
 		return out
@@ -311,7 +288,7 @@ func DecodeJiraSprints(raw json.RawMessage) []JiraSprint {
 	if json.Unmarshal(raw, &strs) != nil {
 		return nil
 	}
-	var out []JiraSprint
+	var out []snapshot.JiraSprint
 	for _, s := range strs {
 		if sp, ok := parseLegacySprint(s); ok {
 			out = append(out, sp)
@@ -323,13 +300,13 @@ func DecodeJiraSprints(raw json.RawMessage) []JiraSprint {
 // parseLegacySprint reads "…[id=3,rapidViewId=1,state=ACTIVE,name=Sprint
 // 3,startDate=…]". A name may contain commas, so it runs up to the next
 // ",key=" of a known key.
-func parseLegacySprint(s string) (JiraSprint, bool) {
+func parseLegacySprint(s string) (snapshot.JiraSprint, bool) {
 	open := strings.IndexByte(s, '[')
 	if open < 0 || !strings.HasSuffix(s, "]") {
-		return JiraSprint{}, false
+		return snapshot.JiraSprint{}, false
 	}
 	body := s[open+1 : len(s)-1]
-	var sp JiraSprint
+	var sp snapshot.JiraSprint
 	known := []string{"id", "rapidViewId", "state", "name", "goal", "startDate", "endDate", "completeDate", "activatedDate", "sequence", "synced", "autoStartStop", "incompleteIssuesDestinationId"}
 	rest := body
 	for rest != "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/jirastub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -321,7 +322,7 @@ func TestJiraFieldListRefused(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	j := jiraSection(ts.URL, config.JiraCloud)
-	src := &sources.BoardSource{Jira: j, Client: sources.NewJiraClient(j), Target: sources.ReleaseTarget{Sprint: jirastub.CurrentSprint(jiraProject)}}
+	src := &sources.BoardSource{Jira: j, Client: sources.NewJiraClient(j), Target: snapshot.ReleaseTarget{Sprint: jirastub.CurrentSprint(jiraProject)}}
 	b, err := src.Read(jiraCtx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +332,7 @@ func TestJiraFieldListRefused(t *testing.T) {
 	}
 	for _, f := range b.Flagged() {
 		for _, fl := range f.Card.Flags {
-			if fl.Kind == sources.FlagSprint {
+			if fl.Kind == snapshot.FlagSprint {
 				t.Errorf("%s flagged %q without sprint data", f.Card.Key, fl.Text)
 			}
 		}

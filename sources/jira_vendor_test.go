@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -126,7 +127,7 @@ func vendorBoardRoutes(fields string) func(r *http.Request) (vendorRoute, bool) 
 	}
 }
 
-func vendorBoard(t *testing.T, c *sources.JiraClient, j *config.Jira) sources.Board {
+func vendorBoard(t *testing.T, c *sources.JiraClient, j *config.Jira) snapshot.Board {
 	t.Helper()
 	bc, err := c.BoardConfig(jiraCtx(t), j.Board)
 	if err != nil {
@@ -136,7 +137,7 @@ func vendorBoard(t *testing.T, c *sources.JiraClient, j *config.Jira) sources.Bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sources.BuildBoard(j, sources.ReleaseTarget{}, bc, issues, nil, time.Time{})
+	return snapshot.BuildBoard(sources.BoardRules(j), snapshot.ReleaseTarget{}, bc, issues, nil, time.Time{})
 }
 
 // Jira Software Cloud REST API, Get configuration: a column lists statuses
@@ -147,7 +148,7 @@ func TestVendorBoardConfigurationListsStatusIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sources.JiraBoardColumn{
+	want := []snapshot.JiraBoardColumn{
 		{Name: "To Do", StatusIDs: []string{"1", "4"}},
 		{Name: "In progress", StatusIDs: []string{"3"}},
 		{Name: "Done", StatusIDs: []string{"5"}},
@@ -257,7 +258,7 @@ func TestVendorSearchCloudPaging(t *testing.T) {
 	}
 }
 
-func issueKeys(issues []sources.JiraIssue) []string {
+func issueKeys(issues []snapshot.JiraIssue) []string {
 	var out []string
 	for _, is := range issues {
 		out = append(out, is.Key)
@@ -330,7 +331,7 @@ func TestVendorSprintFieldIsDiscovered(t *testing.T) {
 	if !slices.Contains(fields, "customfield_10007") || slices.Contains(fields, "customfield_10020") || !slices.Contains(fields, "fixVersions") {
 		t.Errorf("asked for fields %v, want the discovered sprint field customfield_10007", fields)
 	}
-	want := []sources.JiraSprint{{ID: 1, Name: "Sprint 1", State: "closed"}, {ID: 2, Name: "Sprint 2", State: "future"}}
+	want := []snapshot.JiraSprint{{ID: 1, Name: "Sprint 1", State: "closed"}, {ID: 2, Name: "Sprint 2", State: "future"}}
 	if len(got) == 0 || !slices.Equal(got[0].Sprints, want) {
 		t.Errorf("ED-2 sprints %+v, want %+v", got[0].Sprints, want)
 	}
@@ -378,9 +379,9 @@ func TestVendorSiteWithoutSprintField(t *testing.T) {
 		t.Errorf("asked for %s on a site without a sprint field", fields)
 	}
 	j.Columns[0].CheckRelease = true
-	b := sources.BuildBoard(j, sources.ReleaseTarget{Sprint: "Sprint 2"}, bc, issues, nil, time.Time{})
+	b := snapshot.BuildBoard(sources.BoardRules(j), snapshot.ReleaseTarget{Sprint: "Sprint 2"}, bc, issues, nil, time.Time{})
 	fl := b.Flagged()
-	if len(fl) != 1 || fl[0].Card.Key != "ED-2" || fl[0].Card.Flags[0].Kind != sources.FlagMissing ||
+	if len(fl) != 1 || fl[0].Card.Key != "ED-2" || fl[0].Card.Flags[0].Kind != snapshot.FlagMissing ||
 		!strings.Contains(fl[0].Card.Flags[0].Text, "sprint not checked") {
 		t.Errorf("flagged %+v", fl)
 	}

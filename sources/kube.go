@@ -25,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // KubeRESTConfig builds a client configuration the way kubectl does: the
@@ -76,12 +77,12 @@ func ExplainKubeErr(rc *rest.Config, err error) error {
 }
 
 // ProbeKubernetes asks the API server for its version.
-func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
+func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) snapshot.Reach {
 	rc, host, err := KubeRESTConfig(k)
 	if err != nil {
-		return Reach{Target: "kubeconfig", Err: err}
+		return snapshot.Reach{Target: "kubeconfig", Err: err}
 	}
-	r := Reach{Target: host}
+	r := snapshot.Reach{Target: host}
 	dc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		r.Err = err
@@ -109,7 +110,7 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) Reach {
 // checkKubeAccess proves what the deploy needs beyond an answer: the
 // watched namespaces exist, and the user may do everything the cockpit
 // does in them. These are the questions the cockpit also asks at start.
-func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, r Reach) Reach {
+func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, r snapshot.Reach) snapshot.Reach {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		r.Err = err
@@ -187,7 +188,7 @@ type nsInformers struct {
 }
 
 // Run implements Source.
-func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error {
+func (k *Kube) Run(ctx context.Context, emit func(Snapshot[snapshot.Rollout])) error {
 	rc, _, err := KubeRESTConfig(k.Config)
 	if err != nil {
 		return err
@@ -306,7 +307,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[RolloutState])) error
 		}
 		seq++
 		t := now()
-		snap := Snapshot[RolloutState]{Seq: seq, At: t, Data: dips.Observe(BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D()), t)}
+		snap := Snapshot[snapshot.Rollout]{Seq: seq, At: t, Data: dips.Observe(BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D()), t)}
 		select {
 		case err := <-watchErr:
 			// The watch broke; the caches hold what was last seen. The

@@ -20,6 +20,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -60,13 +61,13 @@ func testNamespace(t *testing.T, prefix string) (*rest.Config, kubernetes.Interf
 
 // watchUntil runs the Kube source and returns the first state that
 // satisfies ok.
-func watchUntil(t *testing.T, src *sources.Kube, what string, ok func(sources.RolloutState) bool) sources.RolloutState {
+func watchUntil(t *testing.T, src *sources.Kube, what string, ok func(snapshot.Rollout) bool) snapshot.Rollout {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	found := make(chan sources.RolloutState, 1)
-	go sources.Supervise(ctx, src, sources.DefaultBackoff, func(u sources.Update) {
-		if st, isState := u.Data.(sources.RolloutState); isState && u.Err == nil && ok(st) {
+	found := make(chan snapshot.Rollout, 1)
+	go sources.Supervise(ctx, src, sources.DefaultBackoff, func(u snapshot.Update) {
+		if st, isState := u.Data.(snapshot.Rollout); isState && u.Err == nil && ok(st) {
 			select {
 			case found <- st:
 			default:
@@ -79,7 +80,7 @@ func watchUntil(t *testing.T, src *sources.Kube, what string, ok func(sources.Ro
 	case <-ctx.Done():
 		t.Fatalf("never saw %s", what)
 	}
-	return sources.RolloutState{}
+	return snapshot.Rollout{}
 }
 
 func TestKubeSourceFollowsGoodAndBadRollouts(t *testing.T) {
@@ -89,7 +90,7 @@ func TestKubeSourceFollowsGoodAndBadRollouts(t *testing.T) {
 		Kubeconfig: info.Kubeconfig, Namespaces: []string{ns}, Deployments: []string{"api"},
 		ProgressTimeout: config.Duration(5 * time.Minute),
 	}}
-	st := watchUntil(t, src, "a complete rollout", func(s sources.RolloutState) bool { return s.Complete() })
+	st := watchUntil(t, src, "a complete rollout", func(s snapshot.Rollout) bool { return s.Complete() })
 	if d := st.Deployments[0]; d.Ready != 3 || len(d.Pods) != 3 || d.Revision != 1 {
 		t.Fatalf("complete rollout: %+v", d)
 	}
@@ -98,7 +99,7 @@ func TestKubeSourceFollowsGoodAndBadRollouts(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments(ns).Patch(context.Background(), "api", "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st = watchUntil(t, src, "crash-looping pods of the bad release", func(s sources.RolloutState) bool { return s.CrashLooping() > 0 })
+	st = watchUntil(t, src, "crash-looping pods of the bad release", func(s snapshot.Rollout) bool { return s.CrashLooping() > 0 })
 	d := st.Deployments[0]
 	if d.Pods[0].Status != "CrashLoopBackOff" || !d.Pods[0].Problem || d.OldPods != 3 {
 		t.Fatalf("problems must come first and old pods stay: %+v", d)
@@ -106,8 +107,8 @@ func TestKubeSourceFollowsGoodAndBadRollouts(t *testing.T) {
 	if d.PrevImage == "" || d.Image != "registry.local/acme/app:release-bad-src" {
 		t.Fatalf("images: now %q, before %q", d.Image, d.PrevImage)
 	}
-	st = watchUntil(t, src, "the stall (ProgressDeadlineExceeded)", func(s sources.RolloutState) bool {
-		return len(s.Deployments) == 1 && s.Deployments[0].Phase == sources.Stalled
+	st = watchUntil(t, src, "the stall (ProgressDeadlineExceeded)", func(s snapshot.Rollout) bool {
+		return len(s.Deployments) == 1 && s.Deployments[0].Phase == snapshot.Stalled
 	})
 	if f := st.Facts(); f["rollout.complete"].Bool || f["rollout.no_crashloops"].Bool {
 		t.Fatalf("gates pass on a stalled rollout: %+v", f)
@@ -175,14 +176,14 @@ func TestKubeSourceSurvivesAPIServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &sources.Kube{Config: &config.Kubernetes{Kubeconfig: cluster.Kubeconfig, Namespaces: []string{"production"}, Deployments: []string{"api", "worker"}}}
-	updates := make(chan sources.Update, 1024)
-	go sources.Supervise(ctx, src, sources.Backoff{Min: 200 * time.Millisecond, Max: 2 * time.Second}, func(u sources.Update) {
+	updates := make(chan snapshot.Update, 1024)
+	go sources.Supervise(ctx, src, sources.Backoff{Min: 200 * time.Millisecond, Max: 2 * time.Second}, func(u snapshot.Update) {
 		select {
 		case updates <- u:
 		default:
 		}
 	})
-	wait := func(what string, ok func(sources.Update) bool) sources.Update {
+	wait := func(what string, ok func(snapshot.Update) bool) snapshot.Update {
 		t.Helper()
 		for {
 			select {
@@ -195,23 +196,23 @@ func TestKubeSourceSurvivesAPIServerRestart(t *testing.T) {
 			}
 		}
 	}
-	complete := func(u sources.Update) bool {
-		st, _ := u.Data.(sources.RolloutState)
+	complete := func(u snapshot.Update) bool {
+		st, _ := u.Data.(snapshot.Rollout)
 		return u.Err == nil && st.Complete()
 	}
 	wait("the complete production rollout", complete)
 	if err := k8s.Stop(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	down := wait("the outage reported", func(u sources.Update) bool { return u.Err != nil })
-	if st, _ := down.Data.(sources.RolloutState); len(st.Deployments) != 2 {
+	down := wait("the outage reported", func(u snapshot.Update) bool { return u.Err != nil })
+	if st, _ := down.Data.(snapshot.Rollout); len(st.Deployments) != 2 {
 		t.Fatalf("the last good data is lost while down: %+v", down.Data)
 	}
 	if err := k8s.Start(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	up := wait("recovery", complete)
-	st := up.Data.(sources.RolloutState)
+	st := up.Data.(snapshot.Rollout)
 	for _, d := range st.Deployments {
 		if len(d.Pods) != int(d.Desired) {
 			t.Fatalf("%s shows %d pods for %d replicas after the restart: stale pods on screen", d.Name, len(d.Pods), d.Desired)

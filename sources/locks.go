@@ -1,203 +1,16 @@
 package sources
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/flightdeckhq/flightdeck/internal/gates"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
-
-// DBState is one reading of every [[postgres.target]]. Targets are read
-// together and each keeps its own error, so the clone being down (it does not
-// exist until the runbook creates it) never hides production.
-type DBState struct {
-	Targets []TargetLocks
-	// Thresholds from config, carried so that the pane and the gates judge
-	// the same way.
-	LockThreshold time.Duration
-	LongQuery     time.Duration
-}
-
-// TargetLocks is one database's backends and locks at one moment.
-type TargetLocks struct {
-	Name    string
-	Where   string // host:port/database, for the pane; never the password
-	Server  string // server version
-	Err     error  // this target's last failure; the rest is then its last good reading
-	GoodAt  time.Time
-	At      time.Time     // server time of the reading
-	Took    time.Duration // round trip of the poll, as the cockpit saw it
-	Backend []Backend     // the database's sessions, bar idle ones that block nobody and the cockpit's own
-	Idle    int           // idle sessions not listed in Backend
-	Waits   []Wait        // lock waits, longest first
-	Held    []HeldLock    // heavy relation locks held, longest first
-	Modes   []ModeCount   // the listed sessions' locks by mode
-	Locks   int           // how many locks the listed sessions hold or wait for
-	Tree    []TreeRow     // blocking tree, root blockers first
-
-	byPID map[int32]int // index into Backend; nil in readings built by hand
-}
-
-// Backend is one server process as pg_stat_activity shows it.
-type Backend struct {
-	PID           int32
-	Type          string // "client backend", "autovacuum worker"
-	User          string
-	Application   string
-	ClientAddr    string
-	Database      string
-	State         string // active, idle, idle in transaction, …
-	WaitEventType string
-	WaitEvent     string
-	XactStart     time.Time
-	QueryStart    time.Time
-	StateChange   time.Time
-	Query         string
-	BlockedBy     []int32 // every pid this backend waits for, from pg_blocking_pids
-	Blocks        int     // how many backends wait for this one, directly
-}
-
-// Wait is one backend waiting for a heavyweight lock.
-type Wait struct {
-	PID       int32
-	BlockedBy []int32
-	LockType  string // relation, transactionid, tuple, …
-	Mode      string // the mode asked for, e.g. RowExclusiveLock
-	Relation  string // when the lock is on a relation
-	Since     time.Time
-	For       time.Duration
-}
-
-// HeldLock is a heavy relation lock that is granted.
-type HeldLock struct {
-	PID      int32
-	Mode     string
-	Relation string
-	// For is how long the holder's transaction has run: Postgres does not
-	// record when a lock was granted, and a lock is held until the
-	// transaction ends, so this is an upper bound that is exact for the
-	// usual migration (lock taken by its first statement).
-	For     time.Duration
-	Waiters int // backends waiting for this pid, directly
-}
-
-// ModeCount counts the locks of one mode.
-type ModeCount struct {
-	Mode    string
-	Granted int
-	Waiting int
-}
-
-// TreeRow is one line of the blocking tree: a root blocker at depth 0, the
-// backends waiting for it below. A waiter with several blockers appears under
-// each of them.
-type TreeRow struct {
-	PID   int32
-	Depth int
-	// Repeat marks a backend already shown higher up (a second blocker's
-	// waiter, or a cycle): its own waiters are not repeated.
-	Repeat bool
-}
 
 // HeavyModes are the lock modes that block ordinary writes (and, for ACCESS
 // EXCLUSIVE, reads): the ones a migration must not hold for long.
 var HeavyModes = []string{"AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock"}
-
-// Index makes Find constant-time; readings from the probe come indexed,
-// this is for readings built by hand.
-func (t *TargetLocks) Index() {
-	if t.byPID != nil {
-		return
-	}
-	t.byPID = make(map[int32]int, len(t.Backend))
-	for i, b := range t.Backend {
-		t.byPID[b.PID] = i
-	}
-}
-
-// Find returns the backend with pid.
-func (t *TargetLocks) Find(pid int32) (Backend, bool) {
-	if t.byPID != nil {
-		if i, ok := t.byPID[pid]; ok {
-			return t.Backend[i], true
-		}
-		return Backend{}, false
-	}
-	for _, b := range t.Backend {
-		if b.PID == pid {
-			return b, true
-		}
-	}
-	return Backend{}, false
-}
-
-// Target returns the reading of the named target.
-func (s DBState) Target(name string) (TargetLocks, bool) {
-	for _, t := range s.Targets {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return TargetLocks{}, false
-}
-
-// Down joins the errors of the targets that failed their last read.
-func (s DBState) Down() error {
-	var errs []error
-	for _, t := range s.Targets {
-		if t.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.Name, t.Err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// LongRunning lists the active queries, and the transactions idle in the
-// middle, older than limit, oldest first.
-func (t *TargetLocks) LongRunning(limit time.Duration) []Backend {
-	type aged struct {
-		i   int
-		age time.Duration
-	}
-	var found []aged
-	for i, b := range t.Backend {
-		if b.State == "idle" {
-			continue
-		}
-		if b.QueryAge(t.At) > limit || b.IdleInTransaction() && b.XactAge(t.At) > limit {
-			found = append(found, aged{i, max(b.QueryAge(t.At), b.XactAge(t.At))})
-		}
-	}
-	slices.SortStableFunc(found, func(a, b aged) int { return int(b.age - a.age) })
-	out := make([]Backend, len(found))
-	for k, f := range found {
-		out[k] = t.Backend[f.i]
-	}
-	return out
-}
-
-// IdleInTransaction is true for a session that opened a transaction and
-// stopped talking: it keeps every lock it took.
-func (b Backend) IdleInTransaction() bool {
-	return strings.HasPrefix(b.State, "idle in transaction")
-}
-
-// QueryAge is how long the current (or last) query has run.
-func (b Backend) QueryAge(now time.Time) time.Duration { return age(b.QueryStart, now) }
-
-// XactAge is how long the transaction has been open; 0 outside one.
-func (b Backend) XactAge(now time.Time) time.Duration { return age(b.XactStart, now) }
-
-func age(t, now time.Time) time.Duration {
-	if t.IsZero() || now.Before(t) {
-		return 0
-	}
-	return now.Sub(t)
-}
 
 // lockRow is one pg_locks entry the probe keeps: a wait, or a heavy lock held.
 type lockRow struct {
@@ -210,12 +23,12 @@ type lockRow struct {
 }
 
 // buildTarget derives waits, held locks and the tree from the raw rows.
-func buildTarget(t *TargetLocks, locks []lockRow) {
+func buildTarget(t *snapshot.TargetLocks, locks []lockRow) {
 	byPID := make(map[int32]int, len(t.Backend))
 	for i, b := range t.Backend {
 		byPID[b.PID] = i
 	}
-	t.byPID = byPID
+	t.Index()
 	// The ungranted lock says what a waiter asked for; pg_blocking_pids
 	// (already on the backend) says who is in the way.
 	asked := map[int32]lockRow{}
@@ -229,7 +42,7 @@ func buildTarget(t *TargetLocks, locks []lockRow) {
 		if len(b.BlockedBy) == 0 {
 			continue
 		}
-		w := Wait{PID: b.PID, BlockedBy: b.BlockedBy}
+		w := snapshot.Wait{PID: b.PID, BlockedBy: b.BlockedBy}
 		if l, ok := asked[b.PID]; ok {
 			w.LockType, w.Mode, w.Relation, w.Since = l.LockType, l.Mode, l.Relation, l.WaitStart
 		}
@@ -259,7 +72,7 @@ func buildTarget(t *TargetLocks, locks []lockRow) {
 		if !l.Granted || !slices.Contains(HeavyModes, l.Mode) {
 			continue
 		}
-		h := HeldLock{PID: l.PID, Mode: l.Mode, Relation: l.Relation, Waiters: waiters[l.PID]}
+		h := snapshot.HeldLock{PID: l.PID, Mode: l.Mode, Relation: l.Relation, Waiters: waiters[l.PID]}
 		if i, ok := byPID[l.PID]; ok {
 			h.For = t.Backend[i].XactAge(t.At)
 		}
@@ -274,44 +87,12 @@ func buildTarget(t *TargetLocks, locks []lockRow) {
 	t.Tree = blockingTree(t.Backend)
 }
 
-// RootBlockers are the backends that block others while waiting for no lock
-// themselves: cancelling them is what frees a queue.
-func (t *TargetLocks) RootBlockers() []int32 {
-	var roots []int32
-	for _, r := range t.Tree {
-		if r.Depth == 0 {
-			roots = append(roots, r.PID)
-		}
+// age is how long ago t was at now; 0 when t is unknown or after now.
+func age(t, now time.Time) time.Duration {
+	if t.IsZero() || now.Before(t) {
+		return 0
 	}
-	return roots
-}
-
-// RootsOf returns the root blockers that pid waits behind, directly or
-// through others; pid itself when it waits for no one.
-func (t *TargetLocks) RootsOf(pid int32) []int32 {
-	blockedBy := map[int32][]int32{}
-	for _, b := range t.Backend {
-		blockedBy[b.PID] = b.BlockedBy
-	}
-	seen := map[int32]bool{}
-	var roots []int32
-	var walk func(p int32)
-	walk = func(p int32) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		if len(blockedBy[p]) == 0 {
-			roots = append(roots, p)
-			return
-		}
-		for _, q := range blockedBy[p] {
-			walk(q)
-		}
-	}
-	walk(pid)
-	slices.Sort(roots)
-	return roots
+	return now.Sub(t)
 }
 
 // blockingTree orders the blockers as a forest: each root blocker (blocks
@@ -319,9 +100,9 @@ func (t *TargetLocks) RootsOf(pid int32) []int32 {
 // transaction first, so the one to cancel is on top. A deadlock cycle has no
 // root until Postgres breaks it; its members are listed as roots so they are
 // still seen.
-func blockingTree(backends []Backend) []TreeRow {
+func blockingTree(backends []snapshot.Backend) []snapshot.TreeRow {
 	children := map[int32][]int32{}
-	byPID := map[int32]Backend{}
+	byPID := map[int32]snapshot.Backend{}
 	for _, b := range backends {
 		byPID[b.PID] = b
 		for _, p := range b.BlockedBy {
@@ -354,16 +135,16 @@ func blockingTree(backends []Backend) []TreeRow {
 	for p := range children {
 		slices.SortFunc(children[p], older)
 	}
-	var rows []TreeRow
+	var rows []snapshot.TreeRow
 	shown := map[int32]bool{}
 	var walk func(p int32, depth int)
 	walk = func(p int32, depth int) {
 		if shown[p] {
-			rows = append(rows, TreeRow{PID: p, Depth: depth, Repeat: true})
+			rows = append(rows, snapshot.TreeRow{PID: p, Depth: depth, Repeat: true})
 			return
 		}
 		shown[p] = true
-		rows = append(rows, TreeRow{PID: p, Depth: depth})
+		rows = append(rows, snapshot.TreeRow{PID: p, Depth: depth})
 		for _, c := range children[p] {
 			walk(c, depth+1)
 		}
@@ -385,164 +166,4 @@ func blockingTree(backends []Backend) []TreeRow {
 		}
 	}
 	return rows
-}
-
-// Facts are the postgres gates' inputs: the worst value over every target.
-// A target that is down makes them unknown, since the worst value might be
-// on the one the cockpit cannot see.
-func (s DBState) Facts() gates.Facts {
-	names := []string{"locks.max_wait", "locks.max_hold", "locks.root_blocker_age", "db.long_running_queries"}
-	if err := s.Down(); err != nil || len(s.Targets) == 0 {
-		why := "no target read yet"
-		if err != nil {
-			why = "down: " + OneLine(err.Error())
-		}
-		f := gates.Facts{}
-		for _, n := range names {
-			f[n] = gates.Fact{Detail: why}
-		}
-		return f
-	}
-	type worst struct {
-		d      time.Duration
-		detail string
-	}
-	var wait, hold, root worst
-	wait.detail, hold.detail, root.detail = "no lock waits", "no heavy locks held", "nothing blocked"
-	long, longDetail := 0, []string{}
-	for _, t := range s.Targets {
-		for _, w := range t.Waits {
-			if w.For > wait.d {
-				wait = worst{w.For, fmt.Sprintf("pid %d on %s waits for %s (%s)", w.PID, t.Name, pidList(w.BlockedBy), relOr(w))}
-			}
-		}
-		for _, h := range t.Held {
-			if h.For > hold.d {
-				hold = worst{h.For, fmt.Sprintf("pid %d on %s holds %s on %s", h.PID, t.Name, h.Mode, h.Relation)}
-			}
-		}
-		// A root's age is its transaction's, but at least the longest wait
-		// behind it: an idle session holding an advisory lock has no
-		// transaction, and a blocker outside the listed sessions has no
-		// row at all.
-		behind := map[int32]time.Duration{}
-		for _, w := range t.Waits {
-			for _, r := range t.RootsOf(w.PID) {
-				behind[r] = max(behind[r], w.For)
-			}
-		}
-		for _, p := range t.RootBlockers() {
-			b, _ := t.Find(p)
-			if a := max(b.XactAge(t.At), behind[p]); a >= root.d {
-				root = worst{a, fmt.Sprintf("pid %d on %s blocks %d", p, t.Name, b.Blocks)}
-			}
-		}
-		lr := t.LongRunning(s.LongQuery)
-		long += len(lr)
-		if len(lr) > 0 {
-			longDetail = append(longDetail, fmt.Sprintf("%d on %s, oldest pid %d", len(lr), t.Name, lr[0].PID))
-		}
-	}
-	ld := fmt.Sprintf("none over %s", gates.FormatDuration(s.LongQuery))
-	if len(longDetail) > 0 {
-		ld = strings.Join(longDetail, "; ")
-	}
-	return gates.Facts{
-		"locks.max_wait":          {Known: true, Duration: wait.d, Detail: wait.detail},
-		"locks.max_hold":          {Known: true, Duration: hold.d, Detail: hold.detail},
-		"locks.root_blocker_age":  {Known: true, Duration: root.d, Detail: root.detail},
-		"db.long_running_queries": {Known: true, Number: float64(long), Detail: ld},
-	}
-}
-
-func relOr(w Wait) string {
-	if w.Relation != "" {
-		return w.Mode + " on " + w.Relation
-	}
-	return w.Mode + " on a " + w.LockType
-}
-
-func pidList(p []int32) string {
-	s := make([]string, len(p))
-	for i, x := range p {
-		s[i] = fmt.Sprint(x)
-	}
-	return strings.Join(s, ", ")
-}
-
-// QueryLine folds a query onto one line for a table cell or a preview:
-// line comments go (a migration script starts with a screenful of them),
-// whitespace runs become one space, and at most n runes are kept. Quoted
-// text is left as it is.
-func QueryLine(q string, n int) string {
-	var b strings.Builder
-	b.Grow(min(len(q), n*4))
-	runes, space, cut := 0, false, false
-	var quote rune
-	rs := []rune(q)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		ctrl := IsControl(r)
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-			if ctrl {
-				// A literal may carry anything, terminal escapes included;
-				// none of it reaches the shared screen.
-				r = ' '
-			}
-		case r == '\'' || r == '"':
-			quote = r
-		case r == '-' && i+1 < len(rs) && rs[i+1] == '-':
-			for i < len(rs) && rs[i] != '\n' {
-				i++
-			}
-			space = b.Len() > 0
-			continue
-		case r == ' ' || ctrl:
-			space = b.Len() > 0
-			continue
-		}
-		if runes+btoi(space)+1 > n {
-			cut = true
-			break
-		}
-		if space {
-			b.WriteByte(' ')
-			runes++
-			space = false
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	if cut {
-		return b.String() + "…"
-	}
-	return b.String()
-}
-
-// IsControl reports the runes a terminal acts on rather than shows: C0
-// (newlines and ESC among them), DEL and C1.
-func IsControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f
-}
-
-// Printable replaces every control rune but the newline with a space, for
-// text from outside (a query, a title) shown as it is.
-func Printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r != '\n' && IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -45,10 +46,10 @@ func probeFor(t *testing.T, dsn string) *sources.LockProbe {
 }
 
 // readUntil reads until ok accepts the reading, or fails after 15 s.
-func readUntil(t *testing.T, p *sources.LockProbe, what string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
+func readUntil(t *testing.T, p *sources.LockProbe, what string, ok func(snapshot.TargetLocks) bool) snapshot.TargetLocks {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	var last sources.TargetLocks
+	var last snapshot.TargetLocks
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		tl, err := p.Read(ctx)
@@ -65,17 +66,17 @@ func readUntil(t *testing.T, p *sources.LockProbe, what string, ok func(sources.
 	return last
 }
 
-func waitOf(tl sources.TargetLocks, pid int32) (sources.Wait, bool) {
+func waitOf(tl snapshot.TargetLocks, pid int32) (snapshot.Wait, bool) {
 	for _, w := range tl.Waits {
 		if w.PID == pid {
 			return w, true
 		}
 	}
-	return sources.Wait{}, false
+	return snapshot.Wait{}, false
 }
 
-func treeOf(tl sources.TargetLocks, pids ...int32) []sources.TreeRow {
-	var rows []sources.TreeRow
+func treeOf(tl snapshot.TargetLocks, pids ...int32) []snapshot.TreeRow {
+	var rows []snapshot.TreeRow
 	for _, r := range tl.Tree {
 		if slices.Contains(pids, r.PID) {
 			rows = append(rows, r)
@@ -100,13 +101,13 @@ func TestLockChainShownAsTree(t *testing.T) {
 	cErr := c.Background(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id = 2", tbl))
 
 	p := probeFor(t, dsn)
-	first := readUntil(t, p, "B waiting for A and C for B", func(tl sources.TargetLocks) bool {
+	first := readUntil(t, p, "B waiting for A and C for B", func(tl snapshot.TargetLocks) bool {
 		wb, okB := waitOf(tl, b.PID)
 		wc, okC := waitOf(tl, c.PID)
 		return okB && okC && slices.Equal(wb.BlockedBy, []int32{a.PID}) && slices.Equal(wc.BlockedBy, []int32{b.PID})
 	})
 	got := treeOf(first, a.PID, b.PID, c.PID)
-	want := []sources.TreeRow{{PID: a.PID, Depth: 0}, {PID: b.PID, Depth: 1}, {PID: c.PID, Depth: 2}}
+	want := []snapshot.TreeRow{{PID: a.PID, Depth: 0}, {PID: b.PID, Depth: 1}, {PID: c.PID, Depth: 2}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("tree = %+v, want %+v", got, want)
 	}
@@ -123,7 +124,7 @@ func TestLockChainShownAsTree(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond)
-	second := readUntil(t, p, "the chain again", func(tl sources.TargetLocks) bool {
+	second := readUntil(t, p, "the chain again", func(tl snapshot.TargetLocks) bool {
 		_, ok := waitOf(tl, c.PID)
 		return ok
 	})
@@ -159,7 +160,7 @@ func TestTwoBlockersOnOneWaiter(t *testing.T) {
 	}
 	wErr := w.Background(fmt.Sprintf("ALTER TABLE %s ADD COLUMN extra int", tbl))
 	p := probeFor(t, dsn)
-	tl := readUntil(t, p, "the DDL waiting for both readers", func(tl sources.TargetLocks) bool {
+	tl := readUntil(t, p, "the DDL waiting for both readers", func(tl snapshot.TargetLocks) bool {
 		ww, ok := waitOf(tl, w.PID)
 		return ok && len(ww.BlockedBy) == 2
 	})
@@ -236,7 +237,7 @@ func TestMigrationOnProductionBlocksWorkload(t *testing.T) {
 	go func() { done <- pg.RunMigration(ctx, info.PostgresApp, 6) }()
 	t.Cleanup(func() { cancel(); <-done })
 	p := probeFor(t, info.PostgresApp)
-	tl := readUntil(t, p, "workload sessions waiting for the migration", func(tl sources.TargetLocks) bool {
+	tl := readUntil(t, p, "workload sessions waiting for the migration", func(tl snapshot.TargetLocks) bool {
 		mig := migrationPID(tl)
 		if mig == 0 {
 			return false
@@ -263,7 +264,7 @@ func TestMigrationOnProductionBlocksWorkload(t *testing.T) {
 	if !slices.Contains(tl.RootBlockers(), mig) {
 		t.Errorf("root blockers %v do not include the migration %d", tl.RootBlockers(), mig)
 	}
-	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LockThreshold: 30 * time.Second, LongQuery: time.Minute}.Facts()
+	f := snapshot.DBState{Targets: []snapshot.TargetLocks{tl}, LockThreshold: 30 * time.Second, LongQuery: time.Minute}.Facts()
 	if mw := f["locks.max_wait"]; !mw.Known || mw.Duration <= 0 {
 		t.Errorf("locks.max_wait = %+v", mw)
 	}
@@ -278,7 +279,7 @@ func TestMigrationOnCloneHoldsLock(t *testing.T) {
 	go func() { done <- pg.RunMigration(ctx, info.PostgresClone, 6) }()
 	t.Cleanup(func() { cancel(); <-done })
 	p := probeFor(t, info.PostgresClone)
-	tl := readUntil(t, p, "the held ACCESS EXCLUSIVE on the clone for over 2 s", func(tl sources.TargetLocks) bool {
+	tl := readUntil(t, p, "the held ACCESS EXCLUSIVE on the clone for over 2 s", func(tl snapshot.TargetLocks) bool {
 		for _, h := range tl.Held {
 			if h.PID == migrationPID(tl) && h.Relation == "appointments" && h.Mode == "AccessExclusiveLock" && h.For > 2*time.Second {
 				return true
@@ -286,13 +287,13 @@ func TestMigrationOnCloneHoldsLock(t *testing.T) {
 		}
 		return false
 	})
-	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LongQuery: time.Minute}.Facts()
+	f := snapshot.DBState{Targets: []snapshot.TargetLocks{tl}, LongQuery: time.Minute}.Facts()
 	if mh := f["locks.max_hold"]; !mh.Known || mh.Duration <= 2*time.Second || !strings.Contains(mh.Detail, "appointments") {
 		t.Errorf("locks.max_hold = %+v", mh)
 	}
 }
 
-func migrationPID(tl sources.TargetLocks) int32 {
+func migrationPID(tl snapshot.TargetLocks) int32 {
 	for _, b := range tl.Backend {
 		if b.Application == pg.MigrationApp && b.State == "active" {
 			return b.PID
@@ -316,14 +317,14 @@ func TestPostgresSourceTargetDown(t *testing.T) {
 	src := &sources.Postgres{Config: cfg}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	got := make(chan sources.DBState, 16)
-	go src.Run(ctx, func(s sources.Snapshot[sources.DBState]) {
+	got := make(chan snapshot.DBState, 16)
+	go src.Run(ctx, func(s sources.Snapshot[snapshot.DBState]) {
 		select {
 		case got <- s.Data:
 		default:
 		}
 	})
-	var s sources.DBState
+	var s snapshot.DBState
 	for s = range got {
 		if len(s.Targets) == 2 && s.Targets[0].Err == nil && s.Targets[1].Err != nil {
 			break
@@ -358,15 +359,15 @@ func TestPostgresRestartSurvival(t *testing.T) {
 	}}
 	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	snaps := make(chan sources.DBState, 1)
-	go (&sources.Postgres{Config: cfg}).Run(runCtx, func(s sources.Snapshot[sources.DBState]) {
+	snaps := make(chan snapshot.DBState, 1)
+	go (&sources.Postgres{Config: cfg}).Run(runCtx, func(s sources.Snapshot[snapshot.DBState]) {
 		select {
 		case <-snaps:
 		default:
 		}
 		snaps <- s.Data
 	})
-	until := func(what string, ok func(sources.TargetLocks) bool) sources.TargetLocks {
+	until := func(what string, ok func(snapshot.TargetLocks) bool) snapshot.TargetLocks {
 		t.Helper()
 		deadline := time.After(60 * time.Second)
 		for {
@@ -380,7 +381,7 @@ func TestPostgresRestartSurvival(t *testing.T) {
 			}
 		}
 	}
-	before := until("a first good reading", func(tl sources.TargetLocks) bool { return tl.Err == nil })
+	before := until("a first good reading", func(tl snapshot.TargetLocks) bool { return tl.Err == nil })
 
 	// A catalog held by someone else: the probe gives up after its lock
 	// timeout, says why, and its session is fine for the next read.
@@ -403,14 +404,14 @@ func TestPostgresRestartSurvival(t *testing.T) {
 	if err := inst.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	down := until("the target down", func(tl sources.TargetLocks) bool { return tl.Err != nil })
+	down := until("the target down", func(tl snapshot.TargetLocks) bool { return tl.Err != nil })
 	if down.GoodAt.Before(before.GoodAt) {
 		t.Errorf("the down target lost its last good reading: good at %v, before %v", down.GoodAt, before.GoodAt)
 	}
 	if _, err := pg.Up(ctx, pg.Options{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	until("recovery after the restart", func(tl sources.TargetLocks) bool { return tl.Err == nil && tl.GoodAt.After(down.GoodAt) })
+	until("recovery after the restart", func(tl snapshot.TargetLocks) bool { return tl.Err == nil && tl.GoodAt.After(down.GoodAt) })
 }
 
 // TestIdleSessionBlockerIsListed: a session-level advisory lock outlives its
@@ -425,7 +426,7 @@ func TestIdleSessionBlockerIsListed(t *testing.T) {
 	t.Cleanup(func() { holder.Conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) })
 	waiterErr := waiter.Background(fmt.Sprintf("SELECT pg_advisory_lock(%d)", key))
 	p := probeFor(t, dsn)
-	tl := readUntil(t, p, "the waiter blocked by the idle holder", func(tl sources.TargetLocks) bool {
+	tl := readUntil(t, p, "the waiter blocked by the idle holder", func(tl snapshot.TargetLocks) bool {
 		w, ok := waitOf(tl, waiter.PID)
 		return ok && slices.Equal(w.BlockedBy, []int32{holder.PID})
 	})
@@ -437,8 +438,8 @@ func TestIdleSessionBlockerIsListed(t *testing.T) {
 		t.Errorf("root blockers %v lack the idle holder %d", tl.RootBlockers(), holder.PID)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	tl = readUntil(t, p, "the wait still there", func(tl sources.TargetLocks) bool { _, ok := waitOf(tl, waiter.PID); return ok })
-	f := sources.DBState{Targets: []sources.TargetLocks{tl}, LongQuery: time.Minute}.Facts()["locks.root_blocker_age"]
+	tl = readUntil(t, p, "the wait still there", func(tl snapshot.TargetLocks) bool { _, ok := waitOf(tl, waiter.PID); return ok })
+	f := snapshot.DBState{Targets: []snapshot.TargetLocks{tl}, LongQuery: time.Minute}.Facts()["locks.root_blocker_age"]
 	if !f.Known || f.Duration < time.Second {
 		t.Errorf("locks.root_blocker_age = %+v with an idle holder blocking for over a second", f)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // The cockpit's own session must never pile onto a locked database: every
@@ -72,13 +73,13 @@ func readOnlySession(cc *pgx.ConnConfig) {
 // that its role can do what the cockpit needs: read every session's query
 // and wait (pg_read_all_stats, part of pg_monitor) and cancel or terminate
 // other roles' sessions (pg_signal_backend).
-func ProbePostgres(ctx context.Context, t config.PostgresTarget, vars map[string]string) Reach {
+func ProbePostgres(ctx context.Context, t config.PostgresTarget, vars map[string]string) snapshot.Reach {
 	cc, err := PostgresPgxConfig(t, vars)
 	if err != nil {
-		return Reach{Target: t.Name, Err: err}
+		return snapshot.Reach{Target: t.Name, Err: err}
 	}
 	readOnlySession(cc)
-	r := Reach{Target: fmt.Sprintf("%s (%s)", t.Name, where(&cc.Config))}
+	r := snapshot.Reach{Target: fmt.Sprintf("%s (%s)", t.Name, where(&cc.Config))}
 	if dl, ok := ctx.Deadline(); ok {
 		cc.ConnectTimeout = time.Until(dl)
 	}
@@ -151,7 +152,7 @@ func (p *Postgres) Name() string { return "postgres" }
 // Run implements Source. A target that fails keeps its last good reading
 // with its error; the snapshot itself fails only when the configuration
 // cannot be used at all.
-func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[DBState])) error {
+func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[snapshot.DBState])) error {
 	cfg := p.Config
 	if errs := cfg.SecretErrors["postgres"]; len(errs) > 0 {
 		return errs
@@ -174,8 +175,8 @@ func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[DBState])) error 
 	if interval <= 0 {
 		interval = cfg.Postgres.Poll.D()
 	}
-	last := make([]TargetLocks, len(probes))
-	read := func(ctx context.Context) (DBState, error) {
+	last := make([]snapshot.TargetLocks, len(probes))
+	read := func(ctx context.Context) (snapshot.DBState, error) {
 		var wg sync.WaitGroup
 		for i, pr := range probes {
 			wg.Go(func() {
@@ -197,7 +198,7 @@ func (p *Postgres) Run(ctx context.Context, emit func(Snapshot[DBState])) error 
 			})
 		}
 		wg.Wait()
-		s := DBState{Targets: append([]TargetLocks(nil), last...),
+		s := snapshot.DBState{Targets: append([]snapshot.TargetLocks(nil), last...),
 			LockThreshold: cfg.Postgres.LockThreshold.D(), LongQuery: cfg.Postgres.LongQuery.D()}
 		return s, nil
 	}
@@ -329,8 +330,8 @@ var ErrCatalogContended = errors.New("the probe's own read timed out: the catalo
 
 // Read takes one reading of the target. Both statements go in one pipeline,
 // so they cost one round trip and run in one implicit read-only transaction.
-func (p *LockProbe) Read(ctx context.Context) (TargetLocks, error) {
-	t := TargetLocks{Name: p.Target.Name}
+func (p *LockProbe) Read(ctx context.Context) (snapshot.TargetLocks, error) {
+	t := snapshot.TargetLocks{Name: p.Target.Name}
 	if p.conn == nil || p.conn.IsClosed() {
 		p.conn = nil
 		if err := p.connect(ctx); err != nil {
@@ -367,14 +368,14 @@ func (p *LockProbe) Read(ctx context.Context) (TargetLocks, error) {
 	return t, nil
 }
 
-func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
+func (p *LockProbe) scan(br pgx.BatchResults, t *snapshot.TargetLocks) error {
 	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var (
-			b                        Backend
+			b                        snapshot.Backend
 			pid                      *int32
 			xact, query, change, now *time.Time
 			blockers                 []int32
@@ -403,7 +404,7 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 		return err
 	}
 	var locks []lockRow
-	modes := map[string]*ModeCount{}
+	modes := map[string]*snapshot.ModeCount{}
 	var order []string
 	mine := make(map[int32]bool, len(t.Backend))
 	for _, b := range t.Backend {
@@ -427,7 +428,7 @@ func (p *LockProbe) scan(br pgx.BatchResults, t *TargetLocks) error {
 		if n > 0 {
 			m := modes[l.Mode]
 			if m == nil {
-				m = &ModeCount{Mode: l.Mode}
+				m = &snapshot.ModeCount{Mode: l.Mode}
 				modes[l.Mode] = m
 				order = append(order, l.Mode)
 			}

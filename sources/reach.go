@@ -12,22 +12,8 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
-
-// Reach is the answer to "can the cockpit talk to this system right now?".
-type Reach struct {
-	Section string // config section, e.g. "postgres"
-	Target  string // what was tried, e.g. a host:port or URL (never a secret)
-	Detail  string // what answered, e.g. "PostgreSQL 15.18"
-	Err     error
-	// Fix says what to do about Err when the system answered but falls
-	// short of what the deploy needs (a missing grant, say).
-	Fix  string
-	Took time.Duration
-}
-
-// OK reports whether the system answered.
-func (r Reach) OK() bool { return r.Err == nil }
 
 // ProbeTimeout bounds each reachability check: a check that hangs is as good
 // as down during a deploy.
@@ -48,31 +34,31 @@ func Configured(cfg *config.Config, section string) bool {
 
 // ProbeSection probes one section's system; Postgres answers once per
 // target. Each probe is bounded by ProbeTimeout.
-func ProbeSection(ctx context.Context, cfg *config.Config, section string, day time.Time) []Reach {
+func ProbeSection(ctx context.Context, cfg *config.Config, section string, day time.Time) []snapshot.Reach {
 	if errs := cfg.SecretErrors[section]; len(errs) > 0 {
 		// Without its credentials the system cannot be asked anything; say
 		// which secret is missing and where it is configured.
-		return []Reach{{Section: section, Target: "credentials", Err: errs}}
+		return []snapshot.Reach{{Section: section, Target: "credentials", Err: errs}}
 	}
-	var runs []func(ctx context.Context) Reach
+	var runs []func(ctx context.Context) snapshot.Reach
 	switch section {
 	case "kubernetes":
-		runs = append(runs, func(ctx context.Context) Reach { return ProbeKubernetes(ctx, cfg.Kubernetes) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeKubernetes(ctx, cfg.Kubernetes) })
 	case "postgres":
 		vars := cfg.TemplateVars(day)
 		for _, t := range cfg.Postgres.Targets {
-			runs = append(runs, func(ctx context.Context) Reach { return ProbePostgres(ctx, t, vars) })
+			runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbePostgres(ctx, t, vars) })
 		}
 	case "jira":
-		runs = append(runs, func(ctx context.Context) Reach { return ProbeJira(ctx, cfg.Jira) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeJira(ctx, cfg.Jira) })
 	case "git":
-		runs = append(runs, func(ctx context.Context) Reach { return ProbeGit(ctx, cfg.Git) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeGit(ctx, cfg.Git) })
 	case "sentry":
-		runs = append(runs, func(ctx context.Context) Reach { return ProbeSentry(ctx, cfg.Sentry) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeSentry(ctx, cfg.Sentry) })
 	case "slack":
-		runs = append(runs, func(ctx context.Context) Reach { return ProbeSlack(ctx, cfg.Slack) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeSlack(ctx, cfg.Slack) })
 	}
-	out := make([]Reach, len(runs))
+	out := make([]snapshot.Reach, len(runs))
 	var wg sync.WaitGroup
 	for i, run := range runs {
 		wg.Add(1)
@@ -97,8 +83,8 @@ func ProbeSection(ctx context.Context, cfg *config.Config, section string, day t
 // CheckReach probes every configured section concurrently and returns the
 // answers in display order. day selects the template variables (a clone
 // database named after the date, say).
-func CheckReach(ctx context.Context, cfg *config.Config, day time.Time) []Reach {
-	results := make([][]Reach, len(Sections))
+func CheckReach(ctx context.Context, cfg *config.Config, day time.Time) []snapshot.Reach {
+	results := make([][]snapshot.Reach, len(Sections))
 	var wg sync.WaitGroup
 	for i, sec := range Sections {
 		if !Configured(cfg, sec) {
@@ -111,7 +97,7 @@ func CheckReach(ctx context.Context, cfg *config.Config, day time.Time) []Reach 
 		}()
 	}
 	wg.Wait()
-	var out []Reach
+	var out []snapshot.Reach
 	for _, r := range results {
 		out = append(out, r...)
 	}
@@ -131,8 +117,8 @@ type Reachability struct {
 func (r Reachability) Name() string { return r.Section }
 
 // Run implements Source.
-func (r Reachability) Run(ctx context.Context, emit func(Snapshot[[]Reach])) error {
-	return Poll(ctx, r.Interval, func(ctx context.Context) ([]Reach, error) {
+func (r Reachability) Run(ctx context.Context, emit func(Snapshot[[]snapshot.Reach])) error {
+	return Poll(ctx, r.Interval, func(ctx context.Context) ([]snapshot.Reach, error) {
 		res := ProbeSection(ctx, r.Config, r.Section, r.Day)
 		var errs []error
 		for _, x := range res {
@@ -151,12 +137,12 @@ func (r Reachability) Run(ctx context.Context, emit func(Snapshot[[]Reach])) err
 // ProbeSlack checks that the webhook is well formed and that its host
 // accepts connections. It never posts: a reachability check must not send a
 // message to the channel (flightdeck check --send-test does, on request).
-func ProbeSlack(ctx context.Context, s *config.Slack) Reach {
+func ProbeSlack(ctx context.Context, s *config.Slack) snapshot.Reach {
 	u, err := url.Parse(s.Webhook.Value())
 	if err != nil || u.Host == "" {
-		return Reach{Target: "webhook", Err: errors.New("webhook is not a URL: check the value behind " + s.Webhook.Ref)}
+		return snapshot.Reach{Target: "webhook", Err: errors.New("webhook is not a URL: check the value behind " + s.Webhook.Ref)}
 	}
-	r := Reach{Target: u.Scheme + "://" + u.Host}
+	r := snapshot.Reach{Target: u.Scheme + "://" + u.Host}
 	if problem := webhookProblem(u); problem != "" {
 		// Never the URL itself: its path is the credential.
 		r.Err = fmt.Errorf("the webhook behind %s %s", s.Webhook.Ref, problem)

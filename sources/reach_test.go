@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -530,17 +531,17 @@ func TestReachabilitySource(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	snaps := make(chan sources.Snapshot[[]sources.Reach], 1)
+	snaps := make(chan sources.Snapshot[[]snapshot.Reach], 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(ctx, func(s sources.Snapshot[[]sources.Reach]) {
+		done <- src.Run(ctx, func(s sources.Snapshot[[]snapshot.Reach]) {
 			select {
 			case snaps <- s:
 			default:
 			}
 		})
 	}()
-	var s sources.Snapshot[[]sources.Reach]
+	var s sources.Snapshot[[]snapshot.Reach]
 	select {
 	case s = <-snaps:
 	case <-time.After(safety):
@@ -569,9 +570,9 @@ func TestReachabilityNamesFailingTarget(t *testing.T) {
 	}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var got sources.Snapshot[[]sources.Reach]
+	var got sources.Snapshot[[]snapshot.Reach]
 	err := sources.Reachability{Config: cfg, Section: "postgres", Interval: time.Hour}.Run(ctx,
-		func(s sources.Snapshot[[]sources.Reach]) { got = s; cancel() })
+		func(s sources.Snapshot[[]snapshot.Reach]) { got = s; cancel() })
 	if err != nil {
 		t.Fatalf("Run = %v", err)
 	}

@@ -9,111 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/flightdeckhq/flightdeck/internal/gates"
 )
-
-// RolloutPhase is where a deployment's rollout stands.
-type RolloutPhase string
-
-const (
-	Progressing RolloutPhase = "progressing"
-	Complete    RolloutPhase = "complete"
-	Paused      RolloutPhase = "paused"
-	Stalled     RolloutPhase = "stalled"
-)
-
-// RolloutState is one reading of the watched deployments.
-type RolloutState struct {
-	Deployments []DeploymentState
-	Events      []WarningEvent // newest first
-}
-
-// DeploymentState is a deployment, its rollout and its pods.
-type DeploymentState struct {
-	Namespace, Name string
-	Image           string // the template's image (first container)
-	PrevImage       string // the image of the previous revision
-	Desired         int32
-	Updated         int32
-	Ready           int32
-	Available       int32
-	Revision        int64
-	Phase           RolloutPhase
-	Why             string // for stalled and progressing: the condition's reason and message
-	Paused          bool
-	History         []Revision // newest first
-	Pods            []PodState // problems first
-	OldPods         int        // pods of older revisions still present
-	// Dip says when the rollout to this revision left fewer ready pods
-	// than desired: old pods went before the new ones were live, which
-	// the runbook forbids. Empty when it never happened.
-	Dip string
-}
-
-// Revision is one entry of a deployment's history (a ReplicaSet).
-type Revision struct {
-	Number      int64
-	Image       string
-	Created     time.Time
-	ChangeCause string
-	Replicas    int32
-	Name        string // the ReplicaSet
-}
-
-// PodState is one pod as the pane shows it.
-type PodState struct {
-	Name     string
-	Ready    int
-	Total    int
-	Status   string // Running, Pending, CrashLoopBackOff, ImagePullBackOff, Terminating…
-	Reason   string // why, when not fine: the waiting message or the scheduler's
-	Restarts int32
-	Created  time.Time
-	Node     string
-	IP       string // what a database sees as the client address
-	Revision int64
-	Image    string
-	Problem  bool
-}
-
-// WarningEvent is a Warning event about a watched object.
-type WarningEvent struct {
-	At      time.Time
-	Object  string // Kind/name
-	Reason  string
-	Message string
-	Count   int32
-}
-
-// Complete reports whether every deployment finished rolling out.
-func (s RolloutState) Complete() bool {
-	if len(s.Deployments) == 0 {
-		return false
-	}
-	for _, d := range s.Deployments {
-		if d.Phase != Complete {
-			return false
-		}
-	}
-	return true
-}
-
-// CrashLooping counts pods in CrashLoopBackOff.
-func (s RolloutState) CrashLooping() int {
-	n := 0
-	for _, d := range s.Deployments {
-		for _, p := range d.Pods {
-			if p.Status == "CrashLoopBackOff" {
-				n++
-			}
-		}
-	}
-	return n
-}
 
 // revisionOf reads the revision annotation the deployment controller keeps.
 func revisionOf(m metav1.Object) int64 {
@@ -128,20 +28,11 @@ func firstImage(spec corev1.PodSpec) string {
 	return spec.Containers[0].Image
 }
 
-func ownedBy(m metav1.Object, uid string) bool {
-	for _, o := range m.GetOwnerReferences() {
-		if string(o.UID) == uid {
-			return true
-		}
-	}
-	return false
-}
-
 // BuildRollout turns the watched objects into the pane's state. It is pure,
 // so it is tested and benchmarked without a cluster. stallAfter is how long
 // a rollout may go without progress before it counts as stalled even if the
 // controller has not said so yet.
-func BuildRollout(deps []*appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod, events []*corev1.Event, now time.Time, stallAfter time.Duration) RolloutState {
+func BuildRollout(deps []*appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod, events []*corev1.Event, now time.Time, stallAfter time.Duration) snapshot.Rollout {
 	rsByOwner := map[string][]*appsv1.ReplicaSet{}
 	for _, rs := range rss {
 		for _, o := range rs.OwnerReferences {
@@ -158,7 +49,7 @@ func BuildRollout(deps []*appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*c
 			}
 		}
 	}
-	var st RolloutState
+	var st snapshot.Rollout
 	for _, d := range deps {
 		st.Deployments = append(st.Deployments, buildDeployment(d, rsByOwner[string(d.UID)], podsByRS, now, stallAfter))
 	}
@@ -180,15 +71,15 @@ func BuildRollout(deps []*appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*c
 		if at.IsZero() {
 			at = e.CreationTimestamp.Time
 		}
-		st.Events = append(st.Events, WarningEvent{At: at, Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
+		st.Events = append(st.Events, snapshot.WarningEvent{At: at, Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
 			Reason: e.Reason, Message: strings.TrimSpace(e.Message), Count: e.Count})
 	}
 	sort.Slice(st.Events, func(i, j int) bool { return st.Events[i].At.After(st.Events[j].At) })
 	return st
 }
 
-func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS map[string][]*corev1.Pod, now time.Time, stallAfter time.Duration) DeploymentState {
-	ds := DeploymentState{
+func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS map[string][]*corev1.Pod, now time.Time, stallAfter time.Duration) snapshot.Deployment {
+	ds := snapshot.Deployment{
 		Namespace: d.Namespace, Name: d.Name, Image: firstImage(d.Spec.Template.Spec),
 		Updated: d.Status.UpdatedReplicas, Ready: d.Status.ReadyReplicas, Available: d.Status.AvailableReplicas,
 		Revision: revisionOf(d), Paused: d.Spec.Paused,
@@ -200,7 +91,7 @@ func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS ma
 	}
 	sort.Slice(rss, func(i, j int) bool { return revisionOf(rss[i]) > revisionOf(rss[j]) })
 	for _, rs := range rss {
-		ds.History = append(ds.History, Revision{
+		ds.History = append(ds.History, snapshot.Revision{
 			Number: revisionOf(rs), Image: firstImage(rs.Spec.Template.Spec), Created: rs.CreationTimestamp.Time,
 			ChangeCause: rs.Annotations["kubernetes.io/change-cause"], Replicas: rs.Status.Replicas, Name: rs.Name,
 		})
@@ -215,7 +106,7 @@ func buildDeployment(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, podsByRS ma
 	for _, rs := range rss {
 		total += len(podsByRS[string(rs.UID)])
 	}
-	all := make([]PodState, 0, total)
+	all := make([]snapshot.Pod, 0, total)
 	for _, rs := range rss {
 		rev := revisionOf(rs)
 		for _, p := range podsByRS[string(rs.UID)] {
@@ -254,7 +145,7 @@ func (a podKey) before(b podKey) bool {
 // orderPods puts the pods with problems first, all of them in order, then
 // the first podsInOrder healthy ones in order, then the rest. Keys are
 // sorted, not pods: a pod is a few hundred bytes.
-func orderPods(all []PodState) []PodState {
+func orderPods(all []snapshot.Pod) []snapshot.Pod {
 	var problems, healthy []podKey
 	for i := range all {
 		k := podKey{all[i].Revision, all[i].Name, int32(i)}
@@ -297,7 +188,7 @@ func orderPods(all []PodState) []PodState {
 	} else {
 		slices.SortFunc(healthy, byOrder)
 	}
-	out := make([]PodState, 0, len(all))
+	out := make([]snapshot.Pod, 0, len(all))
 	for _, k := range problems {
 		out = append(out, all[k.at])
 	}
@@ -324,7 +215,7 @@ func (h *podHeap) Pop() any {
 // rolloutPhase follows kubectl rollout status: a rollout is complete when the
 // controller has seen the latest spec and every replica is updated and
 // available with no old ones left.
-func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration) (RolloutPhase, string) {
+func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration) (snapshot.RolloutPhase, string) {
 	var progressing *appsv1.DeploymentCondition
 	for i := range d.Status.Conditions {
 		if d.Status.Conditions[i].Type == appsv1.DeploymentProgressing {
@@ -332,10 +223,10 @@ func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration)
 		}
 	}
 	if d.Spec.Paused {
-		return Paused, "paused: new template changes do not roll out"
+		return snapshot.Paused, "paused: new template changes do not roll out"
 	}
 	if progressing != nil && progressing.Reason == "ProgressDeadlineExceeded" {
-		return Stalled, "ProgressDeadlineExceeded: " + progressing.Message
+		return snapshot.Stalled, "ProgressDeadlineExceeded: " + progressing.Message
 	}
 	desired := int32(1)
 	if d.Spec.Replicas != nil {
@@ -343,20 +234,20 @@ func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration)
 	}
 	s := d.Status
 	if d.Generation <= s.ObservedGeneration && s.UpdatedReplicas == desired && s.Replicas == desired && s.AvailableReplicas == desired {
-		return Complete, ""
+		return snapshot.Complete, ""
 	}
 	why := ""
 	if progressing != nil {
 		why = progressing.Reason
 		if stallAfter > 0 && !progressing.LastUpdateTime.IsZero() && now.Sub(progressing.LastUpdateTime.Time) > stallAfter {
-			return Stalled, "no progress for " + now.Sub(progressing.LastUpdateTime.Time).Round(time.Second).String()
+			return snapshot.Stalled, "no progress for " + now.Sub(progressing.LastUpdateTime.Time).Round(time.Second).String()
 		}
 	}
-	return Progressing, why
+	return snapshot.Progressing, why
 }
 
-func buildPod(p *corev1.Pod, rev int64, now time.Time) PodState {
-	ps := PodState{Name: p.Name, IP: p.Status.PodIP, Created: p.CreationTimestamp.Time, Node: p.Spec.NodeName, Revision: rev,
+func buildPod(p *corev1.Pod, rev int64, now time.Time) snapshot.Pod {
+	ps := snapshot.Pod{Name: p.Name, IP: p.Status.PodIP, Created: p.CreationTimestamp.Time, Node: p.Spec.NodeName, Revision: rev,
 		Image: firstImage(p.Spec), Status: string(p.Status.Phase), Total: len(p.Spec.Containers)}
 	for _, c := range p.Status.ContainerStatuses {
 		if c.Ready {
@@ -414,7 +305,7 @@ type capacityDip struct {
 // rollout has work left (pods to update, or old pods still running): old
 // pods went before new ones were ready. A new deployment coming up, a
 // scale-up, or a steady deployment losing a pod are not dips.
-func (w *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
+func (w *CapacityWatch) Observe(s snapshot.Rollout, now time.Time) snapshot.Rollout {
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
 		key := d.Namespace + "/" + d.Name
@@ -434,67 +325,4 @@ func (w *CapacityWatch) Observe(s RolloutState, now time.Time) RolloutState {
 		d.Dip = seen.text
 	}
 	return s
-}
-
-// Facts are the rollout gates' inputs.
-func (s RolloutState) Facts() gates.Facts {
-	old, crash := 0, s.CrashLooping()
-	var notDone, dips []string
-	for _, d := range s.Deployments {
-		old += d.OldPods
-		if d.Dip != "" {
-			dips = append(dips, d.Name+": "+d.Dip)
-		}
-		if d.Phase != Complete {
-			notDone = append(notDone, fmt.Sprintf("%s %d/%d %s", d.Name, d.Ready, d.Desired, d.Phase))
-		}
-	}
-	detail := "all complete"
-	if len(notDone) > 0 {
-		detail = strings.Join(notDone, ", ")
-	}
-	return gates.Facts{
-		"rollout.complete":      {Known: true, Bool: s.Complete(), Detail: detail},
-		"rollout.no_crashloops": {Known: true, Bool: crash == 0, Detail: fmt.Sprintf("%d crash-looping", crash)},
-		"rollout.old_pods_gone": oldPodsGone(old, dips),
-	}
-}
-
-func oldPodsGone(old int, dips []string) gates.Fact {
-	if len(dips) > 0 {
-		return gates.Fact{Known: true, Bool: false, Detail: "old pods went before the new ones were ready: " + strings.Join(dips, "; ")}
-	}
-	return gates.Fact{Known: true, Bool: old == 0, Detail: fmt.Sprintf("%d old pods", old)}
-}
-
-// LastKnownGood is a deployment's rollback target: what ran before the
-// deploy touched it.
-type LastKnownGood struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Image     string `json:"image"`
-	Revision  int64  `json:"revision"`
-}
-
-// Key names the deployment.
-func (l LastKnownGood) Key() string { return l.Namespace + "/" + l.Name }
-
-// LastKnownGood reads the rollback targets off the state as first seen: a
-// finished rollout's current template, or, for one still rolling out, the
-// revision before it.
-func (s RolloutState) LastKnownGood() []LastKnownGood {
-	var out []LastKnownGood
-	for _, d := range s.Deployments {
-		l := LastKnownGood{Namespace: d.Namespace, Name: d.Name, Image: d.Image, Revision: d.Revision}
-		if d.Phase != Complete {
-			for _, h := range d.History {
-				if h.Number < d.Revision && h.Image != d.Image {
-					l.Image, l.Revision = h.Image, h.Number
-					break
-				}
-			}
-		}
-		out = append(out, l)
-	}
-	return out
 }

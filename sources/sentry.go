@@ -18,12 +18,13 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // ProbeSentry fetches the organization with the configured token.
-func ProbeSentry(ctx context.Context, s *config.Sentry) Reach {
+func ProbeSentry(ctx context.Context, s *config.Sentry) snapshot.Reach {
 	u := strings.TrimRight(s.URL, "/") + "/api/0/organizations/" + url.PathEscape(s.Org) + "/"
-	r := Reach{Target: s.URL}
+	r := snapshot.Reach{Target: s.URL}
 	var org struct {
 		Name string `json:"name"`
 	}
@@ -34,31 +35,6 @@ func ProbeSentry(ctx context.Context, s *config.Sentry) Reach {
 		r.Detail = "organization " + org.Name
 	}
 	return r
-}
-
-// ErrorPoint is one interval of the error series: the errors whose
-// timestamps fall in [At, At+interval).
-type ErrorPoint struct {
-	At    time.Time
-	Count int
-}
-
-// SentryIssue is one Sentry issue as the errors pane lists it.
-type SentryIssue struct {
-	ID        string
-	ShortID   string // "APP-1F"
-	Title     string
-	Culprit   string
-	Level     string
-	Project   string // slug
-	Permalink string
-	Events    int // events in the requested date range
-	Users     int
-	FirstSeen time.Time // over the issue's life in the requested environment
-	LastSeen  time.Time
-	// FirstRelease is set when the issue was found by its first release;
-	// the list endpoint does not carry it otherwise.
-	FirstRelease string
 }
 
 // SentryDeploy is a deploy marker recorded against a release.
@@ -293,7 +269,7 @@ func (c *SentryClient) noEvents(ctx context.Context, err error) error {
 // oldest first, leaving out the events of the issues in exclude (short
 // ids). The current, incomplete minute is not included: it would read as a
 // sudden drop.
-func (c *SentryClient) ErrorCounts(ctx context.Context, period time.Duration, exclude []string) ([]ErrorPoint, error) {
+func (c *SentryClient) ErrorCounts(ctx context.Context, period time.Duration, exclude []string) ([]snapshot.ErrorPoint, error) {
 	q, err := c.scope(ctx, period)
 	if err != nil {
 		return nil, err
@@ -326,7 +302,7 @@ type IssueQuery struct {
 
 // Issues lists issues of the configured projects and environment,
 // following the Link header's cursors for up to q.Pages pages.
-func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue, error) {
+func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]snapshot.SentryIssue, error) {
 	q, err := c.scope(ctx, iq.Period)
 	if err != nil {
 		return nil, err
@@ -340,7 +316,7 @@ func (c *SentryClient) Issues(ctx context.Context, iq IssueQuery) ([]SentryIssue
 	// answer small.
 	q.Set("groupStatsPeriod", "")
 	pages := max(iq.Pages, 1)
-	var out []SentryIssue
+	var out []snapshot.SentryIssue
 	seen := map[string]bool{}
 	for p := 0; p < pages; p++ {
 		data, h, _, err := c.call(ctx, http.MethodGet, c.orgPath("issues/"), q, nil, c.readNotFound())

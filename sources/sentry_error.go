@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // ErrSentryNoEvents is what a read of the error rate returns, wrapped in a
@@ -120,7 +122,7 @@ func sentryDetail(body []byte) string {
 	case map[string]any:
 		s = objectDetail(v)
 	}
-	return sentryClip(OneLine(Printable(strings.TrimSpace(s))), 200)
+	return sentryClip(snapshot.OneLine(snapshot.Printable(strings.TrimSpace(s))), 200)
 }
 
 func objectDetail(m map[string]any) string {
@@ -190,7 +192,7 @@ func plainDetail(s string) string {
 			words = append(words, strings.TrimSpace(line))
 		}
 	}
-	return OneLine(Printable(strings.Join(words, " ")))
+	return snapshot.OneLine(snapshot.Printable(strings.Join(words, " ")))
 }
 
 func sentryClip(s string, n int) string {

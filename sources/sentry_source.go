@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Sentry is the error-rate source: it polls Sentry every [sentry] poll,
@@ -16,13 +17,13 @@ import (
 // against the deploy marks it was last given.
 type Sentry struct {
 	client *SentryClient
-	rule   ErrorRule
+	rule   snapshot.ErrorRule
 	every  time.Duration
 	now    func() time.Time
 	after  func(time.Duration) <-chan time.Time
 
 	mu      sync.Mutex
-	marks   DeployMarks
+	marks   snapshot.DeployMarks
 	refresh Refresher
 }
 
@@ -62,7 +63,7 @@ func (s *Sentry) Name() string { return "sentry" }
 // SetDeploy tells the source the deploy's start, release and rollbacks, as
 // the journal records them. Safe to call from any goroutine; the next poll
 // uses them.
-func (s *Sentry) SetDeploy(m DeployMarks) {
+func (s *Sentry) SetDeploy(m snapshot.DeployMarks) {
 	m.Rollbacks = append([]time.Time(nil), m.Rollbacks...)
 	s.mu.Lock()
 	s.marks = m
@@ -79,7 +80,7 @@ func (s *Sentry) AddRollback(at time.Time) {
 }
 
 // Marks returns the deploy marks the source judges against.
-func (s *Sentry) Marks() DeployMarks {
+func (s *Sentry) Marks() snapshot.DeployMarks {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.marks
@@ -93,9 +94,9 @@ func (s *Sentry) Refresh() { s.refresh.Refresh() }
 
 // Run implements Source. A failed poll emits the error with the last good
 // reading; a 429 stretches the wait to what Sentry asked for.
-func (s *Sentry) Run(ctx context.Context, emit func(Snapshot[ErrorRate])) error {
-	var last ErrorRate
-	read := func(ctx context.Context) (ErrorRate, error) {
+func (s *Sentry) Run(ctx context.Context, emit func(Snapshot[snapshot.ErrorRate])) error {
+	var last snapshot.ErrorRate
+	read := func(ctx context.Context) (snapshot.ErrorRate, error) {
 		data, err := s.Read(ctx)
 		if err != nil {
 			return last, err
@@ -103,20 +104,20 @@ func (s *Sentry) Run(ctx context.Context, emit func(Snapshot[ErrorRate])) error 
 		last = data
 		return data, nil
 	}
-	wait := func(_ ErrorRate, err error) time.Duration {
+	wait := func(_ snapshot.ErrorRate, err error) time.Duration {
 		var se *SentryError
 		if errors.As(err, &se) && se.RateLimited() && se.RetryAfter > s.every {
 			return se.RetryAfter
 		}
 		return s.every
 	}
-	return Poller[ErrorRate]{Every: s.every, Refresh: &s.refresh, Wait: wait, Now: s.now, After: s.after}.Run(ctx, read, emit)
+	return Poller[snapshot.ErrorRate]{Every: s.every, Refresh: &s.refresh, Wait: wait, Now: s.now, After: s.after}.Run(ctx, read, emit)
 }
 
 // span is how far back a poll reads: the whole baseline before the deploy
 // start and everything since, at least an hour, at most a day (1,440
 // intervals, which the chart is benchmarked at).
-func (s *Sentry) span(now time.Time, m DeployMarks) time.Duration {
+func (s *Sentry) span(now time.Time, m snapshot.DeployMarks) time.Duration {
 	d := max(s.rule.Baseline+time.Duration(s.rule.Intervals)*time.Minute, time.Hour)
 	if !m.Start.IsZero() {
 		d = max(d, now.Sub(m.Start)+s.rule.Baseline+time.Minute)
@@ -137,11 +138,11 @@ const maxExcluded = 150
 // Read makes one poll: the issues to leave out, the error counts without
 // them, and the issues new since the deploy. An environment Sentry has no
 // events in yet is a reading, not an error: ErrorRate.NoEvents.
-func (s *Sentry) Read(ctx context.Context) (ErrorRate, error) {
+func (s *Sentry) Read(ctx context.Context) (snapshot.ErrorRate, error) {
 	m := s.Marks()
 	e, err := s.read(ctx, m)
 	if errors.Is(err, ErrSentryNoEvents) {
-		e = BuildErrorRate(ErrorInput{Marks: m}, s.rule)
+		e = snapshot.BuildErrorRate(snapshot.ErrorInput{Marks: m}, s.rule)
 		e.NoEvents = true
 		err = nil
 	}
@@ -149,14 +150,14 @@ func (s *Sentry) Read(ctx context.Context) (ErrorRate, error) {
 	return e, err
 }
 
-func (s *Sentry) read(ctx context.Context, m DeployMarks) (ErrorRate, error) {
+func (s *Sentry) read(ctx context.Context, m snapshot.DeployMarks) (snapshot.ErrorRate, error) {
 	now := s.now()
 	span := s.span(now, m)
 	var exclude []string
 	if len(s.rule.Ignore) > 0 {
 		seen, err := s.client.Issues(ctx, IssueQuery{Query: "event.type:error", Period: span, Sort: "freq", Pages: ignoreScan})
 		if err != nil {
-			return ErrorRate{}, err
+			return snapshot.ErrorRate{}, err
 		}
 		for _, is := range seen {
 			if s.rule.Ignored(is.Title) && len(exclude) < maxExcluded && is.ShortID != "" {
@@ -166,7 +167,7 @@ func (s *Sentry) read(ctx context.Context, m DeployMarks) (ErrorRate, error) {
 	}
 	series, err := s.client.ErrorCounts(ctx, span, exclude)
 	if err != nil {
-		return ErrorRate{}, err
+		return snapshot.ErrorRate{}, err
 	}
 	// A minute that closed moments ago may still be missing events on
 	// their way through ingestion; judged now it would read as a dip and
@@ -174,14 +175,14 @@ func (s *Sentry) read(ctx context.Context, m DeployMarks) (ErrorRate, error) {
 	for len(series) > 0 && series[len(series)-1].At.Add(s.rule.Interval+settleDelay).After(now) {
 		series = series[:len(series)-1]
 	}
-	var issues []SentryIssue
+	var issues []snapshot.SentryIssue
 	if !m.Start.IsZero() {
 		issues, err = s.newIssues(ctx, span, m)
 		if err != nil {
-			return ErrorRate{}, err
+			return snapshot.ErrorRate{}, err
 		}
 	}
-	return BuildErrorRate(ErrorInput{Series: series, Issues: issues, Excluded: len(exclude), Marks: m}, s.rule), nil
+	return snapshot.BuildErrorRate(snapshot.ErrorInput{Series: series, Issues: issues, Excluded: len(exclude), Marks: m}, s.rule), nil
 }
 
 // newIssues are the unresolved issues first seen since the deploy start,
@@ -189,7 +190,7 @@ func (s *Sentry) read(ctx context.Context, m DeployMarks) (ErrorRate, error) {
 // have raised them before the deploy was started in the cockpit. Resolving
 // or archiving an issue in Sentry takes it off the list, as the team's
 // triage there means it was looked at.
-func (s *Sentry) newIssues(ctx context.Context, span time.Duration, m DeployMarks) ([]SentryIssue, error) {
+func (s *Sentry) newIssues(ctx context.Context, span time.Duration, m snapshot.DeployMarks) ([]snapshot.SentryIssue, error) {
 	since := m.Start.UTC().Format("2006-01-02T15:04:05")
 	list, err := s.client.Issues(ctx, IssueQuery{Query: "is:unresolved firstSeen:>=" + since, Period: span, Sort: "new", Pages: 2})
 	if err != nil {

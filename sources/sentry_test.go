@@ -16,6 +16,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox/sentrystub"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -254,7 +255,7 @@ func TestSentrySourceNoEventsYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.SetDeploy(sources.DeployMarks{Start: stubT0.Add(-5 * time.Minute)})
+	src.SetDeploy(snapshot.DeployMarks{Start: stubT0.Add(-5 * time.Minute)})
 	e, err := src.Read(sentryCtx(t))
 	if err != nil || !e.NoEvents || e.Environment != "production" {
 		t.Fatalf("before any event: %+v, %v", e, err)
@@ -357,8 +358,8 @@ func TestSentrySourceWaitsForSentrysReset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var snaps []sources.Snapshot[sources.ErrorRate]
-			_ = src.Run(ctx, func(s sources.Snapshot[sources.ErrorRate]) { snaps = append(snaps, s) })
+			var snaps []sources.Snapshot[snapshot.ErrorRate]
+			_ = src.Run(ctx, func(s sources.Snapshot[snapshot.ErrorRate]) { snaps = append(snaps, s) })
 			if got := <-waits; got != tc.want {
 				t.Errorf("waited %s after the 429, want %s", got, tc.want)
 			}

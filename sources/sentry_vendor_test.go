@@ -11,6 +11,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/httpfixture"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -107,7 +108,7 @@ func TestSentryVendorEventsStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Unix(1795428000, 0).UTC()
-	want := []sources.ErrorPoint{{At: t0.Add(-3 * time.Minute), Count: 3}, {At: t0.Add(-2 * time.Minute), Count: 0}, {At: t0.Add(-time.Minute), Count: 7}}
+	want := []snapshot.ErrorPoint{{At: t0.Add(-3 * time.Minute), Count: 3}, {At: t0.Add(-2 * time.Minute), Count: 0}, {At: t0.Add(-time.Minute), Count: 7}}
 	if len(pts) != len(want) {
 		t.Fatalf("points %v, want %v", pts, want)
 	}
@@ -215,7 +216,7 @@ func TestSentryVendorNoEventsYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.SetDeploy(sources.DeployMarks{Start: time.Unix(1795428000, 0)})
+	src.SetDeploy(snapshot.DeployMarks{Start: time.Unix(1795428000, 0)})
 	rate, err := src.Read(vendorCtx(t))
 	if err != nil || !rate.NoEvents {
 		t.Fatalf("Read = %+v, %v; want a reading that says no events yet", rate, err)

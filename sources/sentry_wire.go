@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // decodeEventsStats reads a single-series events-stats answer:
 // {"data": [[1700000000, [{"count": 3}]], ...]}. Buckets come back sorted,
 // one per timestamp, counts never negative.
-func decodeEventsStats(b []byte) ([]ErrorPoint, error) {
+func decodeEventsStats(b []byte) ([]snapshot.ErrorPoint, error) {
 	var body struct {
 		Data []json.RawMessage `json:"data"`
 	}
@@ -49,9 +51,9 @@ func decodeEventsStats(b []byte) ([]ErrorPoint, error) {
 		}
 		byTime[int64(ts)] += n
 	}
-	out := make([]ErrorPoint, 0, len(byTime))
+	out := make([]snapshot.ErrorPoint, 0, len(byTime))
 	for ts, n := range byTime {
-		out = append(out, ErrorPoint{At: time.Unix(ts, 0).UTC(), Count: n})
+		out = append(out, snapshot.ErrorPoint{At: time.Unix(ts, 0).UTC(), Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
@@ -120,18 +122,18 @@ type sentryIssueWire struct {
 // decodeSentryIssues reads the issues list. firstSeen is taken over the issue's
 // whole life (the "lifetime" block) when Sentry sends it, since the
 // top-level one only covers the requested date range.
-func decodeSentryIssues(b []byte) ([]SentryIssue, error) {
+func decodeSentryIssues(b []byte) ([]snapshot.SentryIssue, error) {
 	var wire []sentryIssueWire
 	if err := json.Unmarshal(b, &wire); err != nil {
 		return nil, fmt.Errorf("not the issues JSON: %w", err)
 	}
-	out := make([]SentryIssue, 0, len(wire))
+	out := make([]snapshot.SentryIssue, 0, len(wire))
 	for _, w := range wire {
 		if w.ID == "" {
 			return nil, errors.New("an issue without an id")
 		}
-		is := SentryIssue{
-			ID: w.ID, ShortID: w.ShortID, Title: Printable(OneLine(w.Title)), Culprit: Printable(OneLine(w.Culprit)), Level: w.Level,
+		is := snapshot.SentryIssue{
+			ID: w.ID, ShortID: w.ShortID, Title: snapshot.Printable(snapshot.OneLine(w.Title)), Culprit: snapshot.Printable(snapshot.OneLine(w.Culprit)), Level: w.Level,
 			Project: w.Project.Slug, Permalink: w.Permalink, Events: int(w.Count), Users: int(w.UserCount),
 			FirstSeen: w.FirstSeen.Time, LastSeen: w.LastSeen.Time,
 		}

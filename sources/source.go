@@ -11,9 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Snapshot is one immutable reading of a system. When Err is set, Data is
@@ -31,21 +32,6 @@ type Snapshot[T any] struct {
 type Source[T any] interface {
 	Name() string
 	Run(ctx context.Context, emit func(Snapshot[T])) error
-}
-
-// Update is a snapshot with its type erased, as it travels to the TUI.
-type Update struct {
-	Source string
-	Seq    uint64
-	At     time.Time // when the data was read (last good read if Err is set)
-	Data   any
-	Err    error
-	// GoodAt is when the last good data was read; zero if there never was any.
-	GoodAt time.Time
-	// Attempt counts consecutive failures; zero when healthy.
-	Attempt int
-	// RetryIn is the backoff before the next attempt, when the source failed.
-	RetryIn time.Duration
 }
 
 // Backoff is a capped exponential backoff with full jitter, so that several
@@ -84,10 +70,10 @@ func (b Backoff) Delay(attempt int) time.Duration {
 // returns early, and forwards every snapshot to emit as an Update. A failing
 // snapshot keeps the last good data. Supervise returns when ctx ends and src
 // has returned.
-func Supervise[T any](ctx context.Context, src Source[T], b Backoff, emit func(Update)) {
+func Supervise[T any](ctx context.Context, src Source[T], b Backoff, emit func(snapshot.Update)) {
 	var (
 		mu      sync.Mutex
-		last    Update
+		last    snapshot.Update
 		good    T
 		hasGood bool
 		seq     uint64
@@ -97,7 +83,7 @@ func Supervise[T any](ctx context.Context, src Source[T], b Backoff, emit func(U
 		mu.Lock()
 		defer mu.Unlock()
 		seq++
-		u := Update{Source: src.Name(), Seq: seq}
+		u := snapshot.Update{Source: src.Name(), Seq: seq}
 		if s.Err == nil {
 			good, hasGood = s.Data, true
 			u.At, u.GoodAt, u.Data = s.At, s.At, s.Data
@@ -133,7 +119,7 @@ func Supervise[T any](ctx context.Context, src Source[T], b Backoff, emit func(U
 		wait := b.Delay(attempt)
 		mu.Lock()
 		seq++
-		u := Update{Source: src.Name(), Seq: seq, Err: fmt.Errorf("%s: %w", src.Name(), err),
+		u := snapshot.Update{Source: src.Name(), Seq: seq, Err: fmt.Errorf("%s: %w", src.Name(), err),
 			GoodAt: last.GoodAt, At: last.GoodAt, Attempt: last.Attempt + 1, RetryIn: wait}
 		if hasGood {
 			u.Data = good
@@ -175,7 +161,7 @@ func (g *Group) Go(fn func(ctx context.Context)) {
 }
 
 // Start supervises src inside the group.
-func Start[T any](g *Group, src Source[T], b Backoff, emit func(Update)) {
+func Start[T any](g *Group, src Source[T], b Backoff, emit func(snapshot.Update)) {
 	g.Go(func(ctx context.Context) { Supervise(ctx, src, b, emit) })
 }
 
@@ -192,65 +178,4 @@ func (g *Group) Stop() {
 // and a wait chosen per read.
 func Poll[T any](ctx context.Context, interval time.Duration, read func(ctx context.Context) (T, error), emit func(Snapshot[T])) error {
 	return Poller[T]{Every: interval}.Run(ctx, read, emit)
-}
-
-// Health is how the status bar judges a source.
-type Health struct {
-	Source string
-	State  HealthState
-	Age    time.Duration // age of the last good data
-	Reason string        // for Down: the last error
-}
-
-// HealthState is ok, stale or down.
-type HealthState int
-
-const (
-	Waiting HealthState = iota // no reading yet
-	OK
-	Stale
-	Down
-)
-
-func (s HealthState) String() string {
-	switch s {
-	case OK:
-		return "ok"
-	case Stale:
-		return "stale"
-	case Down:
-		return "down"
-	}
-	return "waiting"
-}
-
-// Judge turns the last update of a source into its health at now. A source
-// whose good data is older than staleAfter is stale even if it reported no
-// error, since a hung connection looks exactly like that.
-func Judge(u Update, now time.Time, staleAfter time.Duration) Health {
-	h := Health{Source: u.Source}
-	if !u.GoodAt.IsZero() {
-		h.Age = now.Sub(u.GoodAt)
-	}
-	switch {
-	case u.Seq == 0:
-		h.State = Waiting
-	case u.Err != nil:
-		h.State = Down
-		h.Reason = OneLine(u.Err.Error())
-	case staleAfter > 0 && h.Age > staleAfter:
-		h.State = Stale
-	default:
-		h.State = OK
-	}
-	return h
-}
-
-// OneLine folds a multi-line message (driver errors often are) onto one line
-// so that it fits a status bar or a table cell.
-func OneLine(s string) string {
-	if !strings.ContainsAny(s, "\n\r\t") {
-		return s
-	}
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -101,13 +102,13 @@ func TestBackoffDelayDefaultRand(t *testing.T) {
 // updates collects what Supervise emits, in order.
 type updates struct {
 	mu  sync.Mutex
-	got []sources.Update
+	got []snapshot.Update
 	ch  chan struct{}
 }
 
 func newUpdates() *updates { return &updates{ch: make(chan struct{}, 1)} }
 
-func (u *updates) emit(x sources.Update) {
+func (u *updates) emit(x snapshot.Update) {
 	u.mu.Lock()
 	u.got = append(u.got, x)
 	u.mu.Unlock()
@@ -117,14 +118,14 @@ func (u *updates) emit(x sources.Update) {
 	}
 }
 
-func (u *updates) all() []sources.Update {
+func (u *updates) all() []snapshot.Update {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]sources.Update(nil), u.got...)
+	return append([]snapshot.Update(nil), u.got...)
 }
 
 // wait blocks until at least n updates have arrived.
-func (u *updates) wait(t *testing.T, n int) []sources.Update {
+func (u *updates) wait(t *testing.T, n int) []snapshot.Update {
 	t.Helper()
 	deadline := time.After(safety)
 	for {
@@ -359,7 +360,7 @@ func TestGroupStopWaitsForSources(t *testing.T) {
 	var late atomic.Int64
 	got := make(chan struct{}, 1)
 	var count atomic.Int64
-	emit := func(sources.Update) {
+	emit := func(snapshot.Update) {
 		if count.Add(1) == 20 {
 			got <- struct{}{}
 		}
@@ -459,7 +460,7 @@ func TestSuperviseReturnsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		sources.Supervise[int](ctx, emitter{"a"}, tiny, func(sources.Update) {})
+		sources.Supervise[int](ctx, emitter{"a"}, tiny, func(snapshot.Update) {})
 		close(done)
 	}()
 	cancel()
@@ -608,26 +609,26 @@ func TestJudge(t *testing.T) {
 	const staleAfter = 10 * time.Second
 	cases := []struct {
 		name   string
-		u      sources.Update
+		u      snapshot.Update
 		stale  time.Duration
-		state  sources.HealthState
+		state  snapshot.HealthState
 		age    time.Duration
 		reason string
 	}{
-		{"waiting", sources.Update{Source: "jira"}, staleAfter, sources.Waiting, 0, ""},
-		{"ok", sources.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-2 * time.Second)}, staleAfter, sources.OK, 2 * time.Second, ""},
-		{"ok at the limit", sources.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-staleAfter)}, staleAfter, sources.OK, staleAfter, ""},
-		{"stale", sources.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-30 * time.Second)}, staleAfter, sources.Stale, 30 * time.Second, ""},
-		{"never stale without a limit", sources.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-time.Hour)}, 0, sources.OK, time.Hour, ""},
-		{"down", sources.Update{Source: "jira", Seq: 4, GoodAt: now.Add(-time.Minute),
+		{"waiting", snapshot.Update{Source: "jira"}, staleAfter, snapshot.Waiting, 0, ""},
+		{"ok", snapshot.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-2 * time.Second)}, staleAfter, snapshot.OK, 2 * time.Second, ""},
+		{"ok at the limit", snapshot.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-staleAfter)}, staleAfter, snapshot.OK, staleAfter, ""},
+		{"stale", snapshot.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-30 * time.Second)}, staleAfter, snapshot.Stale, 30 * time.Second, ""},
+		{"never stale without a limit", snapshot.Update{Source: "jira", Seq: 3, GoodAt: now.Add(-time.Hour)}, 0, snapshot.OK, time.Hour, ""},
+		{"down", snapshot.Update{Source: "jira", Seq: 4, GoodAt: now.Add(-time.Minute),
 			Err: errors.New("dial tcp 10.0.0.5:5432:\n\tconnect: connection refused\r\n")},
-			staleAfter, sources.Down, time.Minute, "dial tcp 10.0.0.5:5432: connect: connection refused"},
-		{"down without good data", sources.Update{Source: "jira", Seq: 1, Err: errors.New("401 Unauthorized")},
-			staleAfter, sources.Down, 0, "401 Unauthorized"},
+			staleAfter, snapshot.Down, time.Minute, "dial tcp 10.0.0.5:5432: connect: connection refused"},
+		{"down without good data", snapshot.Update{Source: "jira", Seq: 1, Err: errors.New("401 Unauthorized")},
+			staleAfter, snapshot.Down, 0, "401 Unauthorized"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := sources.Judge(c.u, now, c.stale)
+			h := snapshot.Judge(c.u, now, c.stale)
 			if h.Source != "jira" || h.State != c.state || h.Age != c.age || h.Reason != c.reason {
 				t.Errorf("Judge = %+v, want state %s age %s reason %q", h, c.state, c.age, c.reason)
 			}
@@ -636,8 +637,8 @@ func TestJudge(t *testing.T) {
 }
 
 func TestHealthStateString(t *testing.T) {
-	for s, want := range map[sources.HealthState]string{
-		sources.Waiting: "waiting", sources.OK: "ok", sources.Stale: "stale", sources.Down: "down",
+	for s, want := range map[snapshot.HealthState]string{
+		snapshot.Waiting: "waiting", snapshot.OK: "ok", snapshot.Stale: "stale", snapshot.Down: "down",
 	} {
 		if s.String() != want {
 			t.Errorf("%d.String() = %q, want %q", int(s), s.String(), want)
@@ -652,7 +653,7 @@ func TestOneLine(t *testing.T) {
 		"ERROR: deadlock detected\nDETAIL:  x\n": "ERROR: deadlock detected DETAIL: x",
 		"a\r\nb\tc":                              "a b c",
 	} {
-		if got := sources.OneLine(in); got != want {
+		if got := snapshot.OneLine(in); got != want {
 			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -744,7 +745,7 @@ func TestQueryLine(t *testing.T) {
 		{"SELECT 1", 8, "SELECT 1"},
 		{"SELECT 'line one\nline two\x1b]52;c;Zm9v\x07', \"x\u009by\"", 100, "SELECT 'line one line two ]52;c;Zm9v ', \"x y\""},
 	} {
-		if got := sources.QueryLine(c.in, c.n); got != c.want {
+		if got := snapshot.QueryLine(c.in, c.n); got != c.want {
 			t.Errorf("QueryLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
 	}
@@ -756,13 +757,13 @@ func TestQueryLine(t *testing.T) {
 // a dip.
 func TestOldPodsGoneRemembersACapacityDip(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	state := func(rev int64, updated, ready int32, old int) sources.RolloutState {
-		return sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api",
+	state := func(rev int64, updated, ready int32, old int) snapshot.Rollout {
+		return snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api",
 			Desired: 6, Updated: updated, Ready: ready, Revision: rev, OldPods: old}}}
 	}
 	w := sources.NewCapacityWatch()
 	steps := []struct {
-		s    sources.RolloutState
+		s    snapshot.Rollout
 		pass bool
 	}{
 		{state(1, 0, 0, 0), true},  // a new deployment coming up is no dip

@@ -8,19 +8,13 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // batchMsg is what the engine published since the view last read.
 type batchMsg view.Batch
-
-// reachPane is a pane fed by one system.
-type reachPane interface {
-	panes.Pane
-	SetReach([]sources.Reach, sources.Health)
-	SetHealth(sources.Health)
-}
 
 // applyBatch brings the view up to date: the whole state when the batch
 // is initial, then the sources' newest snapshots, the status, and every
@@ -36,7 +30,6 @@ func (m *Model) applyBatch(b view.Batch) tea.Cmd {
 	}
 	for _, u := range b.Updates {
 		m.updates[u.Source] = u
-		m.show(u)
 	}
 	// Lines, records and ends in the order they happened: a run's lines
 	// are in the pane before the result that ends it.
@@ -91,7 +84,7 @@ func (m *Model) restart(b view.Batch) {
 	for _, r := range b.Runs {
 		m.output.Start(runOf(r))
 	}
-	m.updates = map[string]sources.Update{}
+	m.updates = map[string]snapshot.Update{}
 }
 
 // runOf is a run as the Output pane holds it.
@@ -106,53 +99,18 @@ func runOf(i view.RunInfo) *panes.Run {
 	return r
 }
 
-// show puts a source's snapshot in its pane.
-func (m *Model) show(u sources.Update) {
-	h := m.health(u.Source)
-	switch data := u.Data.(type) {
-	case []sources.Reach:
-		if p := m.sourcePanes[u.Source]; p != nil {
-			p.SetReach(data, h)
-		}
-	case sources.RolloutState:
-		if !u.GoodAt.IsZero() {
-			m.rollout.SetState(data, h, m.now)
-		}
-	case sources.DBState:
-		if !u.GoodAt.IsZero() {
-			m.locks.SetState(data, h)
-		}
-	case sources.Board:
-		if !u.GoodAt.IsZero() {
-			m.jira.SetBoard(data, h, m.now)
-		}
-	case sources.ErrorRate:
-		if !u.GoodAt.IsZero() {
-			m.errs.SetState(data, h)
-		}
-	}
-}
-
 // health is a section's health as the engine judged it.
-func (m *Model) health(section string) sources.Health {
+func (m *Model) health(section string) snapshot.Health {
 	if h, ok := m.status.Health[section]; ok {
 		return h
 	}
-	return sources.Health{Source: section}
+	return snapshot.Health{Source: section}
 }
 
 // syncStatus hands the engine's judgement to the panes: health ages with
 // the clock even when a source says nothing.
 func (m *Model) syncStatus() {
-	for sec, p := range m.sourcePanes {
-		if _, ok := m.status.Health[sec]; ok {
-			p.SetHealth(m.health(sec))
-		}
-	}
-	m.rollout.Data.LKG = m.status.LKG
-	m.locks.SetPods(m.status.PodsByClient)
-	m.rollout.Data.Now = m.now
-	m.locks.Data.Now = m.now
+	m.showSources()
 	m.checklist.Data.Now = m.now
 	m.output.Data.Now = m.now
 	m.checklist.Data.Gates = m.status.Gates
@@ -170,8 +128,8 @@ func (m *Model) notice(n view.Notice) {
 }
 
 // Sections with health marks, in status bar order.
-func (m *Model) healthList() []sources.Health {
-	var out []sources.Health
+func (m *Model) healthList() []snapshot.Health {
+	var out []snapshot.Health
 	for _, sec := range sources.Sections {
 		if h, ok := m.status.Health[sec]; ok {
 			out = append(out, h)

@@ -14,7 +14,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -132,13 +132,17 @@ func TestReadOnlyRefusesEveryMutatingKey(t *testing.T) {
 	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: rec, Day: now, Now: now,
 		Theme: theme.New(true, true), ReadOnly: true, Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6}}},
-		sources.Health{State: sources.OK}, now)
-	m.status.LKG = map[string]sources.LastKnownGood{"production/api": {Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}}
-	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
-		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
-		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
-		Tree:    []sources.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}, sources.Health{State: sources.OK})
+	ok := map[string]snapshot.Health{"kubernetes": {Source: "kubernetes", State: snapshot.OK}, "postgres": {Source: "postgres", State: snapshot.OK}}
+	m.applyBatch(view.Batch{
+		Status: &view.Status{Now: now, Health: ok,
+			LKG: map[string]snapshot.LastKnownGood{"production/api": {Namespace: "production", Name: "api", Image: "app:release-1", Revision: 1}}},
+		Updates: []snapshot.Update{
+			{Source: "kubernetes", At: now, GoodAt: now, Data: snapshot.Rollout{Deployments: []snapshot.Deployment{{Namespace: "production", Name: "api", Desired: 6}}}},
+			{Source: "postgres", At: now, GoodAt: now, Data: snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+				Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+				Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, Mode: "AccessShareLock", For: time.Minute}},
+				Tree:    []snapshot.TreeRow{{PID: 10}, {PID: 11, Depth: 1}}}}}},
+		}})
 	press := func(s string) {
 		k := tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
 		if s == "enter" {
@@ -197,8 +201,10 @@ func TestUndoAsksForARevisionFromTheHistory(t *testing.T) {
 	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now,
 		Theme: theme.New(true, true), Kube: fake.NewClientset()})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.rollout.SetState(sources.RolloutState{Deployments: []sources.DeploymentState{{Namespace: "production", Name: "api", Desired: 6, Revision: 3,
-		History: []sources.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}, sources.Health{State: sources.OK}, now)
+	m.applyBatch(view.Batch{Status: &view.Status{Now: now, Health: map[string]snapshot.Health{"kubernetes": {Source: "kubernetes", State: snapshot.OK}}},
+		Updates: []snapshot.Update{{Source: "kubernetes", At: now, GoodAt: now, Data: snapshot.Rollout{Deployments: []snapshot.Deployment{{
+			Namespace: "production", Name: "api", Desired: 6, Revision: 3,
+			History: []snapshot.Revision{{Number: 3}, {Number: 2}, {Number: 1}}}}}}}})
 	send := func(msg tea.Msg) tea.Cmd {
 		_, cmd := m.Update(msg)
 		for cmd != nil {
@@ -242,9 +248,10 @@ func TestEscReachesThePaneWhenThereIsNothingToDismiss(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.locks.SetState(sources.DBState{Targets: []sources.TargetLocks{{Name: "production", At: now, GoodAt: now,
-		Backend: []sources.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
-		Waits:   []sources.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}, sources.Health{State: sources.OK})
+	m.applyBatch(view.Batch{Status: &view.Status{Now: now, Health: map[string]snapshot.Health{"postgres": {Source: "postgres", State: snapshot.OK}}},
+		Updates: []snapshot.Update{{Source: "postgres", At: now, GoodAt: now, Data: snapshot.DBState{Targets: []snapshot.TargetLocks{{Name: "production", At: now, GoodAt: now,
+			Backend: []snapshot.Backend{{PID: 10, State: "active"}, {PID: 11, State: "active", BlockedBy: []int32{10}}},
+			Waits:   []snapshot.Wait{{PID: 11, BlockedBy: []int32{10}, For: time.Minute}}}}}}}})
 	m.Update(tea.KeyPressMsg{Code: '3', Text: "3"})
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	if !m.locks.Data.Detail {
@@ -289,9 +296,9 @@ estimate = "1m"
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	m := newTestModel(testOptions{Config: cfg, Runbook: runbook.New(cfg), Journal: &recordingJournal{}, Day: now, Now: now, Theme: theme.New(true, true)})
-	m.applyBatch(view.Batch{Status: &view.Status{Now: now, Health: map[string]sources.Health{"sentry": {Source: "sentry", State: sources.OK}}},
-		Updates: []sources.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
-			Data: sources.ErrorRate{NoEvents: true, Environment: "production"}}}})
+	m.applyBatch(view.Batch{Status: &view.Status{Now: now, Health: map[string]snapshot.Health{"sentry": {Source: "sentry", State: snapshot.OK}}},
+		Updates: []snapshot.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
+			Data: snapshot.ErrorRate{NoEvents: true, Environment: "production"}}}})
 	if bar := ansi.Strip(m.healthMarks(false)); !strings.Contains(bar, "● no events yet (production)") {
 		t.Fatalf("status bar %q", bar)
 	}

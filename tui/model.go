@@ -21,7 +21,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/selfreport"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/panes"
-	"github.com/flightdeckhq/flightdeck/sources"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -84,7 +84,6 @@ type Model struct {
 	panes         [paneCount]panes.Pane
 	checklist     *panes.Checklist
 	output        *panes.Output
-	sourcePanes   map[string]reachPane
 	rollout       *panes.Rollout
 	locks         *panes.Locks
 	jira          *panes.Jira
@@ -94,7 +93,7 @@ type Model struct {
 	mode          mode
 
 	now     time.Time
-	updates map[string]sources.Update
+	updates map[string]snapshot.Update
 	status  view.Status
 	synced  bool // the first whole-state batch has arrived
 
@@ -131,7 +130,7 @@ func New(opts Options) *Model {
 		vars:    opts.Config.TemplateVars(opts.Day),
 		th:      opts.Theme,
 		now:     opts.Now,
-		updates: map[string]sources.Update{},
+		updates: map[string]snapshot.Update{},
 		keys:    newGlobalKeys(),
 		help:    help.New(),
 	}
@@ -141,19 +140,13 @@ func New(opts Options) *Model {
 	m.checklist.Data.Now = m.now
 	m.output = panes.NewOutput(m.th)
 	m.output.SetReadOnly(ro)
-	m.rollout = panes.NewRollout(opts.Config, m.th)
+	m.rollout = panes.NewRollout(RolloutSettings(opts.Config), m.th)
 	m.rollout.SetReadOnly(ro)
-	m.locks = panes.NewLocks(opts.Config, m.th)
+	m.locks = panes.NewLocks(LocksSettings(opts.Config), m.th)
 	m.locks.SetReadOnly(ro)
-	m.jira = panes.NewJira(opts.Config, m.th)
+	m.jira = panes.NewJira(JiraSettings(opts.Config), m.th)
 	m.jira.SetReadOnly(ro)
-	m.errs = panes.NewErrors(opts.Config, m.th)
-	m.sourcePanes = map[string]reachPane{
-		"kubernetes": m.rollout,
-		"postgres":   m.locks,
-		"jira":       m.jira,
-		"sentry":     m.errs,
-	}
+	m.errs = panes.NewErrors(ErrorsSettings(opts.Config), m.th)
 	m.panes = [paneCount]panes.Pane{m.checklist, m.rollout, m.locks, m.jira, m.errs, m.output}
 	m.setFocus(paneChecklist)
 	m.keys.Rollback.SetEnabled(!ro && opts.Config.Kubernetes != nil)

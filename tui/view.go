@@ -10,6 +10,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -187,10 +188,10 @@ func (m *Model) healthMarks(compact bool) string {
 			continue
 		}
 		mark := panes.HealthMark(h, m.th)
-		if h.State == sources.Down {
+		if h.State == snapshot.Down {
 			mark = panes.Trunc(mark, 30)
 		}
-		if n, ok := m.updates[h.Source].Data.(noted); ok && h.State == sources.OK && n.Note() != "" {
+		if n, ok := m.updates[h.Source].Data.(noted); ok && h.State == snapshot.OK && n.Note() != "" {
 			mark = m.th.OK.S("●") + " " + m.th.Dim.S(n.Note())
 		}
 		parts = append(parts, shortName[h.Source]+" "+mark)
@@ -202,13 +203,13 @@ func (m *Model) healthMarks(compact bool) string {
 // status bar (Sentry answering, with no event in the environment yet).
 type noted interface{ Note() string }
 
-func compactMark(h sources.Health, m *Model) string {
+func compactMark(h snapshot.Health, m *Model) string {
 	switch h.State {
-	case sources.OK:
+	case snapshot.OK:
 		return m.th.OK.S("●")
-	case sources.Stale:
+	case snapshot.Stale:
 		return m.th.Warn.S("◐" + runbook.Short(h.Age))
-	case sources.Down:
+	case snapshot.Down:
 		return m.th.Bad.S("✕")
 	}
 	return m.th.Dim.S("…")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/sources"
 )
 
@@ -48,7 +49,7 @@ type Batch struct {
 	History []journal.Record
 	Runs    []RunInfo
 	// Updates has the newest snapshot of each source that changed.
-	Updates []sources.Update
+	Updates []snapshot.Update
 	// Status is the engine's judgement of the deploy now; nil when
 	// unchanged.
 	Status *Status
@@ -58,11 +59,11 @@ type Batch struct {
 // Status is derived state: health, gates and what runs.
 type Status struct {
 	Now    time.Time
-	Health map[string]sources.Health // by config section
+	Health map[string]snapshot.Health // by config section
 	Gates  map[string]gates.Result
 	// LKG is what a rollback goes back to, by namespace/name; nil until the
 	// first reading of the deployments.
-	LKG map[string]sources.LastKnownGood
+	LKG map[string]snapshot.LastKnownGood
 	// Orphans are steps whose command a previous cockpit left running, with
 	// their process groups.
 	Orphans map[string]int

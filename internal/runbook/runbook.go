@@ -62,6 +62,35 @@ type Step struct {
 	State StepState
 }
 
+// The kinds of step, for the views that show steps without reading config.
+const (
+	ManualStep  = config.Manual
+	CommandStep = config.Command
+	GateStep    = config.Gate
+	ActionStep  = config.Action
+)
+
+// ShownCommand is the step's command as it will run with vars: templates
+// expanded, values shell-quoted. A template that does not expand is shown
+// as written.
+func (s *Step) ShownCommand(vars map[string]string) string {
+	line, err := config.Expand(s.Command, vars, true)
+	if err != nil {
+		return s.Command
+	}
+	return line
+}
+
+// ShownNotes are the step's notes with vars expanded, or as written when
+// they do not expand.
+func (s *Step) ShownNotes(vars map[string]string) string {
+	notes, err := config.Expand(s.Notes, vars, false)
+	if err != nil {
+		return s.Notes
+	}
+	return notes
+}
+
 // StepState is what the journal says about a step.
 type StepState struct {
 	Status    Status

@@ -275,3 +275,21 @@ func TestReplayEqualsLive(t *testing.T) {
 		t.Errorf("skip reason lost: %+v", got)
 	}
 }
+
+func TestShownCommandAndNotes(t *testing.T) {
+	s := &runbook.Step{Step: config.Step{Command: "deploy {{release}}", Notes: "ship {{release}}"}}
+	vars := map[string]string{"release": "r 1"}
+	if got := s.ShownCommand(vars); got != "deploy 'r 1'" {
+		t.Errorf("command: %q", got)
+	}
+	if got := s.ShownNotes(vars); got != "ship r 1" {
+		t.Errorf("notes: %q", got)
+	}
+	// A template that does not expand is shown as written.
+	if got := s.ShownCommand(nil); got != s.Command {
+		t.Errorf("command without vars: %q", got)
+	}
+	if got := s.ShownNotes(nil); got != s.Notes {
+		t.Errorf("notes without vars: %q", got)
+	}
+}

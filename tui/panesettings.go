@@ -1,0 +1,97 @@
+package tui
+
+import (
+	"github.com/flightdeckhq/flightdeck/internal/config"
+	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
+	"github.com/flightdeckhq/flightdeck/sources"
+)
+
+// The source panes are given what they show of the config, not the config,
+// and are shown their sources through one entry point, Show.
+
+// RolloutSettings is what the rollout pane shows of cfg: its [kubernetes]
+// section.
+func RolloutSettings(cfg *config.Config) panes.RolloutSettings {
+	s := panes.RolloutSettings{ConfigPath: cfg.Path}
+	if k := cfg.Kubernetes; k != nil {
+		s.Configured = true
+		s.Context, s.Namespaces, s.Deployments, s.Selector = k.Context, k.Namespaces, k.Deployments, k.Selector
+		s.ProgressTimeout = k.ProgressTimeout.D()
+	}
+	return s
+}
+
+// LocksSettings is what the DB locks pane shows of cfg: its [postgres]
+// section.
+func LocksSettings(cfg *config.Config) panes.LocksSettings {
+	s := panes.LocksSettings{ConfigPath: cfg.Path}
+	if p := cfg.Postgres; p != nil {
+		s.Configured = true
+		for _, t := range p.Targets {
+			s.Targets = append(s.Targets, t.Name)
+		}
+		s.LockThreshold, s.LongQuery, s.Poll = p.LockThreshold.D(), p.LongQuery.D(), p.Poll.D()
+	}
+	return s
+}
+
+// JiraSettings is what the board pane shows of cfg: its [jira] section.
+func JiraSettings(cfg *config.Config) panes.JiraSettings {
+	s := panes.JiraSettings{ConfigPath: cfg.Path}
+	if j := cfg.Jira; j != nil {
+		s.Configured = true
+		s.Board, s.Project = j.Board, j.Project
+		for _, c := range j.Columns {
+			s.Columns = append(s.Columns, sources.ColumnRules(c))
+		}
+		for _, m := range j.Moves {
+			s.Moves = append(s.Moves, panes.JiraMove{From: m.From, To: m.To})
+		}
+	}
+	return s
+}
+
+// ErrorsSettings is what the errors pane shows of cfg: its [sentry]
+// section, in the deploy window's zone.
+func ErrorsSettings(cfg *config.Config) panes.ErrorsSettings {
+	s := panes.ErrorsSettings{ConfigPath: cfg.Path, Location: cfg.Window.Location}
+	if e := cfg.Sentry; e != nil {
+		s.Configured = true
+		s.Org, s.Projects, s.Environment = e.Org, e.Projects, e.Environment
+		s.Baseline = e.Baseline.D()
+		s.SpikeFactor, s.SpikeFloor, s.SpikeIntervals = e.SpikeFactor, e.SpikeFloor, e.SpikeIntervals
+		s.Ignore = e.Ignore
+	}
+	return s
+}
+
+// showSources shows each source pane its feed, as of the updates so far
+// and the clock, with what the cockpit knows beside it.
+func (m *Model) showSources() {
+	m.rollout.Show(feedOf[snapshot.Rollout](m, "kubernetes"), panes.RolloutContext{LKG: m.status.LKG})
+	m.locks.Show(feedOf[snapshot.DBState](m, "postgres"), panes.LocksContext{Pods: m.status.PodsByClient})
+	m.jira.Show(feedOf[snapshot.Board](m, "jira"))
+	m.errs.Show(feedOf[snapshot.ErrorRate](m, "sentry"))
+}
+
+// feedOf is what a source pane is shown of section: the last good reading
+// of its live source, or the probe answers of a section that has none, and
+// the health of either now.
+func feedOf[T any](m *Model, section string) snapshot.Feed[T] {
+	f := snapshot.Feed[T]{Now: m.now}
+	u, ok := m.updates[section]
+	if !ok {
+		return f
+	}
+	f.Health = m.health(section)
+	switch data := u.Data.(type) {
+	case T:
+		if !u.GoodAt.IsZero() {
+			f.Data, f.HasData = data, true
+		}
+	case []snapshot.Reach:
+		f.Reach = data
+	}
+	return f
+}
