@@ -314,9 +314,9 @@ func (e *Engine) status() *view.Status {
 		Gates:      e.gates,
 		LKG:        e.lkg,
 		Orphans:    e.orphanSteps(),
-		KubeDenied: e.denied,
+		KubeDenied: sources.DescribeDenials(e.denied),
 	}
-	for _, sec := range sources.Sections {
+	for _, sec := range snapshot.Sections {
 		if u, ok := e.updates[sec]; ok {
 			st.Health[sec] = e.judge(u)
 		} else if sources.Configured(e.cfg, sec) {

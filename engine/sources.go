@@ -68,7 +68,7 @@ func (e *Engine) startSources(g *sources.Group) {
 		sources.Start(g, e.sentry, sources.DefaultBackoff, emit)
 		live["sentry"] = true
 	}
-	for _, sec := range sources.Sections {
+	for _, sec := range snapshot.Sections {
 		if !sources.Configured(cfg, sec) || live[sec] {
 			continue
 		}

@@ -68,3 +68,6 @@ type Reach struct {
 
 // OK reports whether the system answered.
 func (r Reach) OK() bool { return r.Err == nil }
+
+// Sections lists the config sections that name a system, in display order.
+var Sections = []string{"kubernetes", "postgres", "jira", "git", "sentry", "slack"}

@@ -10,12 +10,7 @@ import (
 func BoardRules(j *config.Jira) snapshot.BoardRules {
 	r := snapshot.BoardRules{Board: j.Board, BlockerPriorities: j.BlockerPriorities, BlockerLabels: j.BlockerLabels}
 	for _, c := range j.Columns {
-		r.Columns = append(r.Columns, ColumnRules(c))
+		r.Columns = append(r.Columns, snapshot.ColumnRules(c)) // the same fields, without the TOML tags
 	}
 	return r
-}
-
-// ColumnRules are one [[jira.column]]'s rules.
-func ColumnRules(c config.JiraColumn) snapshot.ColumnRules {
-	return snapshot.ColumnRules{Name: c.Name, MergedTo: c.MergedTo, NotMergedTo: c.NotMergedTo, CheckRelease: c.CheckRelease, NoBlockers: c.NoBlockers}
 }

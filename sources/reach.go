@@ -19,9 +19,6 @@ import (
 // as down during a deploy.
 const ProbeTimeout = 5 * time.Second
 
-// Sections lists the config sections that name a system, in display order.
-var Sections = []string{"kubernetes", "postgres", "jira", "git", "sentry", "slack"}
-
 // Configured reports whether cfg has the section.
 func Configured(cfg *config.Config, section string) bool {
 	for _, sc := range cfg.Sources() {
@@ -84,9 +81,9 @@ func ProbeSection(ctx context.Context, cfg *config.Config, section string, day t
 // answers in display order. day selects the template variables (a clone
 // database named after the date, say).
 func CheckReach(ctx context.Context, cfg *config.Config, day time.Time) []snapshot.Reach {
-	results := make([][]snapshot.Reach, len(Sections))
+	results := make([][]snapshot.Reach, len(snapshot.Sections))
 	var wg sync.WaitGroup
-	for i, sec := range Sections {
+	for i, sec := range snapshot.Sections {
 		if !Configured(cfg, sec) {
 			continue
 		}

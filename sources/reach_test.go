@@ -504,7 +504,7 @@ func TestCheckReachOrderAndConfigured(t *testing.T) {
 		Git:   &config.Git{Repo: gitRepo(t), Remote: "origin", Branches: deployBranches},
 		Jira:  jiraCfg(jira.URL, config.JiraCloud),
 	}
-	for _, sec := range sources.Sections {
+	for _, sec := range snapshot.Sections {
 		want := sec == "jira" || sec == "git" || sec == "slack"
 		if got := sources.Configured(cfg, sec); got != want {
 			t.Errorf("Configured(%s) = %v", sec, got)

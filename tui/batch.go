@@ -9,7 +9,6 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/snapshot"
-	"github.com/flightdeckhq/flightdeck/sources"
 	"github.com/flightdeckhq/flightdeck/view"
 )
 
@@ -130,7 +129,7 @@ func (m *Model) notice(n view.Notice) {
 // Sections with health marks, in status bar order.
 func (m *Model) healthList() []snapshot.Health {
 	var out []snapshot.Health
-	for _, sec := range sources.Sections {
+	for _, sec := range snapshot.Sections {
 		if h, ok := m.status.Health[sec]; ok {
 			out = append(out, h)
 		}

@@ -4,7 +4,6 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/snapshot"
-	"github.com/flightdeckhq/flightdeck/sources"
 )
 
 // The source panes are given what they show of the config, not the config,
@@ -43,7 +42,7 @@ func JiraSettings(cfg *config.Config) panes.JiraSettings {
 		s.Configured = true
 		s.Board, s.Project = j.Board, j.Project
 		for _, c := range j.Columns {
-			s.Columns = append(s.Columns, sources.ColumnRules(c))
+			s.Columns = append(s.Columns, snapshot.ColumnRules(c))
 		}
 		for _, m := range j.Moves {
 			s.Moves = append(s.Moves, panes.JiraMove{From: m.From, To: m.To})

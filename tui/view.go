@@ -11,7 +11,6 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/snapshot"
-	"github.com/flightdeckhq/flightdeck/sources"
 )
 
 // Smallest terminal the cockpit draws in.
@@ -146,8 +145,8 @@ func (m *Model) statusBar(w int) string {
 		left += " · READ-ONLY"
 	}
 	line0 := th.Bold.S(left)
-	if len(m.status.KubeDenied) > 0 {
-		line0 += " " + th.BadStrong.S(" not permitted "+sources.DescribeDenials(m.status.KubeDenied)+" ")
+	if m.status.KubeDenied != "" {
+		line0 += " " + th.BadStrong.S(" not permitted "+m.status.KubeDenied+" ")
 	}
 	ws := m.window()
 	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())

@@ -12,7 +12,6 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/snapshot"
-	"github.com/flightdeckhq/flightdeck/sources"
 )
 
 // Engine is everything a view needs of the running deploy.
@@ -70,9 +69,9 @@ type Status struct {
 	Running []Running
 	// PodsByClient maps what a database sees of a client to its pod.
 	PodsByClient map[string]string
-	// KubeDenied is what the API server refuses this user of everything the
-	// cockpit does.
-	KubeDenied []sources.KubeDenial
+	// KubeDenied says what the API server refuses this user of everything
+	// the cockpit does; empty when nothing is.
+	KubeDenied string
 }
 
 // Running is an action in flight.
