@@ -95,6 +95,8 @@ type Engine struct {
 	orphans  map[string]*orphan
 	waiting  map[string]bool
 	denied   []sources.KubeDenial
+	pods     map[string]string // podsByClient of the rollout reading podsSeq
+	podsSeq  uint64
 
 	lockPeakMS int64
 	errorPeak  int
@@ -325,7 +327,11 @@ func (e *Engine) status() *view.Status {
 	}
 	if u, ok := e.updates["kubernetes"]; ok {
 		if rs, ok := u.Data.(snapshot.Rollout); ok {
-			st.PodsByClient = podsByClient(rs)
+			// Built again only for a new reading: views compare it.
+			if e.podsSeq != u.Seq || e.pods == nil {
+				e.pods, e.podsSeq = podsByClient(rs), u.Seq
+			}
+			st.PodsByClient = e.pods
 		}
 	}
 	for id, r := range e.running {

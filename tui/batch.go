@@ -19,6 +19,7 @@ type batchMsg view.Batch
 // is initial, then the sources' newest snapshots, the status, and every
 // record, line and end in the order they happened.
 func (m *Model) applyBatch(b view.Batch) tea.Cmd {
+	defer m.touchChanged(b, m.status)
 	if b.Initial {
 		m.restart(b)
 	}

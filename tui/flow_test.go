@@ -127,12 +127,21 @@ func (p probed) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (f *flow) screen() string {
 	var s string
 	done := make(chan struct{})
-	f.tm.Send(probeMsg{fn: func(m *Model) { s = ansi.Strip(m.Render()) }, done: done})
+	var stale bool
+	f.tm.Send(probeMsg{fn: func(m *Model) {
+		s = ansi.Strip(m.Render())
+		// What the view reuses must be what a full redraw would draw.
+		m.drawn = [paneCount]drawn{}
+		stale = ansi.Strip(m.Render()) != s
+	}, done: done})
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		buf := make([]byte, 1<<20)
 		f.t.Fatalf("the program did not answer a probe\n%s", buf[:runtime.Stack(buf, true)])
+	}
+	if stale {
+		f.t.Fatalf("the screen reused a pane that had changed:\n%s", s)
 	}
 	return s
 }

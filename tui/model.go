@@ -112,6 +112,11 @@ type Model struct {
 
 	keys globalKeys
 	help help.Model
+
+	// stamps count each pane's changes; drawn is each as last drawn.
+	stamps [paneCount]uint64
+	drawn  [paneCount]drawn
+	fed    [paneCount]fed
 }
 
 // New builds a view; Subscribe feeds it.
@@ -180,6 +185,7 @@ func (m *Model) Subscribe(ctx context.Context, send func(tea.Msg)) {
 func (m *Model) Close() { m.cancel() }
 
 func (m *Model) applyTheme() {
+	m.touchAll()
 	for _, p := range m.panes {
 		p.SetTheme(m.th)
 	}
@@ -213,6 +219,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	defer m.reportPanic()
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		m.touchAll()
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 		return m, nil
@@ -229,6 +236,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case spinMsg:
 		m.spin++
+		m.touch(paneChecklist)
 		if !m.anyCommandRunning() {
 			m.spinning = false
 			return m, nil
@@ -307,6 +315,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 
 // paneKey hands a key to the focused pane.
 func (m *Model) paneKey(k tea.KeyPressMsg) tea.Cmd {
+	m.touch(m.focus)
 	p, cmd := m.panes[m.focus].Update(k)
 	m.panes[m.focus] = p
 	return cmd

@@ -1,0 +1,99 @@
+package tui
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/view"
+)
+
+// A pane is drawn again only when what it shows has changed: its data (a
+// stamp the view bumps), its size or focus, or the clock at the time the
+// pane says its text moves (panes.Clocked). A clock tick with nothing new
+// redraws the status bar alone.
+
+// drawn is a pane as last drawn.
+type drawn struct {
+	w, h    int
+	focused bool
+	stamp   uint64
+	until   time.Time // zero: the text does not move with the clock
+	out     string
+}
+
+// touch marks panes as changed.
+func (m *Model) touch(ps ...int) {
+	for _, p := range ps {
+		m.stamps[p]++
+	}
+}
+
+func (m *Model) touchAll() {
+	for p := range m.stamps {
+		m.stamps[p]++
+	}
+}
+
+// paneView is pane p drawn at w×h, or what was drawn last if nothing it
+// shows has changed since.
+func (m *Model) paneView(p, w, h int) string {
+	d := &m.drawn[p]
+	focused := p == m.focus
+	if d.out != "" && d.w == w && d.h == h && d.focused == focused && d.stamp == m.stamps[p] &&
+		(d.until.IsZero() || m.now.Before(d.until)) {
+		return d.out
+	}
+	out := m.panes[p].View(w, h)
+	var until time.Time
+	if c, ok := m.panes[p].(panes.Clocked); ok {
+		until = c.ChangesAt(m.now)
+	}
+	*d = drawn{w: w, h: h, focused: focused, stamp: m.stamps[p], until: until, out: out}
+	return out
+}
+
+// sectionPane is the pane a config section's source feeds.
+var sectionPane = map[string]int{"kubernetes": paneRollout, "postgres": paneLocks, "jira": paneJira, "sentry": paneErrors}
+
+// fed is what a source pane was last shown besides its data: its health as
+// drawn and what the engine said beside it.
+type fed struct {
+	health string
+	extra  any
+}
+
+// touchChanged marks the panes a batch changes.
+func (m *Model) touchChanged(b view.Batch, before view.Status) {
+	if b.Initial {
+		m.touchAll()
+		return
+	}
+	for _, u := range b.Updates {
+		if p, ok := sectionPane[u.Source]; ok {
+			m.touch(p)
+		}
+	}
+	for _, e := range b.Events {
+		switch {
+		case e.Record != nil, e.OrphanEnded != "":
+			m.touch(paneChecklist, paneOutput)
+		case e.Lines != nil, e.Started != nil, e.Ended != nil:
+			m.touch(paneOutput)
+		}
+	}
+	if b.Status == nil {
+		return
+	}
+	if !reflect.DeepEqual(before.Gates, b.Status.Gates) || !reflect.DeepEqual(before.Orphans, b.Status.Orphans) {
+		m.touch(paneChecklist)
+	}
+	extra := map[int]any{paneRollout: b.Status.LKG, paneLocks: b.Status.PodsByClient}
+	for sec, p := range sectionPane {
+		f := fed{health: panes.HealthMark(m.health(sec), m.th), extra: extra[p]}
+		if old := m.fed[p]; old.health != f.health || !reflect.DeepEqual(old.extra, f.extra) {
+			m.touch(p)
+		}
+		m.fed[p] = f
+	}
+}
