@@ -44,9 +44,6 @@ type Options struct {
 	// Kube is the client rollouts are changed with; nil without [kubernetes].
 	Kube    kubernetes.Interface
 	KubeErr error // why Kube is nil although [kubernetes] is configured
-	// AfterRollback is called once a rollback has run, whatever its
-	// outcome, after the built-in Slack alert and Sentry marker.
-	AfterRollback func(context.Context, actions.Outcome) error
 	// Reporter sends failed actions to Sentry; nil reports nothing.
 	Reporter *selfreport.Reporter
 	// History is the journal as replayed at start.

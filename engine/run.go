@@ -121,8 +121,7 @@ func (e *Engine) wording(a actions.Action, followUp bool, out actions.Outcome) *
 }
 
 // afterRollback tells the incident channel and Sentry about a rollback,
-// whatever its outcome, each through the journal like any action, then
-// calls the configured hook.
+// whatever its outcome, each through the journal like any action.
 func (e *Engine) afterRollback(out actions.Outcome) {
 	cfg := e.cfg
 	if cfg.Slack != nil && len(cfg.SecretErrors["slack"]) == 0 {
@@ -133,13 +132,5 @@ func (e *Engine) afterRollback(out actions.Outcome) {
 	if e.sentry != nil {
 		e.sentry.AddRollback(e.now)
 		e.execute(e.deployMarker(actions.StageRollback, ""), "Sentry rollback marker", 30*time.Second, nil, true)
-	}
-	if hook := e.opts.AfterRollback; hook != nil {
-		log := e.opts.Log
-		e.goOwned(func() {
-			if err := hook(e.ctx, out); err != nil {
-				log.Warn("after-rollback hook failed", "err", err)
-			}
-		})
 	}
 }

@@ -22,23 +22,22 @@ import (
 
 // testOptions are an engine's options and its view's, as main wires them.
 type testOptions struct {
-	Config        *config.Config
-	Runbook       *runbook.Runbook
-	Journal       actions.Appender
-	ReadOnly      bool
-	Operator      string
-	Redact        func(string) string
-	Day, Now      time.Time
-	Theme         theme.Theme
-	Log           *slog.Logger
-	Notices       []string
-	StaleAfter    time.Duration
-	Kube          kubernetes.Interface
-	KubeErr       error
-	AfterRollback func(context.Context, actions.Outcome) error
-	Reporter      *selfreport.Reporter
-	History       []journal.Record
-	JournalPath   string
+	Config      *config.Config
+	Runbook     *runbook.Runbook
+	Journal     actions.Appender
+	ReadOnly    bool
+	Operator    string
+	Redact      func(string) string
+	Day, Now    time.Time
+	Theme       theme.Theme
+	Log         *slog.Logger
+	Notices     []string
+	StaleAfter  time.Duration
+	Kube        kubernetes.Interface
+	KubeErr     error
+	Reporter    *selfreport.Reporter
+	History     []journal.Record
+	JournalPath string
 }
 
 // newTestModel builds an engine and one view on it. Nothing runs until
@@ -50,7 +49,7 @@ func newTestModel(o testOptions) *Model {
 	eng := engine.New(engine.Options{
 		Config: o.Config, Runbook: o.Runbook, Journal: o.Journal, ReadOnly: o.ReadOnly, Operator: o.Operator,
 		Redact: o.Redact, Day: o.Day, Now: o.Now, Log: o.Log, StaleAfter: o.StaleAfter, Kube: o.Kube, KubeErr: o.KubeErr,
-		AfterRollback: o.AfterRollback, Reporter: o.Reporter, History: o.History, JournalPath: o.JournalPath,
+		Reporter: o.Reporter, History: o.History, JournalPath: o.JournalPath,
 	})
 	return New(Options{Engine: eng, Viewer: view.Viewer{Name: o.Operator, ReadOnly: o.ReadOnly}, Config: o.Config,
 		Day: o.Day, Now: o.Now, Theme: o.Theme, Log: o.Log, Notices: o.Notices, Reporter: o.Reporter})
