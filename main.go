@@ -427,7 +427,9 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	}
 	defer restoreStderr()
 	group := sources.NewGroup(ctx)
-	prog := tea.NewProgram(model, tea.WithContext(ctx))
+	// The engine sends at most one batch a frame (engine.Frame), so
+	// repainting faster only costs wakeups while nothing changes.
+	prog := tea.NewProgram(model, tea.WithContext(ctx), tea.WithFPS(int(time.Second/engine.Frame)))
 	group.Go(func(ctx context.Context) { model.Subscribe(ctx, prog.Send) })
 	eng.Start(group)
 
