@@ -322,7 +322,8 @@ func (e *Engine) status() *view.Status {
 			st.Health[sec] = e.judge(snapshot.Update{Source: sec})
 		}
 	}
-	if u, ok := e.updates["kubernetes"]; ok {
+	// Only the locks pane names pods, and only from a database's view.
+	if u, ok := e.updates["kubernetes"]; ok && e.cfg.Postgres != nil {
 		if rs, ok := u.Data.(snapshot.Rollout); ok {
 			// Built again only for a new reading: views compare it.
 			if e.podsSeq != u.Seq || e.pods == nil {

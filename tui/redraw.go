@@ -91,9 +91,20 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 	extra := map[int]any{paneRollout: b.Status.LKG, paneLocks: b.Status.PodsByClient}
 	for sec, p := range sectionPane {
 		f := fed{health: panes.HealthMark(m.health(sec), m.th), extra: extra[p]}
-		if old := m.fed[p]; old.health != f.health || !reflect.DeepEqual(old.extra, f.extra) {
+		if old := m.fed[p]; old.health != f.health || !sameMap(old.extra, f.extra) {
 			m.touch(p)
 		}
 		m.fed[p] = f
 	}
+}
+
+// sameMap reports whether a and b are the same map: the engine hands out a
+// new map only when its contents change, and comparing thousands of pods
+// entry by entry every frame would cost more than drawing the pane.
+func sameMap(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if !va.IsValid() || !vb.IsValid() {
+		return va.IsValid() == vb.IsValid()
+	}
+	return va.Type() == vb.Type() && va.Kind() == reflect.Map && va.UnsafePointer() == vb.UnsafePointer()
 }
