@@ -2,6 +2,7 @@ package tui
 
 import (
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/panes"
@@ -19,7 +20,7 @@ type drawn struct {
 	focused bool
 	stamp   uint64
 	until   time.Time // zero: the text does not move with the clock
-	out     string
+	lines   []string
 }
 
 // touch marks panes as changed.
@@ -35,21 +36,21 @@ func (m *Model) touchAll() {
 	}
 }
 
-// paneView is pane p drawn at w×h, or what was drawn last if nothing it
-// shows has changed since.
-func (m *Model) paneView(p, w, h int) string {
+// paneLines is pane p drawn at w×h, line by line, or what was drawn last
+// if nothing it shows has changed since.
+func (m *Model) paneLines(p, w, h int) []string {
 	d := &m.drawn[p]
 	focused := p == m.focus
-	if d.out != "" && d.w == w && d.h == h && d.focused == focused && d.stamp == m.stamps[p] &&
+	if d.lines != nil && d.w == w && d.h == h && d.focused == focused && d.stamp == m.stamps[p] &&
 		(d.until.IsZero() || m.now.Before(d.until)) {
-		return d.out
+		return d.lines
 	}
-	out := m.panes[p].View(w, h)
+	out := strings.Split(m.panes[p].View(w, h), "\n")
 	var until time.Time
 	if c, ok := m.panes[p].(panes.Clocked); ok {
 		until = c.ChangesAt(m.now)
 	}
-	*d = drawn{w: w, h: h, focused: focused, stamp: m.stamps[p], until: until, out: out}
+	*d = drawn{w: w, h: h, focused: focused, stamp: m.stamps[p], until: until, lines: out}
 	return out
 }
 

@@ -108,14 +108,14 @@ func Layout(w, h int) []column {
 
 func (m *Model) grid(w, h int) []string {
 	if m.zoom {
-		return strings.Split(m.paneView(m.focus, w, h), "\n")
+		return append([]string(nil), m.paneLines(m.focus, w, h)...)
 	}
 	cols := Layout(w, h)
 	rows := make([]strings.Builder, h)
 	for _, c := range cols {
 		y := 0
 		for i, p := range c.panes {
-			for _, line := range strings.Split(m.paneView(p, c.width, c.hs[i]), "\n") {
+			for _, line := range m.paneLines(p, c.width, c.hs[i]) {
 				if y < h {
 					rows[y].WriteString(line)
 					y++
