@@ -189,17 +189,17 @@ func (e *Engine) Start(g *sources.Group) {
 // served, and no system is read.
 func (e *Engine) Serve(g *sources.Group) {
 	g.Go(func(ctx context.Context) {
-		ctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := e.bound(ctx)
 		defer cancel()
-		go func() {
-			select {
-			case <-e.ctx.Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		e.in.run(ctx, e.handle)
 	})
+}
+
+// bound is ctx, ended early when the engine shuts down.
+func (e *Engine) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(e.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // Shutdown cancels every running action and waits (up to grace) for each to

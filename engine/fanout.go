@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/flightdeckhq/flightdeck/snapshot"
 	"github.com/flightdeckhq/flightdeck/view"
@@ -76,15 +75,8 @@ func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch
 	e.goOwned(func() {
 		defer close(ch)
 		defer e.unsubscribe(s)
-		ctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := e.bound(ctx)
 		defer cancel()
-		go func() {
-			select {
-			case <-e.ctx.Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		e.deliver(ctx, s, ch)
 	})
 	return ch
@@ -117,12 +109,8 @@ func (e *Engine) deliver(ctx context.Context, s *subscriber, ch chan<- view.Batc
 				return
 			}
 		}
-		t := time.NewTimer(Frame)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !restFrame(ctx) {
 			return
-		case <-t.C:
 		}
 	}
 }

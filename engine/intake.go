@@ -108,13 +108,21 @@ func (in *intake) run(ctx context.Context, handle func([]snapshot.Update, []item
 		if u, it, ok := in.take(); ok {
 			handle(u, it)
 		}
-		t := time.NewTimer(Frame)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !restFrame(ctx) {
 			return
-		case <-t.C:
 		}
+	}
+}
+
+// restFrame waits one Frame; false if ctx ended first.
+func restFrame(ctx context.Context) bool {
+	t := time.NewTimer(Frame)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
