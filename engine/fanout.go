@@ -16,8 +16,7 @@ const MaxQueued = 20000
 // subscriber is one view's queue. The engine only ever appends to it under
 // its lock; the view's own goroutine takes from it and blocks on the view.
 type subscriber struct {
-	viewer view.Viewer
-	mu     sync.Mutex
+	mu sync.Mutex
 	// initial: the next batch must carry the whole state (a new view, or
 	// one that fell too far behind).
 	initial bool
@@ -25,8 +24,6 @@ type subscriber struct {
 	status  *view.Status
 	events  []view.Event
 	signal  chan struct{}
-	// Resyncs counts how often this view fell behind.
-	resyncs int
 }
 
 func (s *subscriber) poke() {
@@ -52,7 +49,6 @@ func (e *Engine) publish(updates []snapshot.Update, st *view.Status, events []vi
 			s.events = append(s.events, events...)
 			if len(s.events) > MaxQueued {
 				s.initial, s.events, s.updates, s.status = true, nil, map[string]snapshot.Update{}, nil
-				s.resyncs++
 			}
 		}
 		s.mu.Unlock()
@@ -62,7 +58,7 @@ func (e *Engine) publish(updates []snapshot.Update, st *view.Status, events []vi
 
 // Subscribe implements view.Engine.
 func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch {
-	s := &subscriber{viewer: v, initial: true, updates: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
+	s := &subscriber{initial: true, updates: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
 	ch := make(chan view.Batch)
 	e.mu.Lock()
 	defer e.mu.Unlock()

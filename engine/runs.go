@@ -14,16 +14,12 @@ import (
 const RunCapacity = 10000
 
 // run is a command run as the views show it, with its newest lines.
-type run struct {
-	view.RunInfo
-	dropped int // lines that fell out of the front
-}
+type run struct{ view.RunInfo }
 
 func (r *run) add(lines ...string) {
 	r.Lines = append(r.Lines, lines...)
 	if over := len(r.Lines) - RunCapacity; over > 0 {
 		r.Lines = append(r.Lines[:0:0], r.Lines[over:]...)
-		r.dropped += over
 	}
 }
 

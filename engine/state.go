@@ -112,19 +112,10 @@ func (e *Engine) recordLKG(list []snapshot.LastKnownGood) {
 	data, _ := json.Marshal(list)
 	var parts []string
 	for _, l := range list {
-		parts = append(parts, fmt.Sprintf("%s %s rev %d", l.Name, imageTag(l.Image), l.Revision))
+		parts = append(parts, fmt.Sprintf("%s %s rev %d", l.Name, snapshot.Tag(l.Image), l.Revision))
 	}
 	note := &actions.Note{Rec: journal.Record{Type: RecLastKnownGood, Summary: "rollback target: " + strings.Join(parts, ", "), Data: data}}
 	e.execute(note, note.Rec.Summary, 0, nil, false)
-}
-
-// imageTag is the part of an image reference after its last colon, or the
-// whole reference when it has no tag.
-func imageTag(image string) string {
-	if i := strings.LastIndexByte(image, ':'); i >= 0 && !strings.Contains(image[i:], "/") {
-		return image[i+1:]
-	}
-	return image
 }
 
 // podsByClient maps what a database sees of a client to its pod: the

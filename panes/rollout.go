@@ -193,15 +193,6 @@ func (r *Rollout) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{r.keys.Pause, r.keys.Restart, r.keys.Scale, r.keys.Undo}, {r.keys.Up, r.keys.Down, r.keys.PageUp, r.keys.PageDown, r.keys.Top}}
 }
 
-// Tag returns the part of an image after its last colon: what people call
-// the release ("release-4f2a9c1").
-func Tag(image string) string {
-	if i := strings.LastIndex(image, ":"); i >= 0 && !strings.Contains(image[i:], "/") {
-		return image[i+1:]
-	}
-	return image
-}
-
 func bar(done, total int32, w int) string {
 	if w <= 0 || total <= 0 {
 		return ""
@@ -287,14 +278,14 @@ func renderDeployment(d snapshot.Deployment, lkg snapshot.LastKnownGood, selecte
 		head += "  " + phasePaint(d.Phase, th).S(bar(d.Updated, d.Desired, min(bw, 20)))
 	}
 	add(Trunc(head, w))
-	img := "  " + th.Info.S(Tag(d.Image))
+	img := "  " + th.Info.S(snapshot.Tag(d.Image))
 	if d.PrevImage != "" {
-		img += th.Dim.S(" ← " + Tag(d.PrevImage))
+		img += th.Dim.S(" ← " + snapshot.Tag(d.PrevImage))
 	}
 	img += th.Dim.S(fmt.Sprintf("  rev %d", d.Revision))
 	add(Trunc(img, w))
 	if lkg.Image != "" && lkg.Image != d.Image {
-		add(Trunc(th.Warn.S(fmt.Sprintf("  R rolls back to %s (rev %d, last known good)", Tag(lkg.Image), lkg.Revision)), w))
+		add(Trunc(th.Warn.S(fmt.Sprintf("  R rolls back to %s (rev %d, last known good)", snapshot.Tag(lkg.Image), lkg.Revision)), w))
 	}
 	if d.Why != "" && d.Phase != snapshot.Complete {
 		add(Trunc("  "+phasePaint(d.Phase, th).S(snapshot.OneLine(d.Why)), w))
@@ -314,7 +305,7 @@ func renderDeployment(d snapshot.Deployment, lkg snapshot.LastKnownGood, selecte
 			if cause == "" {
 				cause = "-"
 			}
-			add(Trunc(th.Dim.S(fmt.Sprintf("  rev %d %s %s ago: %s", h.Number, Tag(h.Image), runbook.Short(now.Sub(h.Created)), cause)), w))
+			add(Trunc(th.Dim.S(fmt.Sprintf("  rev %d %s %s ago: %s", h.Number, snapshot.Tag(h.Image), runbook.Short(now.Sub(h.Created)), cause)), w))
 		}
 	}
 	// Pod names carry the revision's hash: give them the room the other

@@ -169,3 +169,12 @@ func (s Rollout) LastKnownGood() []LastKnownGood {
 	}
 	return out
 }
+
+// Tag returns the part of an image after its last colon: what people call
+// the release ("release-4f2a9c1").
+func Tag(image string) string {
+	if i := strings.LastIndex(image, ":"); i >= 0 && !strings.Contains(image[i:], "/") {
+		return image[i+1:]
+	}
+	return image
+}

@@ -109,6 +109,9 @@ type Model struct {
 	spinning    bool
 	quitting    bool
 	flash       *flash
+	// preparing is the "preparing the preview" message, cleared when the
+	// answer has nothing else to say.
+	preparing *flash
 
 	keys globalKeys
 	help help.Model

@@ -29,6 +29,7 @@ func (m *Model) ask(r view.Request) tea.Cmd {
 	}
 	if r.Changes() && r.Op != view.OpStopAll && r.Op != view.OpCancelStep {
 		m.setFlash(string(r.Op)+": preparing the preview…", false)
+		m.preparing = m.flash
 	}
 	eng, ctx, v := m.eng, m.ctx, m.opts.Viewer
 	return func() tea.Msg {
@@ -46,7 +47,7 @@ func (m *Model) answered(a answerMsg) tea.Cmd {
 	case a.proposal.Started:
 		if a.proposal.Note != "" {
 			m.setFlash(a.proposal.Note, false)
-		} else if m.flash != nil && strings.HasSuffix(m.flash.text, "preparing the preview…") {
+		} else if m.flash == m.preparing {
 			m.flash = nil
 		}
 	case m.mode != modeNormal:
