@@ -314,6 +314,7 @@ func (e *Engine) status() *view.Status {
 		LKG:        e.lkg,
 		Orphans:    e.orphanSteps(),
 		KubeDenied: sources.DescribeDenials(e.denied),
+		Watchers:   e.watchers(),
 	}
 	for _, sec := range snapshot.Sections {
 		if u, ok := e.updates[sec]; ok {

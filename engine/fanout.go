@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sort"
 	"sync"
 
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -16,7 +17,8 @@ const MaxQueued = 20000
 // subscriber is one view's queue. The engine only ever appends to it under
 // its lock; the view's own goroutine takes from it and blocks on the view.
 type subscriber struct {
-	mu sync.Mutex
+	viewer view.Viewer
+	mu     sync.Mutex
 	// initial: the next batch must carry the whole state (a new view, or
 	// one that fell too far behind).
 	initial bool
@@ -58,7 +60,7 @@ func (e *Engine) publish(updates []snapshot.Update, st *view.Status, events []vi
 
 // Subscribe implements view.Engine.
 func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch {
-	s := &subscriber{initial: true, updates: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
+	s := &subscriber{viewer: v, initial: true, updates: map[string]snapshot.Update{}, signal: make(chan struct{}, 1)}
 	ch := make(chan view.Batch)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -67,6 +69,9 @@ func (e *Engine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch
 		return ch
 	}
 	e.subs = append(e.subs, s)
+	if v.ReadOnly {
+		e.publish(nil, e.status(), nil)
+	}
 	s.poke()
 	e.goOwned(func() {
 		defer close(ch)
@@ -84,9 +89,24 @@ func (e *Engine) unsubscribe(s *subscriber) {
 	for i, o := range e.subs {
 		if o == s {
 			e.subs = append(e.subs[:i], e.subs[i+1:]...)
+			if s.viewer.ReadOnly {
+				e.publish(nil, e.status(), nil)
+			}
 			return
 		}
 	}
+}
+
+// watchers names the read-only views, for the driver's status bar.
+func (e *Engine) watchers() []string {
+	var names []string
+	for _, s := range e.subs {
+		if s.viewer.ReadOnly {
+			names = append(names, s.viewer.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // deliver sends s's batches to ch, at most one per Frame, until ctx ends.

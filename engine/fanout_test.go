@@ -155,3 +155,20 @@ func TestTwoViewsSeeTheSameRecordsInOrder(t *testing.T) {
 		t.Fatalf("stalled view: initial %v with %d records, want the whole state with %d", b.Initial, len(b.History), n)
 	}
 }
+
+// TestDriverSeesWhoWatches: a read-only view joining or leaving is in the
+// next status every view is sent; the driver's own view is not a watcher.
+func TestDriverSeesWhoWatches(t *testing.T) {
+	h := quietEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	watching := h.e.Subscribe(ctx, view.Viewer{Name: "alice@laptop", ReadOnly: true})
+	go func() {
+		for range watching {
+		}
+	}()
+	h.until("alice in the watchers", func() bool {
+		return len(h.status.Watchers) == 1 && h.status.Watchers[0] == "alice@laptop"
+	})
+	cancel()
+	h.until("alice gone from the watchers", func() bool { return len(h.status.Watchers) == 0 })
+}

@@ -29,6 +29,8 @@ import (
 type Options struct {
 	Engine view.Engine
 	Viewer view.Viewer
+	// Driver is who drives the deploy: a read-only view's banner names them.
+	Driver string
 	Config *config.Config
 	// Day is the deploy's calendar day: template variables and the window
 	// are computed for it.

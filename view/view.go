@@ -72,6 +72,8 @@ type Status struct {
 	// KubeDenied says what the API server refuses this user of everything
 	// the cockpit does; empty when nothing is.
 	KubeDenied string
+	// Watchers are the read-only views on this deploy, by name, sorted.
+	Watchers []string
 }
 
 // Running is an action in flight.
