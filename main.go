@@ -8,30 +8,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/klog/v2"
 
-	"github.com/flightdeckhq/flightdeck/engine"
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
-	"github.com/flightdeckhq/flightdeck/internal/selfreport"
-	"github.com/flightdeckhq/flightdeck/internal/stderrlog"
-	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/report"
 	"github.com/flightdeckhq/flightdeck/sources"
-	"github.com/flightdeckhq/flightdeck/tui"
-	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -78,6 +67,7 @@ func main() {
 type globalFlags struct {
 	config   string
 	readOnly bool
+	share    string
 }
 
 func newRootCmd() *cobra.Command {
@@ -93,6 +83,7 @@ confirmation and a journal entry.
 Run without a subcommand to open the cockpit.`,
 		Example: `  flightdeck --config config.example.toml
   flightdeck check --config config.example.toml
+  flightdeck --config config.example.toml --share :2222
   flightdeck --read-only`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -103,13 +94,18 @@ Run without a subcommand to open the cockpit.`,
 	}
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", "",
 		"config file (default ./flightdeck.toml, then "+filepath.Join(xdg.ConfigHome, "flightdeck", "config.toml")+")")
-	root.Flags().BoolVar(&g.readOnly, "read-only", false, "watch only: every key that would change the world is disabled")
+	root.Flags().BoolVar(&g.readOnly, "read-only", false, "watch only: attaches to the cockpit that drives this deploy on this machine, else follows its journal; every key that would change the world is disabled")
+	root.Flags().StringVar(&g.share, "share", "", "serve live read-only views to teammates over SSH on `ADDR` (host:port; :2222 is localhost only); keys from [share] authorized_keys")
 	root.SetHelpTemplate(root.HelpTemplate() + `
 Files:
   log file         ` + logPath() + `
   state directory  ` + stateDir() + `
   journal          ` + filepath.Join(stateDir(), "<deploy>", "<YYYY-MM-DD>.jsonl") + `
                    (one per deploy and day; restarting resumes from it)
+  driver socket    ` + filepath.Join(stateDir(), "<deploy>", "driver.sock") + `
+                   (--read-only on this machine attaches here)
+  share keys       ` + filepath.Join(stateDir(), "share") + `
+                   (the SSH host key viewers see; the local observers' key)
 
 Environment:
   FLIGHTDECK_CPUPROFILE=FILE  write a CPU profile of the cockpit to FILE (go tool pprof)
@@ -313,136 +309,4 @@ func cpuProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
-}
-
-func operator(cfg *config.Config) string {
-	if cfg.Deploy.Operator != "" {
-		return cfg.Deploy.Operator
-	}
-	return "operator"
-}
-
-func runCockpit(ctx context.Context, g globalFlags) error {
-	cfg, err := loadConfig(g.config, config.LoadOptions{DeferSecretErrors: true})
-	if err != nil {
-		return err
-	}
-	if path := os.Getenv("FLIGHTDECK_CPUPROFILE"); path != "" {
-		stop, err := cpuProfile(path)
-		if err != nil {
-			return fail(exitFailure, err)
-		}
-		defer stop()
-	}
-	redactor := cfg.Redactor()
-	log, logFile, err := openLog(redactor.Redact)
-	if err != nil {
-		return fail(exitFailure, fmt.Errorf("opening the log %s: %w", logPath(), err))
-	}
-	defer logFile.Close()
-	// client-go logs through klog, to stderr by default: under the TUI that
-	// would scribble over the screen.
-	klog.SetSlogLogger(log)
-
-	now := time.Now()
-	day := now.In(cfg.Window.Location)
-	path := journal.Path(stateDir(), cfg.Deploy.Name, day)
-	j, replay, err := journal.Open(path, journal.Options{Redact: redactor.Redact})
-	if err != nil {
-		return fail(exitJournal, err)
-	}
-	defer j.Close()
-
-	rb := runbook.New(cfg)
-	for _, rec := range replay.Records {
-		rb.Apply(rec)
-	}
-	var notices []string
-	if replay.Torn != nil {
-		notices = append(notices, replay.Torn.String())
-	}
-	for _, rec := range rb.Interrupted() {
-		notices = append(notices, fmt.Sprintf("outcome unknown — verify: %s %q started %s was interrupted",
-			rec.Kind, rec.Summary, rec.At.In(cfg.Window.Location).Format("15:04:05")))
-	}
-	for _, n := range notices {
-		log.Warn(n)
-	}
-	if rb.Started.IsZero() {
-		rec, err := j.Append(journal.Record{Type: runbook.RecDeployStart, By: operator(cfg),
-			Summary: cfg.Deploy.Name + " · " + cfg.Deploy.Environment})
-		if err != nil {
-			return fail(exitJournal, err)
-		}
-		rb.Apply(rec)
-		replay.Records = append(replay.Records, rec)
-	}
-	log.Info("cockpit start", "config", cfg.Path, "journal", path, "read_only", g.readOnly, "version", versionString())
-
-	var kube kubernetes.Interface
-	var kubeErr error
-	if cfg.Kubernetes != nil {
-		if rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes); err != nil {
-			kubeErr = err
-		} else if kube, err = kubernetes.NewForConfig(rc); err != nil {
-			kubeErr = err
-		}
-	}
-	var reporter *selfreport.Reporter
-	if cfg.Sentry != nil && cfg.Sentry.DSN.IsSet() && len(cfg.SecretErrors["sentry"]) == 0 {
-		reporter, err = selfreport.New(selfreport.Options{DSN: cfg.Sentry.DSN.Value(), Redact: redactor.Redact,
-			Release: versionString(), Environment: cfg.Deploy.Environment, Deploy: cfg.Deploy.Name,
-			DeployRelease: cfg.TemplateVars(day)["release"], Operator: operator(cfg)})
-		if err != nil {
-			log.Warn("not reporting the cockpit's own errors", "err", err)
-		}
-	}
-	// Delivered after the terminal is restored: a panic's report is sent
-	// from here, not from inside the broken screen.
-	defer reporter.Flush(5 * time.Second)
-	eng := engine.New(engine.Options{
-		Kube: kube, KubeErr: kubeErr,
-		Config: cfg, Runbook: rb, Journal: j, ReadOnly: g.readOnly, Operator: operator(cfg),
-		Redact: redactor.Redact, Day: day, Now: now, Log: log,
-		History: replay.Records, JournalPath: path, Reporter: reporter,
-	})
-	model := tui.New(tui.Options{
-		Engine: eng, Viewer: view.Viewer{Name: operator(cfg), ReadOnly: g.readOnly},
-		Config: cfg, Day: day, Now: now, Log: log, Notices: notices, Reporter: reporter,
-		Theme: theme.New(true, theme.NoColorFromEnv()),
-	})
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	// From here the screen is the cockpit's: whatever a library or a child
-	// given this process's stderr writes (a kubeconfig's credential plugin
-	// above all) goes to the log instead. A fatal crash's trace, which
-	// would go down the same pipe with the process, is written to the log
-	// file directly.
-	if f, ok := logFile.(*os.File); ok {
-		_ = debug.SetCrashOutput(f, debug.CrashOptions{})
-	}
-	restoreStderr, err := stderrlog.Capture(log)
-	if err != nil {
-		return fail(exitFailure, fmt.Errorf("sending standard error to the log %s: %w", logPath(), err))
-	}
-	defer restoreStderr()
-	group := sources.NewGroup(ctx)
-	// The engine sends at most one batch a frame (engine.Frame), so
-	// repainting faster only costs wakeups while nothing changes.
-	prog := tea.NewProgram(model, tea.WithContext(ctx), tea.WithFPS(int(time.Second/engine.Frame)))
-	group.Go(func(ctx context.Context) { model.Subscribe(ctx, prog.Send) })
-	eng.Start(group)
-
-	_, runErr := prog.Run()
-	model.Close()
-	eng.Shutdown(10 * time.Second)
-	group.Stop()
-	log.Info("cockpit stop", "err", runErr)
-	if errors.Is(runErr, tea.ErrProgramPanic) {
-		return fail(exitFailure, fmt.Errorf("the cockpit crashed (the log %s has the details); start it again: it resumes from the journal", logPath()))
-	}
-	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
-		return fail(exitFailure, runErr)
-	}
-	return nil
 }

@@ -18,6 +18,9 @@ import (
 // again only when it has grown by a quarter, so a wait growing second by
 // second leaves a handful of records, not one a second.
 func (e *Engine) notePeaks(data any) {
+	if e.opts.ReadOnly {
+		return // the driver's engine records them
+	}
 	var rec journal.Record
 	switch d := data.(type) {
 	case snapshot.DBState:
@@ -82,7 +85,7 @@ func ReportPath(journalPath string) string {
 // goroutine the engine owns, so quitting waits for the file.
 func (e *Engine) maybeReport() []view.Event {
 	closed, total := e.rb.Progress()
-	if e.reported || e.reporting || total == 0 || closed < total || e.opts.JournalPath == "" {
+	if e.reported || e.reporting || total == 0 || closed < total || e.opts.JournalPath == "" || e.opts.ReadOnly {
 		return nil
 	}
 	e.reporting = true

@@ -140,3 +140,11 @@ func (t teeJournal) Append(rec journal.Record) (journal.Record, error) {
 	}
 	return out, err
 }
+
+// Follow applies a record that another process wrote to the journal: an
+// observer with no driver to attach to follows the journal file.
+func (e *Engine) Follow(recs ...journal.Record) {
+	for _, rec := range recs {
+		e.in.push(item{rec: &rec})
+	}
+}

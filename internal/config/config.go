@@ -26,6 +26,7 @@ type Config struct {
 	Git        *Git              `toml:"git"`
 	Sentry     *Sentry           `toml:"sentry"`
 	Slack      *Slack            `toml:"slack"`
+	Share      *Share            `toml:"share"`
 
 	// SecretErrors holds, per section, the secrets that could not be
 	// resolved when loading with DeferSecretErrors.
@@ -233,6 +234,19 @@ type Slack struct {
 	Webhook         Secret `toml:"webhook"`
 	Channel         string `toml:"channel"`
 	IncidentChannel string `toml:"incident_channel"`
+}
+
+// Share serves live, read-only views of the deploy over SSH.
+type Share struct {
+	// Listen is host:port; a bare :port binds localhost only. The
+	// --share flag overrides it.
+	Listen string `toml:"listen"`
+	// AuthorizedKeys lists the keys that may watch, in OpenSSH's
+	// authorized_keys format; each key's comment names its viewer.
+	// Absolute after loading.
+	AuthorizedKeys string   `toml:"authorized_keys"`
+	MaxViewers     int      `toml:"max_viewers"`  // default 20
+	IdleTimeout    Duration `toml:"idle_timeout"` // default 30m: a viewer that sends nothing for this long is let go
 }
 
 // SourceConfig says whether a source section is present, for the UI.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -134,6 +135,7 @@ func (l *loader) validate() {
 	l.validateJira()
 	l.validateSentry()
 	l.validateSlack()
+	l.validateShare()
 	l.validatePhases()
 	l.validateSecretRefs()
 }
@@ -584,6 +586,29 @@ func (l *loader) checkChannel(path, ch string) {
 		return
 	}
 	l.errVal(path, fmt.Sprintf("%q is not a channel", ch), fmt.Sprintf("write it with its #: %q", "#"+strings.TrimPrefix(ch, "@")))
+}
+
+func (l *loader) validateShare() {
+	s := l.cfg.Share
+	if s == nil {
+		return
+	}
+	l.required("share.authorized_keys", s.AuthorizedKeys == "", `authorized_keys = "~/.ssh/flightdeck_viewers"`)
+	if s.AuthorizedKeys != "" {
+		s.AuthorizedKeys = resolvePath(s.AuthorizedKeys, l.dir, l.opts.Getenv)
+	}
+	if s.Listen != "" {
+		if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
+			l.errVal("share.listen", fmt.Sprintf("%q is not host:port", s.Listen), `listen = ":2222" (localhost) or "0.0.0.0:2222" (every interface)`)
+		}
+	}
+	if l.ix.has("share.max_viewers") && s.MaxViewers <= 0 {
+		l.errVal("share.max_viewers", fmt.Sprintf("max_viewers must be more than 0, not %d", s.MaxViewers), "remove it for the default of 20")
+	}
+	if s.MaxViewers <= 0 {
+		s.MaxViewers = 20
+	}
+	l.duration("share.idle_timeout", &s.IdleTimeout, 30*time.Minute)
 }
 
 var stepID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)

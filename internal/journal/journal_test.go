@@ -547,3 +547,41 @@ func TestReadLargeRecord(t *testing.T) {
 		t.Fatal("large record did not round-trip")
 	}
 }
+
+// TestTailFollowsAnotherWriter: a reader beside the process holding the
+// journal gets each record once, in order, and never half a line.
+func TestTailFollowsAnotherWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	tail := NewTail(path)
+	if recs, err := tail.Next(); err != nil || len(recs) != 0 {
+		t.Fatalf("no journal yet: %v %v", recs, err)
+	}
+	j, _, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for i := range 3 {
+		if _, err := j.Append(Record{Type: "note", Summary: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := tail.Next()
+	if err != nil || len(recs) != 3 || recs[2].Summary != "2" {
+		t.Fatalf("first read: %+v %v", recs, err)
+	}
+	// Half a line, as a writer mid-append leaves it, is not a record yet.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"type":"note","summary":"3"`)
+	if recs, err := tail.Next(); err != nil || len(recs) != 0 {
+		t.Fatalf("half a line read as %+v %v", recs, err)
+	}
+	f.WriteString("}\n")
+	f.Close()
+	if recs, err := tail.Next(); err != nil || len(recs) != 1 || recs[0].Summary != "3" {
+		t.Fatalf("completed line: %+v %v", recs, err)
+	}
+}
