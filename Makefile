@@ -53,7 +53,7 @@ k8s-binaries:
 # The cockpit on the local sandbox: up (or reused), then open.
 demo: deps build sandbox-build k8s-binaries
 	./$(SANDBOX_BIN) up --dir "$(SANDBOX_DIR)"
-	./$(BIN) --config "$(SANDBOX_DIR)/flightdeck.toml"
+	./$(BIN) --config "$(SANDBOX_DIR)/flightdeck.toml" $(if $(SHARE),--share $(SHARE))
 
 sandbox-up: deps sandbox-build
 	./$(SANDBOX_BIN) up --dir "$(SANDBOX_DIR)"

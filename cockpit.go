@@ -110,6 +110,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		history []journal.Record
 		notices []string
 		tail    *journal.Tail
+		welcome string
 	)
 	if g.readOnly {
 		// No driver on this machine: follow the journal without taking
@@ -119,7 +120,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 			return fail(exitJournal, err)
 		}
 		jnl = readOnlyJournal{path: path}
-		notices = append(notices, "no cockpit drives this deploy on this machine: following its journal "+path)
+		welcome = "no cockpit drives this deploy on this machine: following its journal " + path
 	} else {
 		j, replay, err := journal.Open(path, journal.Options{Redact: redactor.Redact})
 		if err != nil {
@@ -183,10 +184,10 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		History: history, JournalPath: path, Reporter: reporter,
 	})
 	// Every view, the driver's and each viewer's, is built the same way.
-	newView := func(v view.Viewer, env []string, notices []string) *tui.Model {
+	newView := func(v view.Viewer, env []string, notices []string, welcome string) *tui.Model {
 		return tui.New(tui.Options{
 			Engine: eng, Viewer: v, Driver: operator(cfg),
-			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Reporter: reporter,
+			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Welcome: welcome, Reporter: reporter,
 			Theme: theme.New(true, noColor(env)),
 		})
 	}
@@ -196,7 +197,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	group := sources.NewGroup(ctx)
 	if !g.readOnly {
 		srv, err := startSharing(cfg, addr, path, log, func(v view.Viewer, env []string) share.View {
-			return newView(v, env, nil)
+			return newView(v, env, nil, "")
 		})
 		switch {
 		case err != nil && addr != "":
@@ -211,13 +212,13 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		}
 		if err == nil && addr != "" {
 			host, port, _ := net.SplitHostPort(srv.Addr().String())
-			notices = append(notices, fmt.Sprintf("sharing read-only views: ssh -p %s %s", port, host))
+			welcome = fmt.Sprintf("sharing read-only views: ssh -p %s %s", port, host)
 		}
 	}
 	if tail != nil {
 		group.Go(func(ctx context.Context) { followJournal(ctx, tail, eng, log) })
 	}
-	model := newView(view.Viewer{Name: operator(cfg), ReadOnly: g.readOnly}, os.Environ(), notices)
+	model := newView(view.Viewer{Name: operator(cfg), ReadOnly: g.readOnly}, os.Environ(), notices, welcome)
 	// From here the screen is the cockpit's: whatever a library or a child
 	// given this process's stderr writes (a kubeconfig's credential plugin
 	// above all) goes to the log instead. A fatal crash's trace, which

@@ -131,6 +131,11 @@ func (c *Checklist) View(width, height int) string {
 
 // ShortHelp implements help.KeyMap.
 func (c *Checklist) ShortHelp() []key.Binding {
+	if c.readOnly {
+		// Every key of its own changes the deploy: a watcher is not
+		// offered them (pressed anyway, they are refused with a word).
+		return nil
+	}
 	return []key.Binding{c.keys.Check, c.keys.Run, c.keys.Skip, c.keys.Reopen, c.keys.Cancel}
 }
 

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flightdeckhq/flightdeck/share"
+	gossh "golang.org/x/crypto/ssh"
+
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
 )
 
@@ -54,6 +57,21 @@ func pgpassLine(dsn, password string) string {
 	}
 	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
 	return fmt.Sprintf("%s:%s:*:%s:%s\n", esc.Replace(u.Hostname()), u.Port(), esc.Replace(u.User.Username()), esc.Replace(password))
+}
+
+// viewerKey makes the demo's teammate: a key pair whose public half is the
+// one line of the sandbox's authorized_keys. It returns the private key's
+// path, for ssh -i.
+func viewerKey(info *Info) string {
+	dir := filepath.Join(info.Dir, "share")
+	priv := filepath.Join(dir, "viewer_ed25519")
+	signer, err := share.EnsureKey(priv)
+	if err != nil {
+		return priv
+	}
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " demo-viewer@sandbox\n"
+	_ = os.WriteFile(filepath.Join(dir, "viewers"), []byte(line), 0o600)
+	return priv
 }
 
 func tomlString(s string) string { return strconv.Quote(s) }
@@ -418,11 +436,17 @@ ignore = ["^DBConnection"]
 webhook = %q
 channel = "#general"
 incident_channel = "#dev-ops"
+
+# flightdeck --share 127.0.0.1:2222, then from another terminal:
+#   ssh -p 2222 -i %s localhost
+[share]
+authorized_keys = %q
 `, tomlString(info.Kubeconfig), tomlString(appDSN), "file:"+pwFile, strings.ReplaceAll(cloneDSN, info.CloneName, "{{clone}}"), "file:"+pwFile,
 		tomlString(info.GitRepo),
 		info.JiraURL, info.JiraEmail, "file:"+info.JiraTokenFile, JiraBoard, JiraProject,
 		info.SentryURL, SentryOrg, SentryProj, "file:"+info.SentryTokenFile,
-		"file:"+filepath.Join(info.Dir, "secrets", "slack-webhook"))
+		"file:"+filepath.Join(info.Dir, "secrets", "slack-webhook"),
+		viewerKey(info), filepath.Join(info.Dir, "share", "viewers"))
 	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "slack-webhook"), []byte(info.SlackWebhook+"\n"), 0o600)
 	return b.String()
 }

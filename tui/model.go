@@ -40,6 +40,9 @@ type Options struct {
 	Theme   theme.Theme
 	Log     *slog.Logger
 	Notices []string // shown once at start: a torn journal line, interrupted actions
+	// Welcome is said once at start when there is no notice: news, not a
+	// warning (where the cockpit is shared, what a read-only one follows).
+	Welcome string
 	// Reporter sends panics in Update and View to Sentry; nil reports
 	// nothing.
 	Reporter *selfreport.Reporter
@@ -166,6 +169,8 @@ func New(opts Options) *Model {
 	m.applyTheme()
 	if len(opts.Notices) > 0 {
 		m.flash = &flash{text: joinNotices(opts.Notices), isErr: true}
+	} else if opts.Welcome != "" {
+		m.flash = &flash{text: opts.Welcome}
 	}
 	return m
 }
