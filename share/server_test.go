@@ -45,7 +45,7 @@ func (m *toy) View() tea.View {
 }
 
 func (m *toy) Subscribe(ctx context.Context, _ func(tea.Msg)) { <-ctx.Done() }
-func (m *toy) Close()                                        { m.closed.Done() }
+func (m *toy) Close()                                         { m.closed.Done() }
 
 type fixture struct {
 	srv        *Server
@@ -262,4 +262,3 @@ func TestHostKeyIsKept(t *testing.T) {
 		t.Fatalf("host key mode %v", fi.Mode())
 	}
 }
-
