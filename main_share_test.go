@@ -20,7 +20,7 @@ import (
 
 // sharedConfig copies the sandbox's config beside it with [share] naming
 // keys of the test's own.
-func sharedConfig(t *testing.T, config, keysFile string) string {
+func sharedConfig(t testing.TB, config, keysFile string) string {
 	t.Helper()
 	b, err := os.ReadFile(config)
 	if err != nil {
@@ -31,7 +31,7 @@ func sharedConfig(t *testing.T, config, keysFile string) string {
 		text = text[:i]
 	}
 	text += fmt.Sprintf("\n[share]\nauthorized_keys = %q\nmax_viewers = 5\n", keysFile)
-	path := filepath.Join(filepath.Dir(config), fmt.Sprintf("shared-%d-%s.toml", os.Getpid(), t.Name()))
+	path := filepath.Join(filepath.Dir(config), fmt.Sprintf("shared-%d-%s.toml", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func sharedConfig(t *testing.T, config, keysFile string) string {
 	return path
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

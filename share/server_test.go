@@ -262,3 +262,84 @@ func TestHostKeyIsKept(t *testing.T) {
 		t.Fatalf("host key mode %v", fi.Mode())
 	}
 }
+
+// ticking is a view fed a counter every few milliseconds, with a frame big
+// enough to fill an SSH window quickly.
+type ticking struct {
+	toy
+	n int
+}
+
+type tickMsg int
+
+func (m *ticking) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if n, ok := msg.(tickMsg); ok {
+		m.n = int(n)
+		return m, nil
+	}
+	_, cmd := m.toy.Update(msg)
+	return m, cmd
+}
+
+func (m *ticking) View() tea.View {
+	return tea.NewView(fmt.Sprintf("tick=%d\n%s", m.n, strings.Repeat(fmt.Sprintf("%d ", m.n), 2000)))
+}
+
+func (m *ticking) Subscribe(ctx context.Context, send func(tea.Msg)) {
+	for i := 1; ctx.Err() == nil; i++ {
+		send(tickMsg(i))
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStalledViewerSlowsNoOne: a viewer whose terminal stops reading
+// (a laptop lid closed) holds up only its own frames.
+func TestStalledViewerSlowsNoOne(t *testing.T) {
+	f := start(t, func(o *Options) {
+		o.NewView = func(v view.Viewer, env []string) View {
+			f := &sync.WaitGroup{}
+			f.Add(1)
+			return &ticking{toy: toy{v: v, closed: f}}
+		}
+	})
+	// The stalled one: a session whose output nobody reads.
+	conn, err := gossh.Dial("tcp", f.srv.Addr().String(), &gossh.ClientConfig{
+		User: "alice", Auth: []gossh.AuthMethod{gossh.PublicKeys(f.alice)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stalled, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.RequestPty("xterm", 60, 200, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stalled.StdoutPipe(); err != nil { // never read
+		t.Fatal(err)
+	}
+	if err := stalled.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // long enough to fill its window many times over
+	live := f.dial(t, gossh.PublicKeys(f.alice), 200, 60)
+	first, err := live.WaitFor(5*time.Second, "tick=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n0 int
+	fmt.Sscanf(first[strings.Index(first, "tick="):], "tick=%d", &n0)
+	if _, err := live.WaitFor(5*time.Second, fmt.Sprintf("tick=%d", n0+50)); err != nil {
+		t.Fatalf("the live viewer stopped getting frames beside a stalled one: %v", err)
+	}
+	closed := make(chan struct{})
+	go func() { f.srv.Close(3 * time.Second); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the server hung on a stalled viewer")
+	}
+}

@@ -247,3 +247,42 @@ func TestKeysAt(t *testing.T) {
 		t.Errorf("keysAt(jira.move) = %v", got)
 	}
 }
+
+func TestShareSection(t *testing.T) {
+	cfg, err := Parse("s.toml", []byte(minimalShare+`
+[share]
+listen = ":2222"
+authorized_keys = "viewers"
+`), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Share.MaxViewers != 20 || cfg.Share.IdleTimeout.D() != 30*time.Minute || !filepath.IsAbs(cfg.Share.AuthorizedKeys) {
+		t.Fatalf("defaults: %+v", cfg.Share)
+	}
+	for _, c := range []struct{ body, want string }{
+		{"[share]\nlisten = \":2222\"\n", `missing required key "authorized_keys"`},
+		{"[share]\nlisten = \"2222\"\nauthorized_keys = \"v\"\n", `share.listen: "2222" is not host:port`},
+		{"[share]\nauthorized_keys = \"v\"\nmax_viewers = 0\n", "share.max_viewers: max_viewers must be more than 0"},
+	} {
+		_, err := Parse("s.toml", []byte(minimalShare+c.body), LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: want an error with %q, got %v", c.body, c.want, err)
+		}
+	}
+}
+
+const minimalShare = `[deploy]
+name = "S"
+environment = "production"
+[window]
+start = "00:00"
+end = "23:59"
+timezone = "UTC"
+[[phase]]
+name = "P"
+[[phase.step]]
+id = "one"
+title = "One"
+estimate = "1m"
+`

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
+	"github.com/creack/pty"
+	gossh "golang.org/x/crypto/ssh"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/flightdeckhq/flightdeck/sandbox/pg"
+	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
+	"github.com/flightdeckhq/flightdeck/share/sharetest"
+)
+
+// BenchmarkViewers is the huddle at scale: the real binary drives the
+// sandbox's deploy with 5,000 pods behind one deployment, in a 200×60
+// terminal this benchmark holds, and shares it; then 50 SSH viewers
+// (alternately 80×24 and 200×60) watch. For no viewers and for 50 it
+// reports: the driver's key→frame time (p50, p99) while a lock chain on
+// the sandbox Postgres updates every second; the process's resident memory;
+// its CPU over 10 s with nothing to do, and over 10 s of the lock chain.
+func BenchmarkViewers(b *testing.B) {
+	const viewers = 50
+	info := sandboxtest.Start(b)
+	bin := buildBinary(b)
+	rc, err := clientcmd.BuildConfigFromFlags("", info.Kubeconfig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	ns := scaleNamespace(b, kubernetes.NewForConfigOrDie(rc), 5000)
+
+	dir := b.TempDir()
+	keys := filepath.Join(dir, "viewers")
+	signer, line := sharetest.NewKey(b, "viewer@bench")
+	os.WriteFile(keys, []byte(line+"\n"), 0o600)
+	cfg := sharedConfig(b, info.Config, keys)
+	text, _ := os.ReadFile(cfg)
+	scaled := strings.Replace(string(text), `namespaces = ["production"]`, fmt.Sprintf("namespaces = [%q]", ns), 1)
+	scaled = strings.Replace(scaled, `deployments = ["api", "worker"]`, `deployments = ["api"]`, 1)
+	scaled = strings.Replace(scaled, "max_viewers = 5", fmt.Sprintf("max_viewers = %d", viewers), 1)
+	os.WriteFile(cfg, []byte(scaled), 0o600)
+	addr := freePort(b)
+
+	for b.Loop() {
+		d := startDriver(b, bin, cfg, addr)
+		d.waitFor(b, 3*time.Minute, "api complete  5000/5000 updated 5000 ready")
+		time.Sleep(5 * time.Second) // the informers' first lists settle
+		report := func(label string) {
+			rss := procRSS(b, d.pid())
+			idle := d.cpu(b, 10*time.Second)
+			chain := lockChain(b, info.PostgresApp, d)
+			busy := d.cpu(b, 10*time.Second)
+			p50, p99 := d.keyToFrame(b, 40)
+			chain()
+			b.ReportMetric(float64(rss)/(1<<20), "MB-rss-"+label)
+			b.ReportMetric(idle, "%cpu-idle-"+label)
+			b.ReportMetric(busy, "%cpu-lockchain-"+label)
+			b.ReportMetric(float64(p50.Microseconds())/1000, "ms-key-frame-p50-"+label)
+			b.ReportMetric(float64(p99.Microseconds())/1000, "ms-key-frame-p99-"+label)
+		}
+		rss0 := procRSS(b, d.pid())
+		report("0-viewers")
+		var vs []*sharetest.Viewer
+		for i := range viewers {
+			w, h := 80, 24
+			if i%2 == 1 {
+				w, h = 200, 60
+			}
+			v, err := sharetest.Dial("tcp", addr, "viewer", gossh.PublicKeys(signer), w, h)
+			if err != nil {
+				b.Fatalf("viewer %d: %v", i, err)
+			}
+			vs = append(vs, v)
+		}
+		for i, v := range vs {
+			if _, err := v.WaitFor(time.Minute, "Checklist"); err != nil {
+				b.Fatalf("viewer %d: %v", i, err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		rss50 := procRSS(b, d.pid())
+		report(fmt.Sprintf("%d-viewers", viewers))
+		b.ReportMetric(float64(rss50-rss0)/(1<<20)/viewers, "MB-rss-per-viewer")
+		for _, v := range vs {
+			v.Close()
+		}
+		d.stop()
+	}
+}
+
+// lockChain holds ACCESS EXCLUSIVE on appointments with the sandbox's
+// workload queued behind it, until the returned func is called; it returns
+// once the driver shows the chain.
+func lockChain(b *testing.B, dsn string, d *driver) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pg.RunMigration(ctx, dsn, 120) }()
+	d.waitFor(b, 30*time.Second, "waiting (")
+	return func() {
+		cancel()
+		<-done
+		d.waitFor(b, 30*time.Second, "nothing waits")
+	}
+}
+
+// driver is the real binary on a terminal the benchmark holds: every byte
+// it writes goes through a terminal emulator, and a key's frame is the
+// first write after which the screen shows what the key asked for.
+type driver struct {
+	cmd  *exec.Cmd
+	tty  *os.File
+	emu  *vt.SafeEmulator
+	mu   sync.Mutex
+	want func(string) bool
+	seen chan time.Time
+}
+
+func startDriver(b *testing.B, bin, cfg, addr string) *driver {
+	d := &driver{emu: vt.NewSafeEmulator(200, 60)}
+	d.cmd = exec.Command(bin, "--config", cfg, "--share", addr)
+	d.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+b.TempDir(), "TERM=xterm-256color")
+	tty, err := pty.StartWithSize(d.cmd, &pty.Winsize{Cols: 200, Rows: 60})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.tty = tty
+	go func() { _, _ = io.Copy(tty, d.emu) }() // the emulator's answers to queries
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := tty.Read(buf)
+			if n > 0 {
+				d.emu.Write(buf[:n])
+				d.mu.Lock()
+				if d.want != nil && d.want(d.screen()) {
+					d.seen <- time.Now()
+					d.want = nil
+				}
+				d.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(d.stop)
+	return d
+}
+
+func (d *driver) screen() string { return ansi.Strip(d.emu.Render()) }
+
+func (d *driver) pid() int { return d.cmd.Process.Pid }
+
+func (d *driver) waitFor(b *testing.B, within time.Duration, want string) {
+	deadline := time.Now().Add(within)
+	for !strings.Contains(d.screen(), want) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the driver never showed %q:\n%s", want, d.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cpu is the driver's CPU use, percent of one core, over span.
+func (d *driver) cpu(b *testing.B, span time.Duration) float64 {
+	t0 := procTicks(b, d.pid())
+	w0 := time.Now()
+	time.Sleep(span)
+	return float64(procTicks(b, d.pid())-t0) / 100 / time.Since(w0).Seconds() * 100
+}
+
+// keyToFrame opens and closes the help n times and returns the median and
+// 99th percentile of the time from a key to the frame that shows it.
+func (d *driver) keyToFrame(b *testing.B, n int) (time.Duration, time.Duration) {
+	var took []time.Duration
+	for i := range 2 * n {
+		open := i%2 == 0
+		d.mu.Lock()
+		d.seen = make(chan time.Time, 1)
+		d.want = func(s string) bool { return strings.Contains(s, "any key closes help") == open }
+		d.mu.Unlock()
+		key := "?"
+		if !open {
+			key = "x"
+		}
+		t0 := time.Now()
+		if _, err := d.tty.WriteString(key); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case t := <-d.seen:
+			took = append(took, t.Sub(t0))
+		case <-time.After(5 * time.Second):
+			b.Fatalf("no frame for %q:\n%s", key, d.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	return took[len(took)/2], took[len(took)*99/100]
+}
+
+func (d *driver) stop() {
+	if d.cmd.ProcessState == nil && d.cmd.Process != nil {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	}
+	d.tty.Close()
+}
