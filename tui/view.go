@@ -8,9 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
-	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Smallest terminal the cockpit draws in.
@@ -131,87 +129,6 @@ func (m *Model) grid(w, h int) []string {
 		out[i] = rows[i].String()
 	}
 	return out
-}
-
-// statusBar: deploy, window clock, and a health mark per source.
-func (m *Model) statusBar(w int) string {
-	cfg := m.opts.Config
-	th := m.th
-	left := "✈ " + cfg.Deploy.Name + " · " + cfg.Deploy.Environment
-	if cfg.Deploy.Release != "" {
-		left += " · " + m.vars["release"]
-	}
-	if m.opts.Viewer.ReadOnly {
-		left += " · READ-ONLY"
-	}
-	line0 := th.Bold.S(left)
-	if m.status.KubeDenied != "" {
-		line0 += " " + th.BadStrong.S(" not permitted "+m.status.KubeDenied+" ")
-	}
-	ws := m.window()
-	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())
-	clock := th.OK.S(clockText)
-	switch ws.Phase {
-	case runbook.AtRisk:
-		clock = th.Warn.S(clockText)
-	case runbook.RollBack:
-		clock = th.BadStrong.S(" " + clockText + " ")
-	case runbook.BeforeWindow:
-		clock = th.Info.S(clockText)
-	}
-	health := m.healthMarks(false)
-	line := line0 + "  " + clock
-	if ansi.StringWidth(line)+2+ansi.StringWidth(health) > w {
-		health = m.healthMarks(true)
-	}
-	gap := w - ansi.StringWidth(line) - ansi.StringWidth(health)
-	if gap < 2 {
-		return panes.Fit(line+"  "+health, w)
-	}
-	return line + strings.Repeat(" ", gap) + health
-}
-
-func (m *Model) window() runbook.WindowState {
-	start, end := m.opts.Config.Window.On(m.opts.Day)
-	closed, total := m.rb.Progress()
-	return runbook.Window(m.now, start, end, m.rb.Remaining(m.now), closed == total)
-}
-
-var shortName = map[string]string{"kubernetes": "k8s", "postgres": "pg", "jira": "jira", "git": "git", "sentry": "sentry", "slack": "slack"}
-
-func (m *Model) healthMarks(compact bool) string {
-	var parts []string
-	for _, h := range m.healthList() {
-		if compact {
-			parts = append(parts, shortName[h.Source]+" "+compactMark(h, m))
-			continue
-		}
-		mark := panes.HealthMark(h, m.th)
-		if h.State == snapshot.Down {
-			mark = panes.Trunc(mark, 30)
-		}
-		if n, ok := m.updates[h.Source].Data.(noted); ok && h.State == snapshot.OK && n.Note() != "" {
-			mark = m.th.OK.S("●") + " " + m.th.Dim.S(n.Note())
-		}
-		parts = append(parts, shortName[h.Source]+" "+mark)
-	}
-	return strings.Join(parts, "  ")
-}
-
-// noted is data from a source that is up but has something to say in the
-// status bar (Sentry answering, with no event in the environment yet).
-type noted interface{ Note() string }
-
-func compactMark(h snapshot.Health, m *Model) string {
-	switch h.State {
-	case snapshot.OK:
-		return m.th.OK.S("●")
-	case snapshot.Stale:
-		return m.th.Warn.S("◐" + runbook.Short(h.Age))
-	case snapshot.Down:
-		return m.th.Bad.S("✕")
-	}
-	return m.th.Dim.S("…")
 }
 
 // bottomLine shows the current message, or the focused pane's keys.
