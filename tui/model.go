@@ -69,7 +69,13 @@ const (
 type flash struct {
 	text  string
 	isErr bool
+	at    time.Time // the engine's clock when it was set
 }
+
+// flashFor is how long a message that is not an error hides the key hints.
+// The shared screen must not lose its hints to a message no one dismisses;
+// an error stays, with the hints beside it, until esc.
+const flashFor = 5 * time.Second
 
 // Model is one view of the deploy.
 type Model struct {
@@ -270,7 +276,15 @@ func (m *Model) syncSpinner() {
 }
 
 func (m *Model) setFlash(text string, isErr bool) {
-	m.flash = &flash{text: text, isErr: isErr}
+	m.flash = &flash{text: text, isErr: isErr, at: m.now}
+}
+
+// expireFlash drops a message that is not an error once it has been read.
+// It follows the engine's clock, not the wall's, as the rest of the view.
+func (m *Model) expireFlash() {
+	if f := m.flash; f != nil && !f.isErr && m.now.Sub(f.at) >= flashFor {
+		m.flash = nil
+	}
 }
 
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {

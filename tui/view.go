@@ -135,7 +135,7 @@ func (m *Model) grid(w, h int) []string {
 func (m *Model) bottomLine(w int) string {
 	if f := m.flash; f != nil {
 		if f.isErr {
-			return panes.Fit(m.th.Bad.S("✕ "+f.text)+m.th.Dim.S("  (esc)"), w)
+			return m.errorLine(f.text, w)
 		}
 		return panes.Fit(m.th.Info.S(f.text), w)
 	}
@@ -145,6 +145,25 @@ func (m *Model) bottomLine(w int) string {
 		return panes.Fit(m.th.Info.S(msg)+"  "+m.help.ShortHelpView(m.shortHelp()), w)
 	}
 	return panes.Fit(m.help.ShortHelpView(m.shortHelp()), w)
+}
+
+// errorLine is an error with the fewest key hints that let the operator
+// move on: the message is cut before "? help" is.
+func (m *Model) errorLine(text string, w int) string {
+	msg := m.th.Bad.S("✕ " + text)
+	hints := [][]key.Binding{{m.keys.Dismiss, m.keys.Help}, {m.keys.Help}}
+	for _, hs := range hints {
+		hint := m.help.ShortHelpView(hs)
+		if room := w - ansi.StringWidth(hint) - 2; ansi.StringWidth(msg) <= room {
+			return panes.Fit(msg, room) + "  " + hint
+		}
+	}
+	hint := m.help.ShortHelpView(hints[len(hints)-1])
+	// Too narrow to say anything useful beside the hint: the message wins.
+	if room := w - ansi.StringWidth(hint) - 2; room >= 20 {
+		return panes.Fit(msg, room) + "  " + hint
+	}
+	return panes.Fit(msg, w)
 }
 
 func (m *Model) shortHelp() []key.Binding {
