@@ -121,8 +121,9 @@ type Model struct {
 	// answer has nothing else to say.
 	preparing *flash
 
-	keys globalKeys
-	help help.Model
+	keys    globalKeys
+	help    help.Model
+	helpOff int // the first line of the help overlay shown
 
 	// stamps count each pane's changes; drawn is each as last drawn.
 	stamps [paneCount]uint64
@@ -301,8 +302,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.setFlash("not quitting", false)
 		return nil
 	case modeHelp:
-		m.mode = modeNormal
-		return nil
+		return m.helpKey(k)
 	}
 	if c, ok := m.panes[m.focus].(panes.Capturing); ok && c.Capturing() {
 		return m.paneKey(k)
@@ -319,7 +319,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Zoom):
 		m.zoom = !m.zoom
 	case key.Matches(k, m.keys.Help):
-		m.mode = modeHelp
+		m.mode, m.helpOff = modeHelp, 0
 	case key.Matches(k, m.keys.Dismiss) && m.flash != nil:
 		m.flash = nil
 	case slices.Contains(m.keys.Rollback.Keys(), k.String()):
