@@ -264,16 +264,16 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 }
 
 func renderDeployment(d snapshot.Deployment, lkg snapshot.LastKnownGood, selected bool, now time.Time, w int, th theme.Theme, add func(string)) {
-	phase := string(d.Phase)
+	phase, phaseP := string(d.Phase), phasePaint(d.Phase, th)
 	if d.Phase == snapshot.Stalled {
-		phase = "STALLED"
+		phase, phaseP = "STALLED", th.BadAlarm
 	}
 	counts := fmt.Sprintf("%d/%d updated %d ready", d.Updated, d.Desired, d.Ready)
 	name := d.Name
 	if selected {
 		name = th.Selected.S("▸ " + d.Name)
 	}
-	head := th.Bold.S(name) + " " + phasePaint(d.Phase, th).S(phase) + "  " + counts
+	head := th.Bold.S(name) + " " + phaseP.S(phase) + "  " + counts
 	if bw := w - 2 - len(d.Name) - len(phase) - len(counts) - 4; bw >= 6 {
 		head += "  " + phasePaint(d.Phase, th).S(bar(d.Updated, d.Desired, min(bw, 20)))
 	}

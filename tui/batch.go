@@ -27,6 +27,7 @@ func (m *Model) applyBatch(b view.Batch) tea.Cmd {
 		m.status = *b.Status
 		m.now = b.Status.Now
 		m.awaitStatus = false
+		m.expireFlash()
 	}
 	for _, u := range b.Updates {
 		m.updates[u.Source] = u

@@ -27,6 +27,7 @@ type testOptions struct {
 	Journal     actions.Appender
 	ReadOnly    bool
 	Operator    string
+	Driver      string // who a read-only view's banner names
 	Redact      func(string) string
 	Day, Now    time.Time
 	Theme       theme.Theme
@@ -51,7 +52,7 @@ func newTestModel(o testOptions) *Model {
 		Redact: o.Redact, Day: o.Day, Now: o.Now, Log: o.Log, StaleAfter: o.StaleAfter, Kube: o.Kube, KubeErr: o.KubeErr,
 		Reporter: o.Reporter, History: o.History, JournalPath: o.JournalPath,
 	})
-	return New(Options{Engine: eng, Viewer: view.Viewer{Name: o.Operator, ReadOnly: o.ReadOnly}, Config: o.Config,
+	return New(Options{Engine: eng, Viewer: view.Viewer{Name: o.Operator, ReadOnly: o.ReadOnly}, Driver: o.Driver, Config: o.Config,
 		Day: o.Day, Now: o.Now, Theme: o.Theme, Log: o.Log, Notices: o.Notices, Reporter: o.Reporter})
 }
 

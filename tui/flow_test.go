@@ -287,7 +287,7 @@ func TestFlowQuitAsksWhileCommandRuns(t *testing.T) {
 
 func TestFlowReadOnlyRefusesCommandStep(t *testing.T) {
 	f := startFlow(t, true)
-	f.waitFor("READ-ONLY")
+	f.waitFor("watching")
 	f.key("enter")
 	f.waitFor("read-only mode")
 	f.key("q")

@@ -299,7 +299,7 @@ estimate = "1m"
 	m.applyBatch(view.Batch{Status: &view.Status{Now: now, Health: map[string]snapshot.Health{"sentry": {Source: "sentry", State: snapshot.OK}}},
 		Updates: []snapshot.Update{{Source: "sentry", Seq: 1, At: now, GoodAt: now,
 			Data: snapshot.ErrorRate{NoEvents: true, Environment: "production"}}}})
-	if bar := ansi.Strip(m.healthMarks(false)); !strings.Contains(bar, "● no events yet (production)") {
+	if bar := ansi.Strip(m.healthMarks(healthFull)); !strings.Contains(bar, "● no events yet (production)") {
 		t.Fatalf("status bar %q", bar)
 	}
 }

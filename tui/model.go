@@ -72,7 +72,13 @@ const (
 type flash struct {
 	text  string
 	isErr bool
+	at    time.Time // the engine's clock when it was set
 }
+
+// flashFor is how long a message that is not an error hides the key hints.
+// The shared screen must not lose its hints to a message no one dismisses;
+// an error stays, with the hints beside it, until esc.
+const flashFor = 5 * time.Second
 
 // Model is one view of the deploy.
 type Model struct {
@@ -118,8 +124,9 @@ type Model struct {
 	// answer has nothing else to say.
 	preparing *flash
 
-	keys globalKeys
-	help help.Model
+	keys    globalKeys
+	help    help.Model
+	helpOff int // the first line of the help overlay shown
 
 	// stamps count each pane's changes; drawn is each as last drawn.
 	stamps [paneCount]uint64
@@ -275,7 +282,15 @@ func (m *Model) syncSpinner() {
 }
 
 func (m *Model) setFlash(text string, isErr bool) {
-	m.flash = &flash{text: text, isErr: isErr}
+	m.flash = &flash{text: text, isErr: isErr, at: m.now}
+}
+
+// expireFlash drops a message that is not an error once it has been read.
+// It follows the engine's clock, not the wall's, as the rest of the view.
+func (m *Model) expireFlash() {
+	if f := m.flash; f != nil && !f.isErr && m.now.Sub(f.at) >= flashFor {
+		m.flash = nil
+	}
 }
 
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
@@ -292,8 +307,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.setFlash("not quitting", false)
 		return nil
 	case modeHelp:
-		m.mode = modeNormal
-		return nil
+		return m.helpKey(k)
 	}
 	if c, ok := m.panes[m.focus].(panes.Capturing); ok && c.Capturing() {
 		return m.paneKey(k)
@@ -310,7 +324,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Zoom):
 		m.zoom = !m.zoom
 	case key.Matches(k, m.keys.Help):
-		m.mode = modeHelp
+		m.mode, m.helpOff = modeHelp, 0
 	case key.Matches(k, m.keys.Dismiss) && m.flash != nil:
 		m.flash = nil
 	case slices.Contains(m.keys.Rollback.Keys(), k.String()):

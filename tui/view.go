@@ -8,9 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/panes"
-	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Smallest terminal the cockpit draws in.
@@ -133,92 +131,11 @@ func (m *Model) grid(w, h int) []string {
 	return out
 }
 
-// statusBar: deploy, window clock, and a health mark per source.
-func (m *Model) statusBar(w int) string {
-	cfg := m.opts.Config
-	th := m.th
-	left := "✈ " + cfg.Deploy.Name + " · " + cfg.Deploy.Environment
-	if cfg.Deploy.Release != "" {
-		left += " · " + m.vars["release"]
-	}
-	if m.opts.Viewer.ReadOnly {
-		left += " · READ-ONLY"
-	}
-	line0 := th.Bold.S(left)
-	if m.status.KubeDenied != "" {
-		line0 += " " + th.BadStrong.S(" not permitted "+m.status.KubeDenied+" ")
-	}
-	ws := m.window()
-	clockText := fmt.Sprintf("%s–%s %s", ws.Start.Format("15:04"), ws.End.Format("15:04"), ws.Summary())
-	clock := th.OK.S(clockText)
-	switch ws.Phase {
-	case runbook.AtRisk:
-		clock = th.Warn.S(clockText)
-	case runbook.RollBack:
-		clock = th.BadStrong.S(" " + clockText + " ")
-	case runbook.BeforeWindow:
-		clock = th.Info.S(clockText)
-	}
-	health := m.healthMarks(false)
-	line := line0 + "  " + clock
-	if ansi.StringWidth(line)+2+ansi.StringWidth(health) > w {
-		health = m.healthMarks(true)
-	}
-	gap := w - ansi.StringWidth(line) - ansi.StringWidth(health)
-	if gap < 2 {
-		return panes.Fit(line+"  "+health, w)
-	}
-	return line + strings.Repeat(" ", gap) + health
-}
-
-func (m *Model) window() runbook.WindowState {
-	start, end := m.opts.Config.Window.On(m.opts.Day)
-	closed, total := m.rb.Progress()
-	return runbook.Window(m.now, start, end, m.rb.Remaining(m.now), closed == total)
-}
-
-var shortName = map[string]string{"kubernetes": "k8s", "postgres": "pg", "jira": "jira", "git": "git", "sentry": "sentry", "slack": "slack"}
-
-func (m *Model) healthMarks(compact bool) string {
-	var parts []string
-	for _, h := range m.healthList() {
-		if compact {
-			parts = append(parts, shortName[h.Source]+" "+compactMark(h, m))
-			continue
-		}
-		mark := panes.HealthMark(h, m.th)
-		if h.State == snapshot.Down {
-			mark = panes.Trunc(mark, 30)
-		}
-		if n, ok := m.updates[h.Source].Data.(noted); ok && h.State == snapshot.OK && n.Note() != "" {
-			mark = m.th.OK.S("●") + " " + m.th.Dim.S(n.Note())
-		}
-		parts = append(parts, shortName[h.Source]+" "+mark)
-	}
-	return strings.Join(parts, "  ")
-}
-
-// noted is data from a source that is up but has something to say in the
-// status bar (Sentry answering, with no event in the environment yet).
-type noted interface{ Note() string }
-
-func compactMark(h snapshot.Health, m *Model) string {
-	switch h.State {
-	case snapshot.OK:
-		return m.th.OK.S("●")
-	case snapshot.Stale:
-		return m.th.Warn.S("◐" + runbook.Short(h.Age))
-	case snapshot.Down:
-		return m.th.Bad.S("✕")
-	}
-	return m.th.Dim.S("…")
-}
-
 // bottomLine shows the current message, or the focused pane's keys.
 func (m *Model) bottomLine(w int) string {
 	if f := m.flash; f != nil {
 		if f.isErr {
-			return panes.Fit(m.th.Bad.S("✕ "+f.text)+m.th.Dim.S("  (esc)"), w)
+			return m.errorLine(f.text, w)
 		}
 		return panes.Fit(m.th.Info.S(f.text), w)
 	}
@@ -228,6 +145,25 @@ func (m *Model) bottomLine(w int) string {
 		return panes.Fit(m.th.Info.S(msg)+"  "+m.help.ShortHelpView(m.shortHelp()), w)
 	}
 	return panes.Fit(m.help.ShortHelpView(m.shortHelp()), w)
+}
+
+// errorLine is an error with the fewest key hints that let the operator
+// move on: the message is cut before "? help" is.
+func (m *Model) errorLine(text string, w int) string {
+	msg := m.th.Bad.S("✕ " + text)
+	hints := [][]key.Binding{{m.keys.Dismiss, m.keys.Help}, {m.keys.Help}}
+	for _, hs := range hints {
+		hint := m.help.ShortHelpView(hs)
+		if room := w - ansi.StringWidth(hint) - 2; ansi.StringWidth(msg) <= room {
+			return panes.Fit(msg, room) + "  " + hint
+		}
+	}
+	hint := m.help.ShortHelpView(hints[len(hints)-1])
+	// Too narrow to say anything useful beside the hint: the message wins.
+	if room := w - ansi.StringWidth(hint) - 2; room >= 20 {
+		return panes.Fit(msg, room) + "  " + hint
+	}
+	return panes.Fit(msg, w)
 }
 
 func (m *Model) shortHelp() []key.Binding {
@@ -308,49 +244,4 @@ func (m *Model) quitBox(w int) []string {
 		"y quits · any other key stays",
 	}
 	return m.dialog("Quit?", body, w)
-}
-
-func (m *Model) helpBox(w, h int) []string {
-	var body []string
-	section := func(name string, bs []key.Binding) {
-		if len(bs) == 0 {
-			return
-		}
-		body = append(body, m.th.Header.S(name))
-		for _, b := range bs {
-			if !b.Enabled() {
-				continue
-			}
-			hp := b.Help()
-			body = append(body, fmt.Sprintf("  %-10s %s", hp.Key, hp.Desc))
-		}
-	}
-	section("Everywhere", m.keys.full())
-	for i, p := range m.panes {
-		var bs []key.Binding
-		for _, g := range p.FullHelp() {
-			bs = append(bs, g...)
-		}
-		section(fmt.Sprintf("%d %s", i+1, p.Title()), bs)
-	}
-	if m.opts.Viewer.ReadOnly {
-		body = append(body, "", "Read-only: keys that would change the world are hidden.")
-	}
-	body = append(body, "", "any key closes help")
-	// Two columns when the help does not fit the height.
-	if len(body)+2 > h-2 && w >= 100 {
-		half := (len(body) + 1) / 2
-		colW := (min(w-6, 110) - 4) / 2
-		var two []string
-		for i := 0; i < half; i++ {
-			l := panes.Fit(body[i], colW)
-			r := ""
-			if i+half < len(body) {
-				r = body[i+half]
-			}
-			two = append(two, l+"  "+r)
-		}
-		body = two
-	}
-	return m.dialog("Help", body, w)
 }

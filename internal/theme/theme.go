@@ -48,6 +48,13 @@ type Theme struct {
 	BadStrong                 Paint // ROLL BACK: reverse red
 	Key, KeyDesc              Paint // help
 	StatusBar, StatusBarFocus Paint
+
+	// WarnAlarm and BadAlarm are states the huddle must not miss (AT RISK,
+	// STALLED). With colour they keep Warn's and Bad's hue; without it,
+	// reverse video carries them, as it does BadStrong.
+	WarnAlarm, BadAlarm Paint
+	// Banner says whose deploy a read-only view is watching.
+	Banner Paint
 }
 
 type palette struct {
@@ -85,6 +92,9 @@ func New(isDark, noColor bool) Theme {
 		t.Selected = paintOf(s().Reverse(true))
 		t.BadStrong = paintOf(s().Bold(true).Reverse(true))
 		t.Bad = t.Bold
+		t.WarnAlarm = paintOf(s().Reverse(true))
+		t.BadAlarm = t.BadStrong
+		t.Banner = t.Selected
 		t.Key = t.Bold
 		t.StatusBarFocus = t.Bold
 		return t
@@ -103,6 +113,9 @@ func New(isDark, noColor bool) Theme {
 	t.Bad = paintOf(s().Foreground(p.bad))
 	t.Info = paintOf(s().Foreground(p.info))
 	t.BadStrong = paintOf(s().Background(p.bad).Foreground(lipgloss.Color("#FFFFFF")).Bold(true))
+	t.WarnAlarm = t.Warn
+	t.BadAlarm = t.Bad
+	t.Banner = paintOf(s().Background(p.info).Foreground(p.selBg).Bold(true))
 	t.Key = paintOf(s().Foreground(p.focus).Bold(true))
 	t.KeyDesc = t.Dim
 	t.StatusBar = t.Text
