@@ -243,12 +243,13 @@ func decodeJiraFields(key string, fm map[string]json.RawMessage, f JiraFields) (
 	if err := errors.Join(errs...); err != nil {
 		return is, err
 	}
-	is.StatusID, is.Status = status.ID, status.Name
-	is.Priority = named.Name
-	is.Assignee = user.DisplayName
-	if is.Assignee == "" {
-		is.Assignee = user.Name
-	}
+	// Whatever anyone typed into a card reaches every watcher's terminal:
+	// no escape sequence of theirs may move a cursor or clear a screen.
+	clean := func(s string) string { return snapshot.OneLine(snapshot.Printable(s)) }
+	is.Summary = clean(is.Summary)
+	is.StatusID, is.Status = status.ID, clean(status.Name)
+	is.Priority = clean(named.Name)
+	is.Assignee = clean(cmp.Or(user.DisplayName, user.Name))
 	for _, v := range versions {
 		is.FixVersions = append(is.FixVersions, v.Name)
 	}

@@ -29,6 +29,12 @@ func TestMessageGivesWayToKeyHints(t *testing.T) {
 	if m.flash != nil {
 		t.Fatal("the message is gone from the screen but esc would still dismiss it")
 	}
+	// A preview being prepared is still under way: its word stays.
+	m.setFlash("rollback: preparing the preview…", false)
+	m.preparing = m.flash
+	if line := tick(flashFor + 10*time.Second); !strings.Contains(line, "preparing the preview") {
+		t.Fatalf("a slow preview's message went: %q", line)
+	}
 }
 
 // TestErrorKeepsTheHintsBesideIt: an error stays until dismissed, and the

@@ -288,7 +288,9 @@ func (m *Model) setFlash(text string, isErr bool) {
 // expireFlash drops a message that is not an error once it has been read.
 // It follows the engine's clock, not the wall's, as the rest of the view.
 func (m *Model) expireFlash() {
-	if f := m.flash; f != nil && !f.isErr && m.now.Sub(f.at) >= flashFor {
+	// "Preparing the preview" says something is still under way: it stays
+	// until the preview's answer replaces it.
+	if f := m.flash; f != nil && !f.isErr && f != m.preparing && m.now.Sub(f.at) >= flashFor {
 		m.flash = nil
 	}
 }
