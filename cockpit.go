@@ -184,9 +184,13 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		History: history, JournalPath: path, Reporter: reporter,
 	})
 	// Every view, the driver's and each viewer's, is built the same way.
+	driver := operator(cfg)
+	if g.readOnly {
+		driver = "" // nobody: this view follows the journal
+	}
 	newView := func(v view.Viewer, env []string, notices []string, welcome string) *tui.Model {
 		return tui.New(tui.Options{
-			Engine: eng, Viewer: v, Driver: operator(cfg),
+			Engine: eng, Viewer: v, Driver: driver,
 			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Welcome: welcome, Reporter: reporter,
 			Theme: theme.New(true, noColor(env)),
 		})

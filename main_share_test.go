@@ -94,7 +94,7 @@ func TestHuddleOnSandbox(t *testing.T) {
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-huddle-%d", os.Getpid()), name: "driver"}
 	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	env := fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color ", state)
-	s.run("new-session", "-d", "-s", "driver", "-x", "160", "-y", "48", env+fmt.Sprintf("%s --config %s --share %s", bin, cfg, addr))
+	s.run("new-session", "-d", "-s", "driver", "-x", "200", "-y", "50", env+fmt.Sprintf("%s --config %s --share %s", bin, cfg, addr))
 	s.waitFor("1 Checklist")
 
 	small, err := sharetest.Dial("tcp", addr, "alice", gossh.PublicKeys(alice), 80, 24)
@@ -178,6 +178,7 @@ func TestHuddleOnSandbox(t *testing.T) {
 	}
 	s.run("new-session", "-d", "-s", "follower", "-x", "120", "-y", "40", env+fmt.Sprintf("%s --config %s --read-only", bin, cfg))
 	follower := &tmuxSession{t: t, socket: s.socket, name: "follower"}
-	follower.waitFor("[x] A deployment plan exists")
 	follower.waitFor("following its journal")
+	follower.waitFor("following the journal of Acme")
+	follower.waitFor("[x] A deployment plan exists")
 }

@@ -287,7 +287,7 @@ func TestFlowQuitAsksWhileCommandRuns(t *testing.T) {
 
 func TestFlowReadOnlyRefusesCommandStep(t *testing.T) {
 	f := startFlow(t, true)
-	f.waitFor("watching")
+	f.waitFor("following the journal")
 	f.key("enter")
 	f.waitFor("read-only mode")
 	f.key("q")

@@ -177,7 +177,7 @@ func New(opts Options) *Model {
 	if len(opts.Notices) > 0 {
 		m.flash = &flash{text: joinNotices(opts.Notices), isErr: true}
 	} else if opts.Welcome != "" {
-		m.flash = &flash{text: opts.Welcome}
+		m.setFlash(opts.Welcome, false)
 	}
 	return m
 }

@@ -112,16 +112,17 @@ func (m *Model) barName(d barDetail) string {
 }
 
 // banner is what a read-only view says in place of the deploy's name: whose
-// deploy it is watching.
+// deploy it is watching, or, with no driver to attach to, that it follows
+// the journal.
 func (m *Model) banner(d barDetail) string {
 	driver := clean(m.opts.Driver)
 	switch {
 	case d >= barShortName && driver == "":
-		return "watching"
+		return "following the journal"
 	case d >= barShortName:
 		return "watching · driven by " + cut(driver, 12)
 	case driver == "":
-		return "watching " + m.opts.Config.Deploy.Name
+		return "following the journal of " + m.opts.Config.Deploy.Name
 	}
 	return "watching " + m.opts.Config.Deploy.Name + " · driven by " + driver
 }

@@ -161,7 +161,7 @@ func TestStatusBarGivesWayInOrder(t *testing.T) {
 }
 
 // TestStatusBarBanner: a read-only view says whose deploy it watches, in
-// reverse video; with no driver known it says what it watches.
+// reverse video; with no driver to attach to, that it follows the journal.
 func TestStatusBarBanner(t *testing.T) {
 	m := huddleModel(t, true, 200, 40)
 	bar := m.statusBar(200)
@@ -169,10 +169,10 @@ func TestStatusBarBanner(t *testing.T) {
 		t.Fatalf("banner: %q", bar)
 	}
 	m.opts.Driver = ""
-	if plain := ansi.Strip(m.statusBar(200)); !strings.Contains(plain, " watching Vetspire production deploy ") || strings.Contains(plain, "driven by") {
+	if plain := ansi.Strip(m.statusBar(200)); !strings.Contains(plain, " following the journal of Vetspire production deploy ") || strings.Contains(plain, "driven by") {
 		t.Fatalf("no driver: %q", plain)
 	}
-	if plain := ansi.Strip(m.statusBar(80)); !strings.Contains(plain, " watching ") {
+	if plain := ansi.Strip(m.statusBar(80)); !strings.Contains(plain, " following the journal ") {
 		t.Fatalf("no driver, 80 wide: %q", plain)
 	}
 }
