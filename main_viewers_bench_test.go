@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,10 +214,19 @@ func (d *driver) keyToFrame(b *testing.B, n int) (time.Duration, time.Duration) 
 	return took[len(took)/2], took[len(took)*99/100]
 }
 
+// stop ends the driver as a terminal closing would, so that a
+// FLIGHTDECK_CPUPROFILE it was given gets written.
 func (d *driver) stop() {
 	if d.cmd.ProcessState == nil && d.cmd.Process != nil {
-		d.cmd.Process.Kill()
-		d.cmd.Wait()
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { d.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			d.cmd.Process.Kill()
+			<-done
+		}
 	}
 	d.tty.Close()
 }

@@ -117,7 +117,7 @@ func TestWindowClockInStatusBar(t *testing.T) {
 	if out := ansi.Strip(m.Render()); !strings.Contains(out, "AT RISK") {
 		t.Fatalf("want AT RISK:\n%s", strings.SplitN(out, "\n", 2)[0])
 	}
-	m.now = time.Date(2026, 11, 23, 12, 40, 0, 0, time.UTC)
+	m.applyBatch(view.Batch{Status: &view.Status{Now: time.Date(2026, 11, 23, 12, 40, 0, 0, time.UTC)}})
 	if out := ansi.Strip(m.Render()); !strings.Contains(out, "ROLL BACK") {
 		t.Fatalf("want ROLL BACK:\n%s", strings.SplitN(out, "\n", 2)[0])
 	}

@@ -130,6 +130,11 @@ type Model struct {
 
 	// stamps count each pane's changes; drawn is each as last drawn.
 	stamps [paneCount]uint64
+	// barStamp counts changes to what the status bar shows; bar is the
+	// bar as last drawn. Views call View after every message, and most
+	// messages (a pod update, a key) leave the bar as it was.
+	barStamp uint64
+	bar      drawnBar
 	drawn  [paneCount]drawn
 	fed    [paneCount]fed
 }

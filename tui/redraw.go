@@ -34,6 +34,14 @@ func (m *Model) touchAll() {
 	for p := range m.stamps {
 		m.stamps[p]++
 	}
+	m.barStamp++
+}
+
+// drawnBar is the status bar as drawn at a width and bar stamp.
+type drawnBar struct {
+	stamp uint64
+	width int
+	line  string
 }
 
 // paneLines is pane p drawn at w×h, line by line, or what was drawn last
@@ -74,11 +82,15 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 		if p, ok := sectionPane[u.Source]; ok {
 			m.touch(p)
 		}
+		if _, ok := u.Data.(noted); ok {
+			m.barStamp++
+		}
 	}
 	for _, e := range b.Events {
 		switch {
 		case e.Record != nil, e.OrphanEnded != "":
 			m.touch(paneChecklist, paneOutput)
+			m.barStamp++ // the clock counts the steps left
 		case e.Lines != nil, e.Started != nil, e.Ended != nil:
 			m.touch(paneOutput)
 		}
@@ -86,6 +98,7 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 	if b.Status == nil {
 		return
 	}
+	m.barStamp++
 	if !reflect.DeepEqual(before.Gates, b.Status.Gates) || !reflect.DeepEqual(before.Orphans, b.Status.Orphans) {
 		m.touch(paneChecklist)
 	}

@@ -47,6 +47,15 @@ const (
 // source's reason) go before the deploy's name is cut; once the marks are
 // shortened, the other parts may say more again.
 func (m *Model) statusBar(w int) string {
+	if m.bar.stamp == m.barStamp && m.bar.width == w && m.bar.line != "" {
+		return m.bar.line
+	}
+	line := m.drawStatusBar(w)
+	m.bar = drawnBar{stamp: m.barStamp, width: w, line: line}
+	return line
+}
+
+func (m *Model) drawStatusBar(w int) string {
 	for hd := healthFull; hd <= healthTight; hd++ {
 		last := barShortest
 		if hd < healthCompact {

@@ -169,6 +169,7 @@ func TestStatusBarBanner(t *testing.T) {
 		t.Fatalf("banner: %q", bar)
 	}
 	m.opts.Driver = ""
+	m.touchAll()
 	if plain := ansi.Strip(m.statusBar(200)); !strings.Contains(plain, " following the journal of Vetspire production deploy ") || strings.Contains(plain, "driven by") {
 		t.Fatalf("no driver: %q", plain)
 	}
