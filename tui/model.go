@@ -135,8 +135,8 @@ type Model struct {
 	// messages (a pod update, a key) leave the bar as it was.
 	barStamp uint64
 	bar      drawnBar
-	drawn  [paneCount]drawn
-	fed    [paneCount]fed
+	drawn    [paneCount]drawn
+	fed      [paneCount]fed
 }
 
 // New builds a view; Subscribe feeds it.
