@@ -31,8 +31,10 @@ import (
 // terminal this benchmark holds, and shares it; then 50 SSH viewers
 // (alternately 80×24 and 200×60) watch. For no viewers and for 50 it
 // reports: the driver's key→frame time (p50, p99) while a lock chain on
-// the sandbox Postgres updates every second; the process's resident memory;
-// its CPU over 10 s with nothing to do, and over 10 s of the lock chain.
+// the sandbox Postgres updates every second, for moving the checklist's
+// cursor (j/k) and for opening and closing the help (a frame that changes
+// most of the screen); the process's resident memory; its CPU over 10 s
+// with nothing to do, and over 10 s of the lock chain.
 func BenchmarkViewers(b *testing.B) {
 	const viewers = 50
 	info := sandboxtest.Start(b)
@@ -65,13 +67,17 @@ func BenchmarkViewers(b *testing.B) {
 			idle := d.cpu(b, 10*time.Second)
 			chain := lockChain(b, info.PostgresApp, d)
 			busy := d.cpu(b, 10*time.Second)
-			p50, p99 := d.keyToFrame(b, 40)
+			p50, p99 := d.keyToFrame(b, 50, [2]string{"j", "k"},
+				[2]func(string) bool{cursorOn("Clone the production database"), cursorOn("A deployment plan exists")})
+			h50, h99 := d.keyToFrame(b, 20, [2]string{"?", "x"}, [2]func(string) bool{helpShown(true), helpShown(false)})
 			chain()
 			b.ReportMetric(float64(rss)/(1<<20), "MB-rss-"+label)
 			b.ReportMetric(idle, "%cpu-idle-"+label)
 			b.ReportMetric(busy, "%cpu-lockchain-"+label)
 			b.ReportMetric(float64(p50.Microseconds())/1000, "ms-key-frame-p50-"+label)
 			b.ReportMetric(float64(p99.Microseconds())/1000, "ms-key-frame-p99-"+label)
+			b.ReportMetric(float64(h50.Microseconds())/1000, "ms-help-frame-p50-"+label)
+			b.ReportMetric(float64(h99.Microseconds())/1000, "ms-help-frame-p99-"+label)
 		}
 		rss0 := procRSS(b, d.pid())
 		report("0-viewers")
@@ -184,20 +190,17 @@ func (d *driver) cpu(b *testing.B, span time.Duration) float64 {
 	return float64(procTicks(b, d.pid())-t0) / 100 / time.Since(w0).Seconds() * 100
 }
 
-// keyToFrame opens and closes the help n times and returns the median and
-// 99th percentile of the time from a key to the frame that shows it.
-func (d *driver) keyToFrame(b *testing.B, n int) (time.Duration, time.Duration) {
+// keyToFrame presses keys n times and returns the median and 99th
+// percentile of the time from a key to the frame that shows it. Each press
+// is one of a pair of keys and the frame each must bring, in turn.
+func (d *driver) keyToFrame(b *testing.B, n int, keys [2]string, shows [2]func(string) bool) (time.Duration, time.Duration) {
 	var took []time.Duration
 	for i := range 2 * n {
-		open := i%2 == 0
+		key, want := keys[i%2], shows[i%2]
 		d.mu.Lock()
 		d.seen = make(chan time.Time, 1)
-		d.want = func(s string) bool { return strings.Contains(s, "any key closes help") == open }
+		d.want = want
 		d.mu.Unlock()
-		key := "?"
-		if !open {
-			key = "x"
-		}
 		t0 := time.Now()
 		if _, err := d.tty.WriteString(key); err != nil {
 			b.Fatal(err)
@@ -212,6 +215,22 @@ func (d *driver) keyToFrame(b *testing.B, n int) (time.Duration, time.Duration) 
 	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	return took[len(took)/2], took[len(took)*99/100]
+}
+
+// cursorOn: the checklist's cursor is on the step titled title.
+func cursorOn(title string) func(string) bool {
+	return func(screen string) bool {
+		for _, line := range strings.Split(screen, "\n") {
+			if strings.Contains(line, "▸ ") && strings.Contains(line, title) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func helpShown(shown bool) func(string) bool {
+	return func(screen string) bool { return strings.Contains(screen, "any other key closes") == shown }
 }
 
 // stop ends the driver as a terminal closing would, so that a

@@ -19,6 +19,9 @@ import (
 // ErrNoDriver: nothing listens on the socket; no cockpit drives the deploy.
 var ErrNoDriver = errors.New("no cockpit drives this deploy")
 
+// ErrDriverGone: the driver's cockpit stopped while this view watched.
+var ErrDriverGone = errors.New("the cockpit driving this deploy stopped")
+
 // AttachOptions say where the driver's socket and keys are and which
 // terminal to show its view on.
 type AttachOptions struct {
@@ -120,7 +123,7 @@ func Attach(ctx context.Context, client *gossh.Client, opts AttachOptions) error
 		case err := <-done:
 			var exit *gossh.ExitMissingError
 			if errors.As(err, &exit) {
-				return fmt.Errorf("the driver's cockpit stopped")
+				return ErrDriverGone
 			}
 			return err
 		case <-winch:

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +24,9 @@ func (m *Model) applyBatch(b view.Batch) tea.Cmd {
 	defer m.touchChanged(b, m.status)
 	if b.Initial {
 		m.restart(b)
+	}
+	if b.Status != nil && !b.Initial && m.onlyTimePassed(b.Status) {
+		b.Status = nil
 	}
 	if b.Status != nil {
 		m.status = *b.Status
@@ -64,6 +69,39 @@ func (m *Model) applyBatch(b view.Batch) tea.Cmd {
 		cmds = append(cmds, spinTick())
 	}
 	return tea.Batch(cmds...)
+}
+
+// onlyTimePassed: st says nothing the view does not know but the time, and
+// the view's clock may wait (Options.ClockEvery).
+func (m *Model) onlyTimePassed(st *view.Status) bool {
+	if m.opts.ClockEvery <= 0 || st.Now.Sub(m.now) >= m.opts.ClockEvery {
+		return false
+	}
+	was := m.status
+	return st.KubeDenied == was.KubeDenied &&
+		sameMap(st.LKG, was.LKG) && sameMap(st.PodsByClient, was.PodsByClient) &&
+		sameHealth(st.Health, was.Health) && reflect.DeepEqual(st.Gates, was.Gates) &&
+		reflect.DeepEqual(st.Orphans, was.Orphans) && reflect.DeepEqual(st.Running, was.Running) &&
+		slices.Equal(st.Watchers, was.Watchers)
+}
+
+// sameHealth compares health as the screen shows it: the age of a
+// source's last good reading grows every tick and is shown only when it
+// is stale.
+func sameHealth(a, b map[string]snapshot.Health) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, ha := range a {
+		hb, ok := b[k]
+		if !ok || ha.Source != hb.Source || ha.State != hb.State || ha.Reason != hb.Reason {
+			return false
+		}
+		if ha.State == snapshot.Stale && ha.Age != hb.Age {
+			return false
+		}
+	}
+	return true
 }
 
 // restart drops what the view holds for the engine's whole state.

@@ -40,6 +40,11 @@ type Options struct {
 	Theme   theme.Theme
 	Log     *slog.Logger
 	Notices []string // shown once at start: a torn journal line, interrupted actions
+	// ClockEvery, when set, moves this view's clock (the window's, every
+	// age on screen) at most this often while nothing else changes: a
+	// watcher's screen then stays still between real changes, which arrive
+	// the moment they happen. Zero follows every tick.
+	ClockEvery time.Duration
 	// Welcome is said once at start when there is no notice: news, not a
 	// warning (where the cockpit is shared, what a read-only one follows).
 	Welcome string
