@@ -230,7 +230,7 @@ func cursorOn(title string) func(string) bool {
 }
 
 func helpShown(shown bool) func(string) bool {
-	return func(screen string) bool { return strings.Contains(screen, "any other key closes") == shown }
+	return func(screen string) bool { return strings.Contains(screen, "─ Help ─") == shown }
 }
 
 // stop ends the driver as a terminal closing would, so that a
