@@ -281,7 +281,10 @@ func noColor(env []string) bool {
 func startSharing(cfg *config.Config, addr, journalPath string, log *slog.Logger, newView func(view.Viewer, []string) share.View) (*share.Server, error) {
 	opts := shareOptions(journalPath)
 	opts.Listen, opts.Log, opts.NewView = addr, log, newView
-	opts.FPS = int(time.Second / engine.Frame)
+	// A watcher's keys only move its own screen: 15 frames a second is
+	// quick enough for them, and each watcher's ticker costs the driver's
+	// machine wakeups.
+	opts.FPS = 15
 	if cfg.Share != nil {
 		opts.AuthorizedKeys = cfg.Share.AuthorizedKeys
 		opts.MaxViewers = cfg.Share.MaxViewers

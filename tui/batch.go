@@ -21,12 +21,12 @@ type batchMsg view.Batch
 // is initial, then the sources' newest snapshots, the status, and every
 // record, line and end in the order they happened.
 func (m *Model) applyBatch(b view.Batch) tea.Cmd {
+	if b.Status != nil && !b.Initial && m.onlyTimePassed(b.Status) {
+		b.Status = nil
+	}
 	defer m.touchChanged(b, m.status)
 	if b.Initial {
 		m.restart(b)
-	}
-	if b.Status != nil && !b.Initial && m.onlyTimePassed(b.Status) {
-		b.Status = nil
 	}
 	if b.Status != nil {
 		m.status = *b.Status

@@ -138,10 +138,12 @@ type Model struct {
 	// barStamp counts changes to what the status bar shows; bar is the
 	// bar as last drawn. Views call View after every message, and most
 	// messages (a pod update, a key) leave the bar as it was.
-	barStamp uint64
-	bar      drawnBar
-	drawn    [paneCount]drawn
-	fed      [paneCount]fed
+	barStamp   uint64
+	bar        drawnBar
+	gridDrawn  drawnGrid
+	frameDrawn drawnFrame
+	drawn      [paneCount]drawn
+	fed        [paneCount]fed
 }
 
 // New builds a view; Subscribe feeds it.

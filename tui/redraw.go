@@ -2,6 +2,7 @@ package tui
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,23 @@ type drawnBar struct {
 	line  string
 }
 
+// drawnGrid is the panes laid out as last drawn, with the first line of
+// each pane's lines it was built from.
+type drawnGrid struct {
+	w, h  int
+	zoom  bool
+	focus int
+	from  [paneCount]*string
+	rows  []string
+}
+
+// drawnFrame is the whole frame as last drawn.
+type drawnFrame struct {
+	mode        mode
+	bar, bottom string
+	out         string
+}
+
 // paneLines is pane p drawn at w×h, line by line, or what was drawn last
 // if nothing it shows has changed since.
 func (m *Model) paneLines(p, w, h int) []string {
@@ -54,6 +72,12 @@ func (m *Model) paneLines(p, w, h int) []string {
 		return d.lines
 	}
 	out := strings.Split(m.panes[p].View(w, h), "\n")
+	// A reading that changes nothing on screen (a poll with the same
+	// answer) keeps the lines drawn before, so the frame stays the same
+	// string and nothing downstream works again.
+	if d.lines != nil && slices.Equal(out, d.lines) {
+		out = d.lines
+	}
 	var until time.Time
 	if c, ok := m.panes[p].(panes.Clocked); ok {
 		until = c.ChangesAt(m.now)

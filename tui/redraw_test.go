@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -85,5 +86,24 @@ func TestClockTickRedrawsOnlyWhatMoves(t *testing.T) {
 	}
 	if c.views != drawn+5 {
 		t.Errorf("young pods: drawn %d times in 5 ticks, want 5", c.views-drawn)
+	}
+}
+
+// TestUnchangedFrameIsTheSameString: Bubble Tea compares each frame with
+// the one before; a frame with nothing new must be the very same string,
+// even when a pane was drawn again (a poll with the same answer).
+func TestUnchangedFrameIsTheSameString(t *testing.T) {
+	m := sizedModel(t, 200, 60)
+	first := m.Render()
+	if again := m.Render(); unsafe.StringData(again) != unsafe.StringData(first) {
+		t.Fatal("a frame with nothing new was built again")
+	}
+	m.touch(paneJira) // drawn again, to the same lines
+	if again := m.Render(); unsafe.StringData(again) != unsafe.StringData(first) {
+		t.Fatal("a pane drawn again to the same lines made a new frame")
+	}
+	m.setFocus(paneJira)
+	if again := m.Render(); again == first {
+		t.Fatal("a change of focus left the frame as it was")
 	}
 }

@@ -35,11 +35,18 @@ func (m *Model) Render() string {
 	if w < MinWidth || h < MinHeight {
 		return tooSmall(w, h)
 	}
+	bar, bottom := m.statusBar(w), m.bottomLine(w)
+	grid, same := m.grid(w, h-2)
+	// Bubble Tea compares each frame with the last: the very same string
+	// is the cheapest "nothing changed".
+	f := &m.frameDrawn
+	if same && m.mode == modeNormal && f.mode == modeNormal && f.out != "" && f.bar == bar && f.bottom == bottom {
+		return f.out
+	}
 	lines := make([]string, 0, h)
-	lines = append(lines, m.statusBar(w))
-	grid := m.grid(w, h-2)
+	lines = append(lines, bar)
 	lines = append(lines, grid...)
-	lines = append(lines, m.bottomLine(w))
+	lines = append(lines, bottom)
 	switch m.mode {
 	case modeConfirm:
 		overlay(lines, m.confirmBox(w), w)
@@ -50,7 +57,9 @@ func (m *Model) Render() string {
 	case modeHelp:
 		overlay(lines, m.helpBox(w, h), w)
 	}
-	return strings.Join(lines, "\n")
+	out := strings.Join(lines, "\n")
+	*f = drawnFrame{mode: m.mode, bar: bar, bottom: bottom, out: out}
+	return out
 }
 
 func tooSmall(w, h int) string {
@@ -104,16 +113,44 @@ func Layout(w, h int) []column {
 	}
 }
 
-func (m *Model) grid(w, h int) []string {
+// grid lays the panes out at w×h. same says it is the grid drawn last:
+// no pane's lines changed.
+func (m *Model) grid(w, h int) (rows []string, same bool) {
+	var from [paneCount]*string
+	var parts [paneCount][]string
 	if m.zoom {
-		return append([]string(nil), m.paneLines(m.focus, w, h)...)
+		parts[m.focus] = m.paneLines(m.focus, w, h)
+	} else {
+		for _, c := range Layout(w, h) {
+			for i, p := range c.panes {
+				parts[p] = m.paneLines(p, c.width, c.hs[i])
+			}
+		}
 	}
-	cols := Layout(w, h)
+	for p, lines := range parts {
+		if len(lines) > 0 {
+			from[p] = &lines[0]
+		}
+	}
+	g := &m.gridDrawn
+	if g.rows != nil && g.w == w && g.h == h && g.zoom == m.zoom && g.focus == m.focus && g.from == from {
+		return g.rows, true
+	}
+	if m.zoom {
+		rows = append([]string(nil), parts[m.focus]...)
+	} else {
+		rows = m.joinColumns(Layout(w, h), parts, h)
+	}
+	*g = drawnGrid{w: w, h: h, zoom: m.zoom, focus: m.focus, from: from, rows: rows}
+	return rows, false
+}
+
+func (m *Model) joinColumns(cols []column, parts [paneCount][]string, h int) []string {
 	rows := make([]strings.Builder, h)
 	for _, c := range cols {
 		y := 0
-		for i, p := range c.panes {
-			for _, line := range m.paneLines(p, c.width, c.hs[i]) {
+		for _, p := range c.panes {
+			for _, line := range parts[p] {
 				if y < h {
 					rows[y].WriteString(line)
 					y++
