@@ -11,8 +11,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -200,7 +198,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		return tui.New(tui.Options{
 			Engine: eng, Viewer: v, Driver: driver, ClockEvery: clockEvery,
 			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Welcome: welcome, Reporter: reporter,
-			Theme: theme.New(true, noColor(env)),
+			Theme: theme.New(true, theme.NoColorIn(env)),
 		})
 	}
 
@@ -265,15 +263,6 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		return fail(exitFailure, runErr)
 	}
 	return nil
-}
-
-// noColor follows no-color.org in a session's environment: set and not
-// empty.
-func noColor(env []string) bool {
-	return slices.ContainsFunc(env, func(kv string) bool {
-		v, ok := strings.CutPrefix(kv, "NO_COLOR=")
-		return ok && v != ""
-	})
 }
 
 // startSharing serves local observers always, and teammates over SSH when

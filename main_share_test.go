@@ -53,11 +53,7 @@ func freePort(t testing.TB) string {
 // records on its own as the workload runs are left out.
 func changes(t *testing.T, state string) []string {
 	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
-	if len(matches) != 1 {
-		t.Fatalf("journals: %v", matches)
-	}
-	rep, err := journal.Read(matches[0])
+	rep, err := journal.Read(journalPathIn(t, state))
 	if err != nil {
 		t.Fatal(err)
 	}

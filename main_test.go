@@ -221,14 +221,21 @@ func cockpitOnSandbox(t *testing.T, socket string) (*tmuxSession, *sandbox.Info,
 	return s, info, state
 }
 
-// journalIn returns the one journal the cockpit wrote under state.
-func journalIn(t *testing.T, state string) string {
+// journalPathIn is the one journal the cockpit wrote under state.
+func journalPathIn(t *testing.T, state string) string {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(state, "flightdeck", "*", "*.jsonl"))
 	if len(matches) != 1 {
 		t.Fatalf("journals: %v", matches)
 	}
-	b, err := os.ReadFile(matches[0])
+	return matches[0]
+}
+
+// journalIn returns the text of the one journal the cockpit wrote under
+// state.
+func journalIn(t *testing.T, state string) string {
+	t.Helper()
+	b, err := os.ReadFile(journalPathIn(t, state))
 	if err != nil {
 		t.Fatal(err)
 	}

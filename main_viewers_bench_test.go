@@ -18,8 +18,6 @@ import (
 	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/flightdeckhq/flightdeck/sandbox/pg"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
@@ -39,12 +37,7 @@ func BenchmarkViewers(b *testing.B) {
 	const viewers = 50
 	info := sandboxtest.Start(b)
 	bin := buildBinary(b)
-	rc, err := clientcmd.BuildConfigFromFlags("", info.Kubeconfig)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rc.QPS, rc.Burst = 100, 200
-	ns := scaleNamespace(b, kubernetes.NewForConfigOrDie(rc), 5000)
+	ns := scaleNamespace(b, bulkClient(b, info.Kubeconfig), 5000)
 
 	dir := b.TempDir()
 	keys := filepath.Join(dir, "viewers")

@@ -249,7 +249,7 @@ func TestKeysAt(t *testing.T) {
 }
 
 func TestShareSection(t *testing.T) {
-	cfg, err := Parse("s.toml", []byte(minimalShare+`
+	cfg, err := Parse("s.toml", []byte(minimal+`
 [share]
 listen = ":2222"
 authorized_keys = "viewers"
@@ -265,24 +265,9 @@ authorized_keys = "viewers"
 		{"[share]\nlisten = \"2222\"\nauthorized_keys = \"v\"\n", `share.listen: "2222" is not host:port`},
 		{"[share]\nauthorized_keys = \"v\"\nmax_viewers = 0\n", "share.max_viewers: max_viewers must be more than 0"},
 	} {
-		_, err := Parse("s.toml", []byte(minimalShare+c.body), LoadOptions{})
+		_, err := Parse("s.toml", []byte(minimal+c.body), LoadOptions{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: want an error with %q, got %v", c.body, c.want, err)
 		}
 	}
 }
-
-const minimalShare = `[deploy]
-name = "S"
-environment = "production"
-[window]
-start = "00:00"
-end = "23:59"
-timezone = "UTC"
-[[phase]]
-name = "P"
-[[phase.step]]
-id = "one"
-title = "One"
-estimate = "1m"
-`

@@ -75,7 +75,18 @@ var (
 )
 
 // NoColorFromEnv reports whether NO_COLOR is set to anything non-empty.
-func NoColorFromEnv() bool { return os.Getenv("NO_COLOR") != "" }
+func NoColorFromEnv() bool { return NoColorIn(os.Environ()) }
+
+// NoColorIn follows no-color.org in an environment (KEY=value entries, a
+// viewer's session's say): NO_COLOR set and not empty.
+func NoColorIn(env []string) bool {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "NO_COLOR="); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // New builds the theme for a dark or light terminal.
 func New(isDark, noColor bool) Theme {
