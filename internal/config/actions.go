@@ -55,6 +55,10 @@ var ActionKinds = map[string]ActionSpec{
 		Name: "sentry.deploy_marker", Needs: "sentry", Args: []string{"stage"}, Required: []string{"stage"},
 		Doc: "record a deploy marker on the Sentry release: args.stage is start, finish or rollback",
 	},
+	"migrations.dry_run": {
+		Name: "migrations.dry_run", Needs: "migrations", Args: []string{"target"}, Required: []string{"target"},
+		Doc: "run the pending migrations statement by statement on args.target (a clone, never production) with [migrations] lock_timeout, recording the locks each statement really held and for how long",
+	},
 	"slack.notify": {
 		Name: "slack.notify", Needs: "slack", Args: []string{"channel", "text"}, Required: []string{"text"},
 		Doc: "post args.text (template variables allowed) to args.channel, default [slack] channel",

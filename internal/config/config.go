@@ -27,6 +27,7 @@ type Config struct {
 	Sentry     *Sentry           `toml:"sentry"`
 	Slack      *Slack            `toml:"slack"`
 	Share      *Share            `toml:"share"`
+	Migrations *Migrations       `toml:"migrations"`
 
 	// SecretErrors holds, per section, the secrets that could not be
 	// resolved when loading with DeferSecretErrors.
@@ -124,6 +125,10 @@ type Step struct {
 	Gate     string            `toml:"gate"`
 	Action   string            `toml:"action"`
 	Args     map[string]string `toml:"args"`
+	// Requires names steps that must be closed (done, or skipped with a
+	// reason) before this one runs or is ticked: the push waits for the
+	// migrations' pre-flight.
+	Requires []string `toml:"requires"`
 
 	Kind     StepKind   `toml:"-"`
 	GateExpr gates.Expr `toml:"-"`
@@ -249,6 +254,26 @@ type Share struct {
 	IdleTimeout    Duration `toml:"idle_timeout"` // default 30m: a viewer that sends nothing for this long is let go
 }
 
+// Migrations says where the deploy's pending migrations come from, so that
+// the pre-flight can judge each statement before it runs.
+type Migrations struct {
+	// Files are globs of .sql files, taken in order (each glob's matches
+	// sorted by name). Relative to deploy.workdir; absolute after loading.
+	Files []string `toml:"files"`
+	// Command prints the pending SQL (a framework's dry run); it runs in
+	// deploy.workdir like a command step.
+	Command string `toml:"command"`
+	// Target is the [[postgres.target]] that is production: the pre-flight
+	// asks it how the touched objects are used. Default: the first.
+	Target string `toml:"target"`
+	// LockTimeout is set before each statement of a dry run, so a
+	// statement that would queue fails instead. Default 5s.
+	LockTimeout Duration `toml:"lock_timeout"`
+	// Poll is how often the files are read again and production asked
+	// again. Default 30s.
+	Poll Duration `toml:"poll"`
+}
+
 // SourceConfig says whether a source section is present, for the UI.
 type SourceConfig struct {
 	Section    string // "kubernetes"
@@ -287,6 +312,8 @@ func (c *Config) configured(section string) bool {
 		return c.Sentry != nil
 	case "slack":
 		return c.Slack != nil
+	case "migrations":
+		return c.Migrations != nil
 	}
 	return false
 }

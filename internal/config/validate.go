@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +137,7 @@ func (l *loader) validate() {
 	l.validateSentry()
 	l.validateSlack()
 	l.validateShare()
+	l.validateMigrations()
 	l.validatePhases()
 	l.validateSecretRefs()
 }
@@ -611,6 +613,52 @@ func (l *loader) validateShare() {
 	l.duration("share.idle_timeout", &s.IdleTimeout, 30*time.Minute)
 }
 
+func (l *loader) validateMigrations() {
+	m := l.cfg.Migrations
+	if m == nil {
+		return
+	}
+	if len(m.Files) == 0 && strings.TrimSpace(m.Command) == "" && !l.isBad("migrations.files") && !l.isBad("migrations.command") {
+		l.errKey("migrations", "no migrations to read: neither files nor command is set",
+			`add files = ["db/migrations/*.sql"], or command = "bin/rails db:migrate:status --dry-run" (it prints the pending SQL)`)
+	}
+	for i, f := range m.Files {
+		path := fmt.Sprintf("migrations.files[%d]", i)
+		if strings.TrimSpace(f) == "" {
+			l.errVal("migrations.files", "an empty glob", `write e.g. "db/migrations/*.sql"`)
+			continue
+		}
+		l.template(path, f, l.allVars(), false)
+	}
+	if m.Command != "" {
+		l.template("migrations.command", m.Command, l.allVars(), true)
+	}
+	l.duration("migrations.lock_timeout", &m.LockTimeout, 5*time.Second)
+	l.duration("migrations.poll", &m.Poll, 30*time.Second)
+	if l.cfg.Postgres == nil {
+		l.errKey("migrations", "the pre-flight asks production how the migrations' tables and indexes are used, but there is no [postgres] section",
+			`add [[postgres.target]] with name = "production"`)
+		return
+	}
+	var names []string
+	for _, t := range l.cfg.Postgres.Targets {
+		names = append(names, t.Name)
+	}
+	if m.Target == "" {
+		if len(names) > 0 {
+			m.Target = names[0]
+		}
+		return
+	}
+	if !slices.Contains(names, m.Target) {
+		hint := "targets: " + strings.Join(names, ", ")
+		if sug := gates.Suggest(m.Target, names); sug != "" {
+			hint = fmt.Sprintf("did you mean %q?", sug)
+		}
+		l.errVal("migrations.target", fmt.Sprintf("no [[postgres.target]] is named %q", m.Target), hint)
+	}
+}
+
 var stepID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
 
 func (l *loader) validatePhases() {
@@ -632,6 +680,34 @@ func (l *loader) validatePhases() {
 		for j := range ph.Steps {
 			spath := fmt.Sprintf("%s.step[%d]", ppath, j)
 			l.validateStep(ph, &ph.Steps[j], spath, ids)
+		}
+	}
+	l.validateRequires(ids)
+}
+
+// validateRequires runs once every step has its id.
+func (l *loader) validateRequires(ids map[string]int) {
+	known := make([]string, 0, len(ids))
+	for id := range ids {
+		known = append(known, id)
+	}
+	sort.Strings(known)
+	for i := range l.cfg.Phases {
+		for j := range l.cfg.Phases[i].Steps {
+			s := &l.cfg.Phases[i].Steps[j]
+			path := fmt.Sprintf("phase[%d].step[%d].requires", i, j)
+			for _, r := range s.Requires {
+				switch _, ok := ids[r]; {
+				case r == s.ID:
+					l.errVal(path, fmt.Sprintf("step %q requires itself", r), "name the steps that must be closed before this one")
+				case !ok:
+					hint := "name a step by its id"
+					if sug := gates.Suggest(r, known); sug != "" {
+						hint = fmt.Sprintf("did you mean %q?", sug)
+					}
+					l.errVal(path, fmt.Sprintf("no step has the id %q", r), hint)
+				}
+			}
 		}
 	}
 }

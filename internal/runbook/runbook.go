@@ -7,6 +7,7 @@ package runbook
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -351,14 +352,16 @@ func (r *Runbook) CanCheck(id string, gate gates.Result) error {
 		return refuse("%q is a command: run it with enter, or skip it with s and a reason", st.Title)
 	case config.Action:
 		return refuse("%q is an action: run it with enter, or skip it with s and a reason", st.Title)
-	case config.Gate:
-		if gate.State != gates.Pass {
-			why := gate.Value
-			if gate.State == gates.Unknown {
-				why = gate.Reason
-			}
-			return refuse("gate %s is %s (%s): wait for it to pass, or skip with s and a reason", st.Gate, gate.State, why)
+	}
+	if err := r.waitsFor(st); err != nil {
+		return err
+	}
+	if st.Kind == config.Gate && gate.State != gates.Pass {
+		why := gate.Value
+		if gate.State == gates.Unknown {
+			why = gate.Reason
 		}
+		return refuse("gate %s is %s (%s): wait for it to pass, or skip with s and a reason", st.Gate, gate.State, why)
 	}
 	return nil
 }
@@ -393,7 +396,23 @@ func (r *Runbook) CanRun(id string) error {
 	case Done, Skipped:
 		return refuse("%q is already %s (u reopens it to run again)", st.Title, st.State.Status)
 	}
-	return nil
+	return r.waitsFor(st)
+}
+
+// waitsFor refuses a step whose required steps are not closed yet: the push
+// does not go out while the migrations' pre-flight blocks it. Skipping the
+// required step with a reason is the journaled override.
+func (r *Runbook) waitsFor(st *Step) error {
+	var open []string
+	for _, id := range st.Requires {
+		if req := r.byID[id]; req != nil && !req.State.Status.Closed() {
+			open = append(open, fmt.Sprintf("%q (%s)", req.Title, req.State.Status))
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	return refuse("%q waits for %s: close it first, or skip it with s and a reason", st.Title, strings.Join(open, " and "))
 }
 
 // CanReopen says whether a closed step may be opened again.
