@@ -100,8 +100,11 @@ type Engine struct {
 	reported   bool
 	reporting  bool
 
-	board  *sources.BoardSource
-	sentry *sources.Sentry
+	board      *sources.BoardSource
+	sentry     *sources.Sentry
+	migrations *sources.Migrations
+	// preflightKey is the last verdicts journaled.
+	preflightKey string
 }
 
 // running is an action in flight.
@@ -162,6 +165,7 @@ func New(opts Options) *Engine {
 	e.reported = fileExists(ReportPath(opts.JournalPath))
 	e.restoreLKG()
 	e.buildSources()
+	e.replayPreflight()
 	e.refreshGates()
 	return e
 }

@@ -274,6 +274,8 @@ func (e *Engine) actionStepPlan(st *runbook.Step, tagged map[string][]int32) (pl
 		}
 		jm.Moved = actions.JiraMovedByJournal(e.history)
 		return wrap(jm, st.Title, nil)
+	case actions.KindMigrationsDryRun:
+		return e.dryRunPlan(st)
 	case actions.KindGitFetch:
 		return wrap(&actions.GitFetch{Git: cfg.Git, StepID: st.ID}, st.Title, nil)
 	case actions.KindSentryDeployMarker:

@@ -21,6 +21,10 @@ func (e *Engine) execute(a actions.Action, summary string, timeout time.Duration
 		cmd.Output = func(line string) { in.Lines(id, line) }
 		cmd.Log = e.runLog(id)
 	}
+	if s, ok := a.(actions.Streaming); ok {
+		in := e.in
+		s.SetOutput(func(line string) { in.Lines(id, line) })
+	}
 	title := summary
 	if st := e.rb.Step(a.Step()); st != nil {
 		title = st.Title
@@ -80,9 +84,9 @@ func (e *Engine) actionDone(out actions.Outcome) []view.Event {
 	}
 	if _, ok := a.(*actions.Command); ok {
 		ended.Command = true
-		if run := e.runs[out.ID]; run != nil {
-			run.end(ended)
-		}
+	}
+	if run := e.runs[out.ID]; run != nil {
+		run.end(ended)
 	}
 	events := []view.Event{{Ended: &ended}}
 	if n := e.wording(a, r != nil && r.followUp, out); n != nil {
@@ -98,6 +102,8 @@ func (e *Engine) actionDone(out actions.Outcome) []view.Event {
 		}
 	case *actions.Rollback:
 		e.afterRollback(out)
+	case *actions.MigrationsDryRun:
+		e.afterDryRun(out)
 	}
 	return events
 }

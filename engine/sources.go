@@ -31,6 +31,9 @@ func (e *Engine) buildSources() {
 			e.sentry.SetDeploy(e.deployMarks())
 		}
 	}
+	if cfg.Migrations != nil {
+		e.migrations = &sources.Migrations{Config: cfg, Day: e.opts.Day}
+	}
 }
 
 // deployMarks are the deploy's start, release and rollbacks, from the
@@ -67,6 +70,9 @@ func (e *Engine) startSources(g *sources.Group) {
 	if e.sentry != nil {
 		sources.Start(g, e.sentry, sources.DefaultBackoff, emit)
 		live["sentry"] = true
+	}
+	if e.migrations != nil {
+		sources.Start(g, e.migrations, sources.DefaultBackoff, emit)
 	}
 	for _, sec := range snapshot.Sections {
 		if !sources.Configured(cfg, sec) || live[sec] {

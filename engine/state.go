@@ -33,6 +33,9 @@ func (e *Engine) applyUpdate(u snapshot.Update) []view.Event {
 		e.notePeaks(data)
 	case snapshot.Board:
 		e.setFacts(u, data.Facts())
+	case snapshot.Preflight:
+		e.setFacts(u, data.Facts())
+		e.notePreflight(data)
 	case snapshot.ErrorRate:
 		e.setFacts(u, data.Facts())
 		if u.Err == nil {

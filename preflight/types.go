@@ -10,6 +10,7 @@
 package preflight
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -293,4 +294,19 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Message
+}
+
+// MarshalText writes the mode as the documentation names it, so the journal
+// reads "ACCESS EXCLUSIVE" rather than a number.
+func (l Lock) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (l *Lock) UnmarshalText(b []byte) error {
+	for i, n := range lockNames {
+		if n == string(b) {
+			*l = Lock(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown lock mode %q", b)
 }

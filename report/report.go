@@ -117,6 +117,7 @@ func Markdown(cfg *config.Config, recs []journal.Record, o Options) string {
 	r.gatesSection(&b)
 	r.actionsSection(&b)
 	r.rollbacks(&b)
+	r.migrations(&b)
 	r.peaks(&b)
 	return b.String()
 }
@@ -358,6 +359,8 @@ func (r *reader) event(rec journal.Record) string {
 		return "Rollback target recorded: " + strings.TrimPrefix(rec.Summary, "rollback target: ")
 	case RecErrorPeak, RecLockPeak:
 		return "" // in the peaks section
+	case RecPreflight:
+		return "Migrations " + rec.Summary
 	case "journal.torn":
 		return "Journal damaged: " + rec.Summary
 	}
