@@ -32,6 +32,12 @@ type LocksView struct {
 	// belongs to, from the rollout source.
 	Pods map[string]string
 	Now  time.Time // for the age of a down target's last reading
+	// Preflight is the migrations' pre-flight, nil without [migrations];
+	// ShowPreflight shows it in full instead of the locks, scrolled by
+	// PreflightOffset lines.
+	Preflight       *snapshot.Preflight
+	ShowPreflight   bool
+	PreflightOffset int
 }
 
 // LocksOp is what the operator asked to do to backends.
@@ -51,7 +57,7 @@ type LocksRequest struct {
 
 type locksKeys struct {
 	scrollKeys
-	Target, Tree, Tag, TagRoots, Cancel, Terminate, Copy, Detail, Back key.Binding
+	Target, Tree, Tag, TagRoots, Cancel, Terminate, Copy, Detail, Back, Preflight key.Binding
 }
 
 // Locks is the database locks pane: who blocks whom, for how long.
@@ -102,6 +108,7 @@ func NewLocks(p LocksSettings, th theme.Theme) *Locks {
 		Copy:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy query")),
 		Detail:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "full query")),
 		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Preflight:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "migrations pre-flight")),
 	}}
 }
 
@@ -120,6 +127,9 @@ type LocksContext struct {
 	// Pods maps an application_name or client address to the pod it
 	// belongs to, from the rollout source.
 	Pods map[string]string
+	// Preflight is the migrations source's reading; nil when there is
+	// none (yet, or no [migrations]).
+	Preflight *snapshot.Preflight
 }
 
 // Show is how the DB locks pane learns what to show: the postgres
@@ -134,6 +144,7 @@ func (l *Locks) Show(f snapshot.Feed[snapshot.DBState], c LocksContext) {
 	l.Data.State, l.Data.HasData, l.Data.Now = s, f.HasData, f.Now
 	l.Data.Source.Health, l.Data.Source.Reach = f.Health, f.Reach
 	l.Data.Pods = c.Pods
+	l.Data.Preflight = c.Preflight
 	if t, ok := l.current(); ok && len(l.Data.Tagged) > 0 {
 		for pid := range l.Data.Tagged {
 			if _, alive := t.Find(pid); !alive {
@@ -191,6 +202,13 @@ func (l *Locks) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return l, nil
+	}
+	if key.Matches(k, l.keys.Preflight) && l.Data.Preflight != nil {
+		l.Data.ShowPreflight, l.Data.PreflightOffset = !l.Data.ShowPreflight, 0
+		return l, nil
+	}
+	if l.Data.ShowPreflight {
+		return l, l.scrollPreflight(k)
 	}
 	t, _ := l.current()
 	rows := locksRows(&t, l.Data)
@@ -282,6 +300,31 @@ func (l *Locks) follow() {
 
 func locksRequest(r LocksRequest) tea.Cmd { return func() tea.Msg { return r } }
 
+// scrollPreflight moves the pre-flight's lines; esc goes back to the
+// locks.
+func (l *Locks) scrollPreflight(k tea.KeyPressMsg) tea.Cmd {
+	lines := len(PreflightLines(*l.Data.Preflight, l.th))
+	page := max(l.visible-1, 1)
+	switch {
+	case key.Matches(k, l.keys.Back):
+		l.Data.ShowPreflight = false
+	case key.Matches(k, l.keys.Up):
+		l.Data.PreflightOffset--
+	case key.Matches(k, l.keys.Down):
+		l.Data.PreflightOffset++
+	case key.Matches(k, l.keys.PageUp):
+		l.Data.PreflightOffset -= page
+	case key.Matches(k, l.keys.PageDown):
+		l.Data.PreflightOffset += page
+	case key.Matches(k, l.keys.Top):
+		l.Data.PreflightOffset = 0
+	case key.Matches(k, l.keys.Bottom):
+		l.Data.PreflightOffset = lines
+	}
+	l.Data.PreflightOffset = max(min(l.Data.PreflightOffset, lines-page), 0)
+	return nil
+}
+
 // View implements Pane.
 func (l *Locks) View(width, height int) string {
 	l.visible = height - 2
@@ -290,14 +333,21 @@ func (l *Locks) View(width, height int) string {
 
 // ShortHelp implements help.KeyMap.
 func (l *Locks) ShortHelp() []key.Binding {
-	return []key.Binding{l.keys.Cancel, l.keys.Terminate, l.keys.Tag, l.keys.TagRoots, l.keys.Tree, l.keys.Target, l.keys.Detail}
+	if l.Data.ShowPreflight {
+		return []key.Binding{l.keys.Preflight, l.keys.Up, l.keys.Down}
+	}
+	b := []key.Binding{l.keys.Cancel, l.keys.Terminate, l.keys.Tag, l.keys.TagRoots, l.keys.Tree, l.keys.Target, l.keys.Detail}
+	if l.Data.Preflight != nil {
+		b = append(b, l.keys.Preflight)
+	}
+	return b
 }
 
 // FullHelp implements help.KeyMap.
 func (l *Locks) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{l.keys.Cancel, l.keys.Terminate, l.keys.Tag, l.keys.TagRoots},
-		{l.keys.Tree, l.keys.Target, l.keys.Detail, l.keys.Copy},
+		{l.keys.Tree, l.keys.Target, l.keys.Detail, l.keys.Copy, l.keys.Preflight},
 		{l.keys.Up, l.keys.Down, l.keys.PageUp, l.keys.PageDown, l.keys.Top, l.keys.Bottom},
 	}
 }
@@ -355,6 +405,15 @@ func locksRows(t *snapshot.TargetLocks, v LocksView) []locksRow {
 // held and the long-running queries, under a summary line. Only the rows
 // that fit are formatted.
 func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
+	if v.ShowPreflight && v.Preflight != nil {
+		lines := PreflightLines(*v.Preflight, th)
+		title := "3 DB locks · pre-flight"
+		if off := min(v.PreflightOffset, max(len(lines)-1, 0)); off > 0 {
+			title += fmt.Sprintf(" ↓%d", off)
+			lines = lines[off:]
+		}
+		return Frame(title, v.Focused, lines, width, height, th)
+	}
 	if !v.Source.Configured || !v.HasData || len(v.State.Targets) == 0 {
 		return RenderSource(v.Source, width, height, th)
 	}
@@ -369,6 +428,9 @@ func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
 	// the cost of the widest pane.
 	add := func(s string) { body = append(body, s) }
 	add(targetsLine(v, t, th))
+	if v.Preflight != nil {
+		add(preflightLine(v.Preflight, th))
+	}
 	if t.Err != nil {
 		add(th.Bad.S("✕ down: " + snapshot.OneLine(t.Err.Error())))
 		if !t.GoodAt.IsZero() {

@@ -184,12 +184,21 @@ estimate = "1m"
 command = "git checkout production && git merge --no-edit staging"
 
 [[phase.step]]
+id = "deploy/preflight-migrations"
+title = "Pre-flight: the pending migrations are safe for production"
+estimate = "2m"
+gate = "migrations.safe"
+notes = """The DB pane's pre-flight judges each statement of {{sandbox}}/migrations
+against production. Fix the file (the safe form is in {{sandbox}}/migrations-safe),
+or skip this step with s and the reason the risk is accepted."""
+
+[[phase.step]]
 id = "deploy/dry-run-migrations"
 title = "Dry-run the migrations on today's clone"
 estimate = "3m"
-timeout = "3m"
-command = "psql {{clone_dsn}} -v ON_ERROR_STOP=1 -f {{migration}}"
-notes = "Watch the DB locks pane: the migration holds ACCESS EXCLUSIVE on the clone."
+action = "migrations.dry_run"
+args = { target = "clone" }
+notes = "Each statement runs on the clone with a lock_timeout; the DB pane shows the locks it really held beside the prediction."
 
 [[phase.step]]
 id = "deploy/clone-locks"
@@ -201,6 +210,7 @@ gate = "locks.max_hold < 30s"
 id = "deploy/push-production"
 title = "Push production and roll the new image out"
 estimate = "3m"
+requires = ["deploy/preflight-migrations"]
 command = '''
 git push origin production &&
 sha=$(git rev-parse --short=7 production) &&
@@ -346,6 +356,11 @@ kubeconfig = %s
 namespaces = ["production"]
 deployments = ["api", "worker"]
 progress_timeout = "1m"
+
+[migrations]
+files = ["{{sandbox}}/migrations/*.sql"]
+target = "production"
+lock_timeout = "5s"
 
 [postgres]
 poll = "1s"

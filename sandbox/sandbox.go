@@ -214,6 +214,9 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	info.SlackWebhook = "http://" + svc.SlackAddr + "/services/sandbox/webhook"
 	o.say("stand-ins: jira %s, sentry %s, slack %s (pid %d)", info.JiraURL, info.SentryURL, info.SlackWebhook, svc.PID)
 
+	if err := writeMigrations(o.Dir); err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
 	info.Config = filepath.Join(o.Dir, ConfigFile)
 	if err := os.WriteFile(info.Config, []byte(renderConfig(info, o.Exe, time.Now())), 0o644); err != nil {
 		return nil, err

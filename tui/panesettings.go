@@ -69,7 +69,11 @@ func ErrorsSettings(cfg *config.Config) panes.ErrorsSettings {
 // and the clock, with what the cockpit knows beside it.
 func (m *Model) showSources() {
 	m.rollout.Show(feedOf[snapshot.Rollout](m, "kubernetes"), panes.RolloutContext{LKG: m.status.LKG})
-	m.locks.Show(feedOf[snapshot.DBState](m, "postgres"), panes.LocksContext{Pods: m.status.PodsByClient})
+	var pre *snapshot.Preflight
+	if f := feedOf[snapshot.Preflight](m, migrationsSource); f.HasData {
+		pre = &f.Data
+	}
+	m.locks.Show(feedOf[snapshot.DBState](m, "postgres"), panes.LocksContext{Pods: m.status.PodsByClient, Preflight: pre})
 	m.jira.Show(feedOf[snapshot.Board](m, "jira"))
 	m.errs.Show(feedOf[snapshot.ErrorRate](m, "sentry"))
 }

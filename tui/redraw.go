@@ -89,6 +89,9 @@ func (m *Model) paneLines(p, w, h int) []string {
 // sectionPane is the pane a config section's source feeds.
 var sectionPane = map[string]int{"kubernetes": paneRollout, "postgres": paneLocks, "jira": paneJira, "sentry": paneErrors}
 
+// migrationsSource feeds the DB pane's pre-flight.
+const migrationsSource = "migrations"
+
 // fed is what a source pane was last shown besides its data: its health as
 // drawn and what the engine said beside it.
 type fed struct {
@@ -105,6 +108,9 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 	for _, u := range b.Updates {
 		if p, ok := sectionPane[u.Source]; ok {
 			m.touch(p)
+		}
+		if u.Source == migrationsSource {
+			m.touch(paneLocks) // the pre-flight is shown there
 		}
 		if _, ok := u.Data.(noted); ok {
 			m.barStamp++
