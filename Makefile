@@ -17,11 +17,13 @@ build:
 sandbox-build:
 	$(GO) build -o $(SANDBOX_BIN) ./sandbox/cmd/flightdeck-sandbox
 
-# The system packages the sandbox and the end-to-end tests need: Debian's
-# PostgreSQL server, tmux and git. Installed when missing and possible,
-# otherwise the exact command is printed.
+# The system packages the build, the sandbox and the end-to-end tests need:
+# a C compiler (the pre-flight links the Postgres parser through cgo),
+# Debian's PostgreSQL server, tmux and git. Installed when missing and
+# possible, otherwise the exact command is printed.
 deps:
 	@missing=""; \
+	command -v cc >/dev/null || command -v gcc >/dev/null || missing="$$missing gcc libc6-dev"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
