@@ -293,3 +293,49 @@ func TestShownCommandAndNotes(t *testing.T) {
 		t.Errorf("notes without vars: %q", got)
 	}
 }
+
+// A step with requires waits for the steps it names: the push does not go
+// out while the pre-flight's gate is red, unless that step is skipped with
+// a reason, which the journal keeps.
+func TestRequiredStepsMustCloseFirst(t *testing.T) {
+	doc := strings.Replace(testConfig, `[[phase]]
+name = "Disaster Recovery"`, `[[phase.step]]
+id = "push"
+title = "Push production"
+estimate = "1m"
+command = "git push"
+requires = ["locks"]
+
+[[phase.step]]
+id = "announce"
+title = "Announce"
+estimate = "1m"
+requires = ["locks", "board"]
+
+[[phase]]
+name = "Disaster Recovery"`, 1)
+	cfg, err := config.Parse("test.toml", []byte(doc), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := runbook.New(cfg)
+	err = rb.CanRun("push")
+	if err == nil || !strings.Contains(err.Error(), `"Push production" waits for "Locks are short" (pending)`) {
+		t.Fatalf("CanRun before the gate step closed = %v", err)
+	}
+	err = rb.CanCheck("announce", gates.Result{})
+	if err == nil || !strings.Contains(err.Error(), `"Locks are short" (pending) and "Check the board" (pending)`) {
+		t.Fatalf("CanCheck of a manual step with two open requirements = %v", err)
+	}
+	rb.Apply(journal.Record{Type: runbook.RecStepSkip, At: at(1), Step: "locks", By: "ana", Reason: "the index build is accepted: 4 s on the clone"})
+	if err := rb.CanRun("push"); err != nil {
+		t.Fatalf("after the required step was skipped with a reason: %v", err)
+	}
+	if err := rb.CanCheck("announce", gates.Result{}); err == nil || strings.Contains(err.Error(), "Locks are short") {
+		t.Fatalf("announce still waits for the board only, got %v", err)
+	}
+	rb.Apply(journal.Record{Type: runbook.RecStepReopen, At: at(2), Step: "locks"})
+	if err := rb.CanRun("push"); err == nil {
+		t.Fatal("reopening the required step must hold the push again")
+	}
+}
