@@ -66,6 +66,7 @@ type Locks struct {
 	keys     locksKeys
 	th       theme.Theme
 	visible  int
+	width    int
 	readOnly bool
 	targets  []string
 }
@@ -303,7 +304,7 @@ func locksRequest(r LocksRequest) tea.Cmd { return func() tea.Msg { return r } }
 // scrollPreflight moves the pre-flight's lines; esc goes back to the
 // locks.
 func (l *Locks) scrollPreflight(k tea.KeyPressMsg) tea.Cmd {
-	lines := len(PreflightLines(*l.Data.Preflight, l.th))
+	lines := len(PreflightLines(*l.Data.Preflight, l.width-2, l.th))
 	page := max(l.visible-1, 1)
 	switch {
 	case key.Matches(k, l.keys.Back):
@@ -327,7 +328,7 @@ func (l *Locks) scrollPreflight(k tea.KeyPressMsg) tea.Cmd {
 
 // View implements Pane.
 func (l *Locks) View(width, height int) string {
-	l.visible = height - 2
+	l.visible, l.width = height-2, width
 	return RenderLocks(l.Data, width, height, l.th)
 }
 
@@ -406,7 +407,7 @@ func locksRows(t *snapshot.TargetLocks, v LocksView) []locksRow {
 // that fit are formatted.
 func RenderLocks(v LocksView, width, height int, th theme.Theme) string {
 	if v.ShowPreflight && v.Preflight != nil {
-		lines := PreflightLines(*v.Preflight, th)
+		lines := PreflightLines(*v.Preflight, width-2, th)
 		title := "3 DB locks · pre-flight"
 		if off := min(v.PreflightOffset, max(len(lines)-1, 0)); off > 0 {
 			title += fmt.Sprintf(" ↓%d", off)

@@ -1,10 +1,9 @@
 package panes
 
 import (
-	"fmt"
 	"strings"
 
-	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/theme"
 	"github.com/flightdeckhq/flightdeck/snapshot"
 )
@@ -33,20 +32,32 @@ func verdictPaint(v string, th theme.Theme) theme.Paint {
 	return th.Warn
 }
 
-// PreflightLines is the pre-flight in full: each statement with its
-// verdict, the locks predicted beside those the clone showed, every
-// finding with its fix, and production's figures. Lines are not cut to
-// width here; the frame does that.
-func PreflightLines(p snapshot.Preflight, th theme.Theme) []string {
+// PreflightLines is the pre-flight in full, wrapped to width: each
+// statement with its verdict, the locks predicted beside those the clone
+// showed, every finding with its fix, and production's figures. A reason
+// is the point of the view, so it is wrapped, never cut.
+func PreflightLines(p snapshot.Preflight, width int, th theme.Theme) []string {
 	var out []string
 	add := func(s string) { out = append(out, s) }
+	// wrapped adds text under an indent, in paint, over as many lines as
+	// it takes.
+	wrapped := func(indent, lead string, leadPaint, paint theme.Paint, text string) {
+		w := max(width-len(indent), 16)
+		for i, l := range Wrap(lead+text, w) {
+			if i == 0 && lead != "" {
+				add(indent + leadPaint.S(lead) + paint.S(strings.TrimPrefix(l, lead)))
+				continue
+			}
+			add(indent + paint.S(l))
+		}
+	}
 	add(th.Header.S("Pre-flight of " + p.Origin))
 	prod := "production " + p.Target
 	switch {
 	case p.ProductionErr != "":
 		prod += th.Bad.S(" ✕ down: " + snapshot.OneLine(p.ProductionErr) + " — verdicts that need it are unknown")
 	case !p.ProductionAt.IsZero():
-		prod += fmt.Sprintf(" read in %s", runbook.Short(p.Took))
+		prod += " read in " + gates.FormatDuration(p.Took)
 	}
 	if !p.Measured.IsZero() {
 		prod += " · clone measured " + p.Measured.Format("15:04:05")
@@ -64,24 +75,24 @@ func PreflightLines(p snapshot.Preflight, th theme.Theme) []string {
 	}
 	for _, s := range p.Statements {
 		word := strings.ToUpper(s.Verdict)
-		add(verdictPaint(s.Verdict, th).S(fmt.Sprintf("%-7s", word)) + " " + th.Dim.S(s.Where) + " " + snapshot.QueryLine(s.SQL, 300))
+		add(verdictPaint(s.Verdict, th).S(word) + strings.Repeat(" ", max(8-len(word), 1)) + th.Dim.S(s.Where) + " " + snapshot.QueryLine(s.SQL, 300))
 		predicted := s.Locks
 		if predicted == "" {
 			predicted = "no table lock"
 		}
-		line := "        predicted: " + predicted
+		line := "predicted: " + predicted
 		if s.Observed != "" {
 			line += " · clone: " + s.Observed
 		}
-		add(th.Dim.S(line))
+		wrapped("        ", "", th.Dim, th.Dim, line)
 		for _, f := range s.Findings {
-			add("        " + verdictPaint(f.Verdict, th).S(f.Verdict+":") + " " + f.Reason)
+			wrapped("        ", f.Verdict+": ", verdictPaint(f.Verdict, th), th.Text, f.Reason)
 			if f.Fix != "" {
-				add(th.Info.S("          fix: " + snapshot.OneLine(f.Fix)))
+				wrapped("          ", "fix: ", th.Info, th.Info, snapshot.OneLine(f.Fix))
 			}
 		}
 		if s.Figures != "" {
-			add(th.Dim.S("        production: " + s.Figures))
+			wrapped("        ", "", th.Dim, th.Dim, "production: "+s.Figures)
 		}
 	}
 	return out
