@@ -20,6 +20,7 @@ import (
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
+	"github.com/flightdeckhq/flightdeck/preflight"
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
 	"github.com/flightdeckhq/flightdeck/view"
@@ -244,6 +245,26 @@ func (w *kinds) cases(ctx context.Context) map[string]kindCase {
 				var moved []actions.JiraMoveResult
 				if err := json.Unmarshal(rec.Data, &moved); err != nil || len(moved) == 0 {
 					t.Errorf("no card moved: %v %s", err, rec.Data)
+				}
+			},
+		},
+		actions.KindMigrationsDryRun: {
+			args: `target = "kinds-clone"`,
+			check: func(t *testing.T, rec journal.Record) {
+				var d actions.MigrationsDryRunDetail
+				if err := json.Unmarshal(rec.Data, &d); err != nil || len(d.Observed) != 3 {
+					t.Fatalf("observations %v %s", err, rec.Data)
+				}
+				held := func(i int, want preflight.Lock) bool {
+					for _, l := range d.Observed[i].Locks {
+						if l.Relation == "public.t" && l.Lock == want {
+							return true
+						}
+					}
+					return false
+				}
+				if !held(1, preflight.AccessExclusive) || !held(2, preflight.Share) {
+					t.Errorf("the clone's locks: ADD COLUMN %+v, CREATE INDEX %+v", d.Observed[1].Locks, d.Observed[2].Locks)
 				}
 			},
 		},

@@ -39,7 +39,11 @@ type kinds struct {
 	cs     kubernetes.Interface
 	ns     string
 	pgDSN  string // superuser, on the test's own database
-	jiraTS *httptest.Server
+	// cloneDSN is a second database of the test's own, the clone the
+	// migrations' dry run measures on; migrations is the migration file.
+	cloneDSN   string
+	migrations string
+	jiraTS     *httptest.Server
 	repo   string
 }
 
@@ -80,6 +84,11 @@ func kindsWorld(t *testing.T, ctx context.Context, info *sandbox.Info, id string
 	}
 
 	w.pgDSN = kindsDatabase(t, ctx, info.PostgresAdmin, "kinds_"+id)
+	w.cloneDSN = kindsDatabase(t, ctx, info.PostgresAdmin, "kinds_clone_"+id)
+	w.migrations = filepath.Join(t.TempDir(), "001_note.sql")
+	if err := os.WriteFile(w.migrations, []byte(kindsMigration), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	w.jiraTS = httptest.NewServer(jirastub.New(jirastub.Options{}).Handler())
 	t.Cleanup(w.jiraTS.Close)
@@ -90,6 +99,14 @@ func kindsWorld(t *testing.T, ctx context.Context, info *sandbox.Info, id string
 	}
 	return w
 }
+
+// kindsMigration is what the dry-run step measures on the clone: a column
+// (ACCESS EXCLUSIVE, at once) and an index built the blocking way (SHARE
+// for the build).
+const kindsMigration = `SET lock_timeout = '1s';
+ALTER TABLE t ADD COLUMN IF NOT EXISTS note text;
+CREATE INDEX IF NOT EXISTS t_n_idx ON t (n);
+`
 
 // deploy makes a one-pod copy of production's api, with a selector of its
 // own so deployments sharing the namespace never see each other's pods.
@@ -176,6 +193,7 @@ func (w *kinds) start(t *testing.T, steps, id string) *harness {
 		return u.String(), pw
 	}
 	dsn, pw := password(w.pgDSN)
+	cloneDSN, _ := password(w.cloneDSN)
 	t.Setenv("FD_KINDS_PG_PASSWORD", pw)
 	t.Setenv("FD_KINDS_JIRA_TOKEN", jirastub.DefaultToken)
 	t.Setenv("FD_KINDS_SLACK_WEBHOOK", w.info.SlackWebhook)
@@ -209,6 +227,15 @@ poll = "1s"
 name = "kinds"
 dsn = %q
 %s
+
+[[postgres.target]]
+name = "kinds-clone"
+dsn = %q
+%s
+
+[migrations]
+files = [%q]
+target = "kinds"
 
 [git]
 repo = %q
@@ -249,7 +276,7 @@ token = %q
 [slack]
 webhook = "env:FD_KINDS_SLACK_WEBHOOK"
 channel = "#general"
-`, id, steps, w.info.Kubeconfig, w.ns, `"`+strings.Join(kubeKindNames, `", "`)+`"`, dsn, pgPassword, w.repo,
+`, id, steps, w.info.Kubeconfig, w.ns, `"`+strings.Join(kubeKindNames, `", "`)+`"`, dsn, pgPassword, cloneDSN, pgPassword, w.migrations, w.repo,
 		w.jiraTS.URL, jirastub.DefaultEmail, w.info.SentryURL, sandbox.SentryOrg, sandbox.SentryProj, "file:"+w.info.SentryTokenFile)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flightdeck.toml")
