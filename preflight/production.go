@@ -126,11 +126,44 @@ func ReadProduction(ctx context.Context, target string, cc *pgx.ConnConfig, as [
 // statistics reset.
 const productionHeadSQL = `SELECT (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database())`
 
+// exclusiveCTE lists the relations with an ACCESS EXCLUSIVE lock held or
+// asked for: see relationSize.
+const exclusiveCTE = `WITH exclusive AS MATERIALIZED (
+  SELECT relation FROM pg_locks
+  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+)
+`
+
+// relationSize is the size of table x (an oid expression), with
+// relationSizeJoin joined in. pg_total_relation_size opens the table, its
+// TOAST table and its indexes under ACCESS SHARE, which queues behind an
+// ACCESS EXCLUSIVE lock held or asked for, as by a migration under way:
+// the whole reading would fail after lock_timeout, when the holders matter
+// most. Such a table is sized from pg_class instead, as of its last
+// VACUUM, ANALYZE or CREATE INDEX.
+func relationSize(x string) string {
+	return `CASE WHEN ` + x + ` IS NULL THEN 0 WHEN s.locked THEN coalesce(s.pages, 0)
+    ELSE coalesce(pg_total_relation_size(` + x + `), 0) END`
+}
+
+func relationSizeJoin(x string) string {
+	return `LEFT JOIN LATERAL (
+  SELECT bool_or(p.oid IN (SELECT relation FROM exclusive)) AS locked,
+    sum(p.relpages)::int8 * current_setting('block_size')::int8 AS pages
+  FROM (SELECT ` + x + ` AS oid
+    UNION ALL SELECT reltoastrelid FROM pg_class WHERE oid = ` + x + `
+    UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = ` + x + `) o
+  JOIN pg_class p ON p.oid = o.oid
+) s ON true`
+}
+
 // Rows of a table never analyzed are -1 from Postgres 14 on; before, 0.
-const productionTablesSQL = `SELECT n.name, c.oid IS NOT NULL,
-  coalesce(c.reltuples, 0)::float8, coalesce(pg_total_relation_size(c.oid), 0)
+var productionTablesSQL = exclusiveCTE + `SELECT n.name, c.oid IS NOT NULL,
+  coalesce(c.reltuples, 0)::float8, ` + relationSize("c.oid") + `
 FROM unnest($1::text[]) AS n(name)
-LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) AND c.relkind IN ('r', 'p', 'm', 'f')`
+LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) AND c.relkind IN ('r', 'p', 'm', 'f')
+` + relationSizeJoin("c.oid")
 
 // productionIndexesSQL reads the scan counters with the functions
 // pg_stat_user_indexes is built on, by oid, rather than the view, which
@@ -139,18 +172,19 @@ LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) AND c.relkind IN ('r', 'p', 
 // constraints on the index's own table count: a foreign key elsewhere
 // names the referenced key's index too, and is dropped with it only by
 // CASCADE.
-const productionIndexesSQL = `SELECT n.name, c.oid IS NOT NULL,
+var productionIndexesSQL = exclusiveCTE + `SELECT n.name, c.oid IS NOT NULL,
   coalesce(quote_ident(tn.nspname) || '.' || quote_ident(t.relname), ''),
   coalesce(pg_stat_get_numscans(c.oid), 0), %s,
   coalesce(k.conname, ''),
-  coalesce(t.reltuples, 0)::float8, coalesce(pg_total_relation_size(t.oid), 0)
+  coalesce(t.reltuples, 0)::float8, ` + relationSize("t.oid") + `
 FROM unnest($1::text[]) AS n(name)
 LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) AND c.relkind IN ('i', 'I')
 LEFT JOIN pg_index i ON i.indexrelid = c.oid
 LEFT JOIN pg_class t ON t.oid = i.indrelid
 LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
 LEFT JOIN LATERAL (SELECT conname FROM pg_constraint
-  WHERE conindid = c.oid AND conrelid = i.indrelid AND contype IN ('p', 'u', 'x') LIMIT 1) k ON true`
+  WHERE conindid = c.oid AND conrelid = i.indrelid AND contype IN ('p', 'u', 'x') LIMIT 1) k ON true
+` + relationSizeJoin("t.oid")
 
 // productionLocksSQL copies the lock table once, keeps the relation locks
 // on the tables asked about, and builds the activity row only for the

@@ -225,3 +225,62 @@ func TestProductionDownIsUnknown(t *testing.T) {
 		t.Errorf("reason %q: want the target and the failure", r)
 	}
 }
+
+// TestReadsPastAnAccessExclusiveLock: a migration under way holds ACCESS
+// EXCLUSIVE on a table and a query waits behind it. Production is still
+// read at once (the table sized from the catalog rather than by opening
+// it, which would queue too), and the holder and the waiter are counted.
+func TestReadsPastAnAccessExclusiveLock(t *testing.T) {
+	dsn := scratchDB(t, "preflight_read", `CREATE TABLE t (id int PRIMARY KEY, n int);
+CREATE INDEX t_n_idx ON t (n);
+INSERT INTO t SELECT g, g FROM generate_series(1, 10000) g;
+ANALYZE t`)
+	cc := connConfig(t, dsn)
+	ctx := context.Background()
+	as := []preflight.Analysis{
+		{Kind: "ALTER TABLE", Relations: []preflight.Relation{{Name: "t", Lock: preflight.AccessExclusive}}},
+		dropIndex("t_n_idx"),
+	}
+	before := preflight.ReadProduction(ctx, "production", cc, as)
+	if before.Err != nil {
+		t.Fatal(before.Err)
+	}
+
+	migration := sandboxtest.OpenSession(t, dsn, "preflight-migration")
+	migration.Exec("BEGIN")
+	migration.Exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+	reader := sandboxtest.OpenSession(t, dsn, "preflight-reader")
+	reader.Background("SELECT count(*) FROM t")
+	time.Sleep(1100 * time.Millisecond)
+
+	p := preflight.ReadProduction(ctx, "production", cc, as)
+	if p.Err != nil {
+		t.Fatal(p.Err)
+	}
+	if p.Took > 900*time.Millisecond {
+		t.Errorf("took %s: it queued behind the lock", p.Took)
+	}
+	was, now := before.Tables["t"], p.Tables["t"]
+	if !now.Exists || now.Rows != 10000 || now.Bytes < was.Bytes/2 || now.Bytes > was.Bytes {
+		t.Errorf("under the lock %+v; before it %+v: want the same rows and about the same size", now, was)
+	}
+	if ix := p.Indexes["t_n_idx"]; !ix.Exists || ix.Table != "public.t" || p.Tables["public.t"].Bytes != now.Bytes {
+		t.Errorf("index %+v, its table %+v", ix, p.Tables["public.t"])
+	}
+	for _, name := range []string{"t", "t_n_idx"} {
+		hs := p.Holders[name]
+		if len(hs) != 1 || hs[0].PID != migration.PID || hs[0].Mode != preflight.AccessExclusive {
+			t.Errorf("holders of %s %+v: want pid %d with ACCESS EXCLUSIVE", name, hs, migration.PID)
+		}
+		if p.Waiting[name] != 1 {
+			t.Errorf("waiting on %s: %d, want the reader", name, p.Waiting[name])
+		}
+	}
+	j := preflight.Judge(as, p)[0]
+	if q := withCode(j, preflight.HazardQueue); j.Verdict != preflight.Block || len(q) != 1 ||
+		!strings.Contains(q[0].Reason, fmt.Sprintf("pid %d (preflight-migration) idle in transaction", migration.PID)) ||
+		!strings.HasSuffix(q[0].Reason, "; 1 session waits for a lock on it already") {
+		t.Errorf("verdict %s, findings %+v", j.Verdict, j.Findings)
+	}
+	t.Logf("figures: %s", j.Figures)
+}
