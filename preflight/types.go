@@ -249,9 +249,12 @@ type Production struct {
 	At      time.Time
 	Tables  map[string]TableFacts // by name as written
 	Indexes map[string]IndexFacts // by name as written
-	Holders map[string][]Holder   // by table name as written: transactions open longer than a second
-	Waiting map[string]int        // by table name as written: sessions waiting for a lock on it now
-	Took    time.Duration         // how long the reading took
+	// Holders are the transactions open longer than a second that hold a
+	// lock on a table, by the name as written; an index's are its
+	// table's, under the index's name.
+	Holders map[string][]Holder
+	Waiting map[string]int // by table name as written: sessions waiting for a lock on it now
+	Took    time.Duration  // how long the reading took
 }
 
 // Judged is a statement with its verdict: the parse tree's hazards and
@@ -280,8 +283,8 @@ type Observed struct {
 type HeldLock struct {
 	Relation string // schema-qualified
 	Lock     Lock
-	// Held is how long it was held: from the statement's start to the end
-	// of its transaction.
+	// Held is how long it was held: from when it was first seen (sampled,
+	// or read inside the transaction) to the end of its transaction.
 	Held time.Duration
 }
 
