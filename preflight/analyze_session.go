@@ -223,8 +223,10 @@ func kindOf(n *pg_query.Node) string {
 	case *pg_query.Node_RenameStmt:
 		r := n.RenameStmt
 		switch r.RenameType {
-		case pg_query.ObjectType_OBJECT_COLUMN, pg_query.ObjectType_OBJECT_TABCONSTRAINT:
+		case pg_query.ObjectType_OBJECT_COLUMN:
 			return "ALTER " + objectWord(r.RelationType)
+		case pg_query.ObjectType_OBJECT_TABCONSTRAINT:
+			return "ALTER TABLE"
 		}
 		return "ALTER " + objectWord(r.RenameType)
 	case *pg_query.Node_AlterObjectSchemaStmt:
@@ -272,6 +274,16 @@ func kindOf(n *pg_query.Node) string {
 		return "DROP TABLESPACE"
 	case *pg_query.Node_VariableShowStmt:
 		return "SHOW"
+	case *pg_query.Node_CreateSeqStmt:
+		return "CREATE SEQUENCE"
+	case *pg_query.Node_AlterSeqStmt:
+		return "ALTER SEQUENCE"
+	case *pg_query.Node_AlterOwnerStmt:
+		return "ALTER " + objectWord(n.AlterOwnerStmt.ObjectType)
+	case *pg_query.Node_AlterTableMoveAllStmt:
+		return "ALTER " + objectWord(n.AlterTableMoveAllStmt.Objtype)
+	case *pg_query.Node_CheckPointStmt:
+		return "CHECKPOINT"
 	}
 	return kindFromNodeName(n)
 }
