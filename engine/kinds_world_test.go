@@ -35,16 +35,16 @@ var kubeKindNames = []string{"pauseme", "resumeme", "restartme", "scaleme", "rol
 
 // kinds is the world the test's cockpit acts on.
 type kinds struct {
-	info   *sandbox.Info
-	cs     kubernetes.Interface
-	ns     string
-	pgDSN  string // superuser, on the test's own database
+	info  *sandbox.Info
+	cs    kubernetes.Interface
+	ns    string
+	pgDSN string // superuser, on the test's own database
 	// cloneDSN is a second database of the test's own, the clone the
 	// migrations' dry run measures on; migrations is the migration file.
 	cloneDSN   string
 	migrations string
 	jiraTS     *httptest.Server
-	repo   string
+	repo       string
 }
 
 func kindsWorld(t *testing.T, ctx context.Context, info *sandbox.Info, id string) *kinds {
