@@ -34,7 +34,7 @@ type Origin struct {
 type CommandError struct {
 	Command string
 	Err     error
-	Output  string // what it printed, stdout and stderr as they came
+	Output  string // what it printed on stdout and stderr
 }
 
 func (e *CommandError) Error() string {
@@ -116,11 +116,20 @@ func (o Origin) Stamp() string {
 	return b.String()
 }
 
-// shown is a file's name as the operator wrote it: relative to Dir when
-// inside it.
+// shown is a file's name as the operator can find it from the config:
+// relative to Dir when inside it, else to the directory its glob names.
 func (o Origin) shown(f string) string {
 	if o.Dir != "" {
 		if rel, err := filepath.Rel(o.Dir, f); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	for _, g := range o.Files {
+		dir := filepath.Dir(g)
+		if strings.ContainsAny(dir, "*?[") {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, f); err == nil && !strings.HasPrefix(rel, "..") {
 			return rel
 		}
 	}
@@ -153,8 +162,9 @@ func (o Origin) run(ctx context.Context) (string, error) {
 	return stdout.String(), nil
 }
 
-// teeWriter keeps stdout on its own (the SQL) and, with stderr, in the
-// order they came (what a failure shows).
+// teeWriter keeps stdout on its own (the SQL) and with stderr (what a
+// failure shows; two pipes, so lines of the two may interleave out of
+// order).
 type teeWriter struct {
 	a *bytes.Buffer
 	b *lockedBuffer
