@@ -160,14 +160,17 @@ func TestDryRunMeasuresTheSandboxMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, pgx.Identifier{info.CloneName}.Sanitize())); err != nil {
-		t.Fatalf("copy today's clone: %v", err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
 	u, err := url.Parse(info.PostgresApp)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Owned by the application's role, as the clone is: the migration
+	// creates an index in its public schema.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", name,
+		pgx.Identifier{info.CloneName}.Sanitize(), pgx.Identifier{u.User.Username()}.Sanitize())); err != nil {
+		t.Fatalf("copy today's clone: %v", err)
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
 	u.Path = "/" + name
 	cc, err := pgx.ParseConfig(u.String())
 	if err != nil {
@@ -259,7 +262,7 @@ func TestPreflightGateHoldsThePush(t *testing.T) {
 	s.waitFor("the Stripe outage")
 
 	writeMigration(t, dir, sandbox.SafeMigrationSQL)
-	s.run("send-keys", "-t", s.name, "Escape")
+	s.run("send-keys", "-t", s.name, "p")
 	s.waitFor("pre-flight: 5 statements: 5 ok")
 	recs := readJournal(t, state)
 	var verdicts []journal.Record

@@ -3,6 +3,7 @@ package preflight
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
 const (
@@ -33,8 +36,10 @@ const (
 // transaction block. A lock taken inside a block is held until the block
 // ends, and its Held says so.
 //
-// Outside a block, a lock held for less than the sampling interval can go
-// unseen; nothing else runs on a clone, so such a hold is that short.
+// A statement outside a block runs in a block of its own, so its locks
+// are read exactly too; only one Postgres will not run in a block
+// (CONCURRENTLY, VACUUM) is left to sampling, where a lock held for less
+// than the interval can go unseen.
 //
 // It must never be pointed at production: every statement runs for real.
 // emit, if not nil, gets one line per statement as it finishes. The error
@@ -105,18 +110,40 @@ type measurer struct {
 	emit        func(string)
 }
 
+// run runs one statement. Outside a transaction block it is run inside
+// one of its own, so the locks it took can be read exactly before COMMIT
+// however short they were; a statement Postgres refuses to run in a block
+// (CONCURRENTLY, VACUUM) runs again on its own, watched by sampling.
 func (m *measurer) run(ctx context.Context, st Statement) error {
+	return m.runStatement(ctx, st, m.conn.PgConn().TxStatus() == 'I' && !isTransactionControl(st.SQL))
+}
+
+func (m *measurer) runStatement(ctx context.Context, st Statement, wrap bool) error {
 	i := len(m.observed)
 	m.observed = append(m.observed, Observed{Statement: st})
 	start := time.Now()
 	stop := m.sample(ctx, start)
-	err := execSimple(ctx, m.conn, st.SQL)
+	var err error
+	if wrap {
+		err = execSimple(ctx, m.conn, "BEGIN")
+	}
+	if err == nil {
+		err = execSimple(ctx, m.conn, st.SQL)
+	}
 	end := time.Now()
 	seen := stop()
 	o := &m.observed[i]
 	o.Took = end.Sub(start)
 
 	status := m.conn.PgConn().TxStatus()
+	var pgErr *pgconn.PgError
+	if wrap && errors.As(err, &pgErr) && pgErr.Code == "25001" { // active_sql_transaction
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = execSimple(rctx, m.conn, "ROLLBACK")
+		cancel()
+		m.observed = m.observed[:i]
+		return m.runStatement(ctx, st, false)
+	}
 	if err != nil {
 		o.Err = err.Error()
 		for k, s := range seen {
@@ -151,8 +178,20 @@ func (m *measurer) run(ctx context.Context, st Statement) error {
 			m.open[k] = &openLock{from: from, owner: i}
 			taken = append(taken, HeldLock{Relation: k.rel, Lock: k.lock})
 		}
+		if wrap {
+			if err := execSimple(ctx, m.conn, "COMMIT"); err != nil {
+				o.Err = err.Error()
+				m.closeBlock(time.Now())
+				return fmt.Errorf("%s: %w", st.Where(), err)
+			}
+			end = time.Now()
+			o.Took = end.Sub(start)
+			m.closeBlock(end)
+			m.emit(fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(o.Locks, false, "")))
+			return nil
+		}
 		sortHeld(taken)
-		m.emit(fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(taken, true, "")))
+		m.emit(fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(strongestHeld(taken), true, "")))
 		return nil
 	}
 
@@ -166,7 +205,7 @@ func (m *measurer) run(ctx context.Context, st Statement) error {
 		}
 		o.Locks = append(o.Locks, HeldLock{Relation: k.rel, Lock: k.lock, Held: max(to.Sub(s.from), 0)})
 	}
-	sortHeld(o.Locks)
+	o.Locks = strongestHeld(o.Locks)
 	released := m.closeBlock(end)
 	line := fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(o.Locks, false, ""))
 	if len(released) > 0 {
@@ -183,8 +222,7 @@ func (m *measurer) closeBlock(end time.Time) []HeldLock {
 	for k, l := range m.open {
 		h := HeldLock{Relation: k.rel, Lock: k.lock, Held: max(end.Sub(l.from), 0)}
 		o := &m.observed[l.owner]
-		o.Locks = append(o.Locks, h)
-		sortHeld(o.Locks)
+		o.Locks = strongestHeld(append(o.Locks, h))
 		released = append(released, h)
 	}
 	clear(m.open)
@@ -208,12 +246,18 @@ func heldText(hs []HeldLock, open bool, after string) string {
 	if len(hs) == 0 {
 		return "no locks"
 	}
-	parts := make([]string, len(hs))
+	const shown = 3 // a rewrite locks every index too: the table says it
+	parts := make([]string, 0, min(len(hs), shown)+1)
 	for i, h := range hs {
-		parts[i] = h.Lock.String() + " on " + h.Relation
-		if !open {
-			parts[i] += " " + after + figureDuration(h.Held)
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(hs)-shown))
+			break
 		}
+		p := h.Lock.String() + " on " + h.Relation
+		if !open {
+			p += " " + after + figureDuration(h.Held)
+		}
+		parts = append(parts, p)
 	}
 	s := strings.Join(parts, ", ")
 	if open {
@@ -232,6 +276,39 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE l.pid = %s AND l.locktype = 'relation' AND l.granted
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND n.nspname NOT LIKE 'pg\_%%' AND n.nspname <> 'information_schema'`
+
+// strongestHeld keeps one lock per relation, the strongest (a
+// statement that takes SHARE and then ACCESS EXCLUSIVE on a table held
+// ACCESS EXCLUSIVE), sorted strongest first.
+func strongestHeld(hs []HeldLock) []HeldLock {
+	best := map[string]HeldLock{}
+	for _, h := range hs {
+		if b, ok := best[h.Relation]; !ok || h.Lock > b.Lock || (h.Lock == b.Lock && h.Held > b.Held) {
+			best[h.Relation] = h
+		}
+	}
+	out := make([]HeldLock, 0, len(best))
+	for _, h := range best {
+		out = append(out, h)
+	}
+	sortHeld(out)
+	return out
+}
+
+// isTransactionControl reports whether sql begins or ends a transaction
+// block itself, and so must not be wrapped in one.
+func isTransactionControl(sql string) bool {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return false
+	}
+	for _, st := range tree.GetStmts() {
+		if st.GetStmt().GetTransactionStmt() != nil {
+			return true
+		}
+	}
+	return false
+}
 
 type span struct {
 	from time.Time // the last sample that did not see it, or the start
