@@ -3,6 +3,7 @@ package preflight_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,10 +27,11 @@ BEGIN
 END $$;
 ANALYZE`
 
-// BenchmarkPreflight reads production for a migration of 200 statements,
-// half of them altering tables and half dropping indexes, against a
-// database of 1,000 tables with a transaction open on some of them, and
-// judges it: the whole pre-flight a deploy waits for.
+// BenchmarkPreflight is the whole pre-flight a deploy waits for, from the
+// text of a migration of 200 statements (half altering tables, half
+// dropping indexes) to its verdicts: parsed, analysed, production read
+// (a database of 1,000 tables with a transaction open on some of them),
+// judged.
 func BenchmarkPreflight(b *testing.B) {
 	dsn := scratchDB(b, "preflight_bench", benchSetup)
 	cc := connConfig(b, dsn)
@@ -38,20 +40,20 @@ func BenchmarkPreflight(b *testing.B) {
 	for i := 1; i <= 10; i += 2 {
 		holder.Exec(fmt.Sprintf("SELECT 1 FROM t%d LIMIT 1", i))
 	}
-	var as []preflight.Analysis
+	var sql strings.Builder
 	for i := 1; i <= 200; i++ {
-		a := preflight.Analysis{Statement: preflight.Statement{File: "migrate.sql", Line: i}}
 		if i%2 == 1 {
-			a.SQL, a.Kind = fmt.Sprintf("ALTER TABLE t%d ALTER COLUMN n TYPE bigint", i), "ALTER TABLE"
-			a.Relations = []preflight.Relation{{Name: fmt.Sprintf("t%d", i), Lock: preflight.AccessExclusive}}
-			a.Rewrites, a.Scans = true, true
-			a.Hazards = []preflight.Hazard{{Code: preflight.HazardRewrite, Verdict: preflight.Block, Reason: fmt.Sprintf("rewrites t%d under ACCESS EXCLUSIVE", i)}}
+			fmt.Fprintf(&sql, "ALTER TABLE t%d ALTER COLUMN n TYPE bigint;\n", i)
 		} else {
-			a.SQL, a.Kind = fmt.Sprintf("DROP INDEX t%d_n_idx", i), "DROP INDEX"
-			a.Relations = []preflight.Relation{{Name: fmt.Sprintf("t%d_n_idx", i), Index: true, Lock: preflight.AccessExclusive}}
+			fmt.Fprintf(&sql, "DROP INDEX t%d_n_idx;\n", i)
 		}
-		as = append(as, a)
 	}
+	migration := sql.String()
+	stmts, err := preflight.Parse("migrate.sql", migration)
+	if err != nil {
+		b.Fatal(err)
+	}
+	as := preflight.Analyze(stmts)
 	time.Sleep(1100 * time.Millisecond) // the holder's transaction must be a second old
 
 	// The session ReadProduction opens is read-only and bounded.
@@ -85,8 +87,15 @@ func BenchmarkPreflight(b *testing.B) {
 		}
 	}
 
+	// End to end, as the source and `flightdeck preflight` run it: the
+	// text parsed, each statement analysed, production asked, verdicts.
 	ctx := context.Background()
 	for b.Loop() {
+		stmts, err := preflight.Parse("migrate.sql", migration)
+		if err != nil {
+			b.Fatal(err)
+		}
+		as := preflight.Analyze(stmts)
 		p := preflight.ReadProduction(ctx, "production", cc, as)
 		if p.Err != nil {
 			b.Fatal(p.Err)
