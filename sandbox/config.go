@@ -211,6 +211,7 @@ id = "deploy/push-production"
 title = "Push production and roll the new image out"
 estimate = "3m"
 requires = ["deploy/preflight-migrations"]
+starts_deploy = true
 command = '''
 git push origin production &&
 sha=$(git rev-parse --short=7 production) &&

@@ -28,6 +28,8 @@ type Config struct {
 	Slack      *Slack            `toml:"slack"`
 	Share      *Share            `toml:"share"`
 	Migrations *Migrations       `toml:"migrations"`
+	Lock       *Lock             `toml:"lock"`
+	Smoke      []Smoke           `toml:"smoke"`
 
 	// SecretErrors holds, per section, the secrets that could not be
 	// resolved when loading with DeferSecretErrors.
@@ -61,10 +63,18 @@ type Window struct {
 	Start    string `toml:"start"`    // "09:00"
 	End      string `toml:"end"`      // "12:30"; after Start on the same day
 	Timezone string `toml:"timezone"` // IANA name, e.g. "Europe/London"
+	// RollbackBy is the last time a rollback still fits in the window
+	// ("12:05"). Default: the end less the estimates of the rollback
+	// steps (the disaster-recovery phase) and RollbackMargin.
+	RollbackBy     string   `toml:"rollback_by"`
+	RollbackMargin Duration `toml:"rollback_margin"` // default 10m
 
 	Location    *time.Location `toml:"-"`
 	StartMinute int            `toml:"-"` // minutes after midnight
 	EndMinute   int            `toml:"-"`
+	// RollbackMinute is rollback_by in minutes after midnight; -1 when it
+	// is to be worked out from the runbook's estimates.
+	RollbackMinute int `toml:"-"`
 }
 
 // On returns the window's start and end on the calendar day, in the window's
@@ -129,6 +139,10 @@ type Step struct {
 	// reason) before this one runs or is ticked: the push waits for the
 	// migrations' pre-flight.
 	Requires []string `toml:"requires"`
+	// StartsDeploy marks the step that starts the deploy proper (the push,
+	// the rollout): deploy.start is journaled when it starts, and the
+	// error baseline and "new since the deploy" hang on it.
+	StartsDeploy bool `toml:"starts_deploy"`
 
 	Kind     StepKind   `toml:"-"`
 	GateExpr gates.Expr `toml:"-"`
@@ -274,6 +288,28 @@ type Migrations struct {
 	Poll Duration `toml:"poll"`
 }
 
+// Lock is the team's deploy lock: a Kubernetes Lease per deploy and
+// environment, so two people cannot drive the same deploy from two
+// machines. It needs [kubernetes].
+type Lock struct {
+	// Namespace holds the Lease; default the first [kubernetes] namespace.
+	Namespace string `toml:"namespace"`
+	// Duration is how long a lease lasts without renewal: a driver that
+	// vanished loses it after this long. Default 1m.
+	Duration Duration `toml:"duration"`
+}
+
+// Smoke is one HTTP check run continuously from the deploy's start: the
+// gate smoke.passing holds while every check passes.
+type Smoke struct {
+	Name     string   `toml:"name"`
+	URL      string   `toml:"url"`
+	Status   int      `toml:"status"`   // expected status; default 200
+	Body     string   `toml:"body"`     // a regular expression the body must match; empty matches anything
+	Interval Duration `toml:"interval"` // default 10s
+	Timeout  Duration `toml:"timeout"`  // default 5s
+}
+
 // SourceConfig says whether a source section is present, for the UI.
 type SourceConfig struct {
 	Section    string // "kubernetes"
@@ -314,6 +350,10 @@ func (c *Config) configured(section string) bool {
 		return c.Slack != nil
 	case "migrations":
 		return c.Migrations != nil
+	case "smoke":
+		return len(c.Smoke) > 0
+	case "lock":
+		return c.Lock != nil
 	}
 	return false
 }

@@ -129,6 +129,7 @@ func (l *loader) allVars() []string {
 func (l *loader) validate() {
 	l.validateDeploy()
 	l.validateWindow()
+	l.validateRollbackBy()
 	l.validateVars()
 	l.validateKubernetes()
 	l.validatePostgres()
@@ -138,6 +139,8 @@ func (l *loader) validate() {
 	l.validateSlack()
 	l.validateShare()
 	l.validateMigrations()
+	l.validateLock()
+	l.validateSmoke()
 	l.validatePhases()
 	l.validateSecretRefs()
 }
@@ -269,6 +272,80 @@ func (l *loader) validateWindow() {
 		return
 	}
 	w.Location = loc
+}
+
+// validateRollbackBy runs after the window: rollback_by must fall inside
+// it.
+func (l *loader) validateRollbackBy() {
+	w := &l.cfg.Window
+	w.RollbackMinute = -1
+	l.duration("window.rollback_margin", &w.RollbackMargin, 10*time.Minute)
+	if w.RollbackBy == "" {
+		return
+	}
+	m, ok := parseHHMM(w.RollbackBy)
+	switch {
+	case !ok:
+		l.errVal("window.rollback_by", fmt.Sprintf("bad time %q", w.RollbackBy), `write 24-hour HH:MM, e.g. "12:05"`)
+	case m <= w.StartMinute || m > w.EndMinute:
+		l.errVal("window.rollback_by", fmt.Sprintf("rollback_by %s is not inside the window %s–%s", w.RollbackBy, w.Start, w.End),
+			"the last moment a rollback still fits before the window ends")
+	default:
+		w.RollbackMinute = m
+	}
+}
+
+func (l *loader) validateLock() {
+	k := l.cfg.Lock
+	if k == nil {
+		return
+	}
+	if l.cfg.Kubernetes == nil {
+		l.errKey("lock", "the team lock is a Kubernetes Lease, but there is no [kubernetes] section", "add [kubernetes], or remove [lock]")
+		return
+	}
+	if k.Namespace == "" && len(l.cfg.Kubernetes.Namespaces) > 0 {
+		k.Namespace = l.cfg.Kubernetes.Namespaces[0]
+	}
+	if k.Namespace == "" {
+		l.errKey("lock", "no namespace for the Lease", `add namespace = "deploys"`)
+	}
+	l.duration("lock.duration", &k.Duration, time.Minute)
+	if k.Duration > 0 && k.Duration.D() < 10*time.Second && !l.isBad("lock.duration") {
+		l.errVal("lock.duration", fmt.Sprintf("duration must be at least 10s, not %s", k.Duration), "1m is the default: a vanished driver's lease can be taken over after it")
+	}
+}
+
+func (l *loader) validateSmoke() {
+	names := map[string]bool{}
+	for i := range l.cfg.Smoke {
+		sm := &l.cfg.Smoke[i]
+		path := fmt.Sprintf("smoke[%d]", i)
+		if l.required(path+".name", strings.TrimSpace(sm.Name) == "", `name = "api health"`) {
+			if names[sm.Name] {
+				l.errVal(path+".name", fmt.Sprintf("two [[smoke]] checks are named %q", sm.Name), "give each its own name")
+			}
+			names[sm.Name] = true
+		}
+		if l.required(path+".url", strings.TrimSpace(sm.URL) == "", `url = "https://api.example.com/health"`) {
+			l.template(path+".url", sm.URL, l.allVars(), false)
+			if !strings.Contains(sm.URL, "{{") {
+				l.checkURL(path+".url", sm.URL, `url = "https://api.example.com/health"`)
+			}
+		}
+		if sm.Status == 0 {
+			sm.Status = 200
+		} else if sm.Status < 100 || sm.Status > 599 {
+			l.errVal(path+".status", fmt.Sprintf("%d is not an HTTP status", sm.Status), "200 is the default")
+		}
+		if sm.Body != "" {
+			if _, err := regexp.Compile(sm.Body); err != nil {
+				l.errVal(path+".body", fmt.Sprintf("body is not a regular expression: %v", err), `e.g. body = "\"status\":\s*\"ok\""`)
+			}
+		}
+		l.duration(path+".interval", &sm.Interval, 10*time.Second)
+		l.duration(path+".timeout", &sm.Timeout, 5*time.Second)
+	}
 }
 
 func (l *loader) validateVars() {
@@ -683,6 +760,31 @@ func (l *loader) validatePhases() {
 		}
 	}
 	l.validateRequires(ids)
+	l.validateStartsDeploy()
+}
+
+// validateStartsDeploy allows one step to start the deploy, in the normal
+// flow: a contingency step runs only when something went wrong.
+func (l *loader) validateStartsDeploy() {
+	first := ""
+	for i := range l.cfg.Phases {
+		ph := &l.cfg.Phases[i]
+		for j := range ph.Steps {
+			s := &ph.Steps[j]
+			if !s.StartsDeploy {
+				continue
+			}
+			path := fmt.Sprintf("phase[%d].step[%d].starts_deploy", i, j)
+			switch {
+			case ph.Contingency:
+				l.errVal(path, fmt.Sprintf("%q is in the contingency phase %q: the deploy does not start there", s.Title, ph.Name), "mark the push or rollout step instead")
+			case first != "":
+				l.errVal(path, fmt.Sprintf("two steps start the deploy: %q and %q", first, s.Title), "mark only the step that pushes or rolls out")
+			default:
+				first = s.Title
+			}
+		}
+	}
 }
 
 // validateRequires runs once every step has its id.

@@ -73,6 +73,8 @@ var Known = []Spec{
 		Doc: "no issue first seen since the deploy started, other than those matched by ignore"},
 	{Name: "jira.columns_clean", Type: Bool, Source: "jira",
 		Doc: "every card satisfies the merged_to / not_merged_to / check_release / no_blockers rules of its column"},
+	{Name: "smoke.passing", Type: Bool, Source: "smoke",
+		Doc: "every [[smoke]] check passed its last run (expected status, body matching), run continuously from the deploy's start"},
 	{Name: "migrations.safe", Type: Bool, Source: "migrations",
 		Doc: "the pre-flight blocks no statement of the pending migrations: each was parsed, judged for the lock it takes and whether it rewrites or scans its table, and joined with production's figures; unknown while production cannot be read"},
 	{Name: "git.branches_in_sync", Type: Bool, Source: "git",

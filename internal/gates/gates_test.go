@@ -84,7 +84,7 @@ func TestExprString(t *testing.T) {
 }
 
 func TestKnownIsConsistent(t *testing.T) {
-	sources := map[string]bool{"kubernetes": true, "postgres": true, "jira": true, "sentry": true, "git": true, "migrations": true}
+	sources := map[string]bool{"kubernetes": true, "postgres": true, "jira": true, "sentry": true, "git": true, "migrations": true, "smoke": true}
 	seen := map[string]bool{}
 	for _, s := range Known {
 		if seen[s.Name] {
@@ -101,8 +101,8 @@ func TestKnownIsConsistent(t *testing.T) {
 			t.Errorf("Lookup(%q) failed", s.Name)
 		}
 	}
-	if len(Known) != 12 {
-		t.Errorf("len(Known) = %d, want 12", len(Known))
+	if len(Known) != 13 {
+		t.Errorf("len(Known) = %d, want 13", len(Known))
 	}
 }
 
