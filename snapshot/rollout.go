@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -94,17 +95,54 @@ func (s Rollout) Complete() bool {
 	return true
 }
 
-// CrashLooping counts pods in CrashLoopBackOff.
+// failingToStart are the waiting reasons of a container that will not run
+// as things stand: it keeps crashing, or its image cannot be pulled.
+var failingToStart = map[string]bool{
+	"CrashLoopBackOff": true, "ImagePullBackOff": true, "ErrImagePull": true,
+	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// CrashLooping counts pods that fail to start: crash-looping, or whose
+// image cannot be pulled (ImagePullBackOff, ErrImagePull), or whose
+// container cannot be created.
 func (s Rollout) CrashLooping() int {
 	n := 0
 	for _, d := range s.Deployments {
 		for _, p := range d.Pods {
-			if p.Status == "CrashLoopBackOff" {
+			if failingToStart[p.Status] {
 				n++
 			}
 		}
 	}
 	return n
+}
+
+// crashDetail names the failing pods by reason: "4 failing: 3
+// CrashLoopBackOff, 1 ImagePullBackOff".
+func (s Rollout) crashDetail() string {
+	by := map[string]int{}
+	n := 0
+	for _, d := range s.Deployments {
+		for _, p := range d.Pods {
+			if failingToStart[p.Status] {
+				by[p.Status]++
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return "0 crash-looping"
+	}
+	reasons := make([]string, 0, len(by))
+	for r := range by {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d %s", by[r], r)
+	}
+	return fmt.Sprintf("%d failing to start: %s", n, strings.Join(parts, ", "))
 }
 
 // Facts are the rollout gates' inputs.
@@ -126,7 +164,7 @@ func (s Rollout) Facts() gates.Facts {
 	}
 	return gates.Facts{
 		"rollout.complete":      {Known: true, Bool: s.Complete(), Detail: detail},
-		"rollout.no_crashloops": {Known: true, Bool: crash == 0, Detail: fmt.Sprintf("%d crash-looping", crash)},
+		"rollout.no_crashloops": {Known: true, Bool: crash == 0, Detail: s.crashDetail()},
 		"rollout.old_pods_gone": oldPodsGone(old, dips),
 	}
 }
