@@ -151,8 +151,15 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	for _, n := range notices {
 		log.Warn(n)
 	}
-	if rb.Started.IsZero() && !g.readOnly {
-		rec, err := jnl.Append(journal.Record{Type: runbook.RecDeployStart, By: operator(cfg),
+	if rb.Began().IsZero() && !g.readOnly {
+		// With a step that starts the deploy (the push), the first launch
+		// only opens it: the error baseline and "new since the deploy"
+		// hang on deploy.start, which that step journals.
+		typ := runbook.RecDeployStart
+		if rb.StartsDeploy() != nil {
+			typ = runbook.RecDeployOpen
+		}
+		rec, err := jnl.Append(journal.Record{Type: typ, By: operator(cfg),
 			Summary: cfg.Deploy.Name + " · " + cfg.Deploy.Environment})
 		if err != nil {
 			return fail(exitJournal, err)

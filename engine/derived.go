@@ -81,33 +81,63 @@ func ReportPath(journalPath string) string {
 	return strings.TrimSuffix(journalPath, ".jsonl") + ".md"
 }
 
-// maybeReport writes the deploy record once every step is closed, in a
-// goroutine the engine owns, so quitting waits for the file.
+// maybeReport writes the deploy record once the deploy is finished (every
+// step closed, or deploy.finish), and again whenever the journal grows
+// after that, in a goroutine the engine owns, so quitting waits for the
+// file.
 func (e *Engine) maybeReport() []view.Event {
 	closed, total := e.rb.Progress()
-	if e.reported || e.reporting || total == 0 || closed < total || e.opts.JournalPath == "" || e.opts.ReadOnly {
+	done := (total > 0 && closed == total) || !e.rb.Finished.IsZero()
+	if !done || e.opts.JournalPath == "" || e.opts.ReadOnly || e.reportedLen == len(e.history) {
+		return nil
+	}
+	if e.reporting {
+		e.reportAgain = true
 		return nil
 	}
 	e.reporting = true
+	first := e.reportedLen == 0
 	cfg, recs, path, redact := e.cfg, append([]journal.Record(nil), e.history...), ReportPath(e.opts.JournalPath), e.opts.Redact
 	e.goOwned(func() {
 		var b bytes.Buffer
 		err := report.Write(&b, cfg, recs, report.Options{Redact: redact, Source: e.opts.JournalPath})
 		if err == nil {
-			err = os.WriteFile(path, b.Bytes(), 0o644)
+			err = writeFileAtomic(path, b.Bytes())
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		// A record that could not be written is tried again at the next
 		// journal record.
-		e.reporting, e.reported = false, err == nil
-		n := &view.Notice{Text: "every step is closed: the deploy record is in " + path}
-		if err != nil {
-			n = &view.Notice{Text: redact("the deploy record could not be written to " + path + ": " + err.Error()), Err: true}
+		e.reporting = false
+		if err == nil {
+			e.reportedLen = len(recs)
 		}
-		e.publish(nil, nil, []view.Event{{Notice: n}})
+		var events []view.Event
+		switch {
+		case err != nil:
+			events = append(events, view.Event{Notice: &view.Notice{Text: redact("the deploy record could not be written to " + path + ": " + err.Error()), Err: true}})
+		case first:
+			events = append(events, view.Event{Notice: &view.Notice{Text: "the deploy is finished: its record is in " + path}})
+		}
+		if e.reportAgain {
+			e.reportAgain = false
+			events = append(events, e.maybeReport()...)
+		}
+		if len(events) > 0 {
+			e.publish(nil, nil, events)
+		}
 	})
 	return nil
+}
+
+// writeFileAtomic replaces path whole: a reader never sees half a record,
+// however often it is rewritten.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func fileExists(path string) bool {

@@ -97,8 +97,16 @@ type Engine struct {
 
 	lockPeakMS int64
 	errorPeak  int
-	reported   bool
-	reporting  bool
+	// reportedLen is how many records the deploy record on disk was
+	// written from; reporting says a write is under way, reportAgain
+	// that records came during it.
+	reportedLen int
+	reporting   bool
+	reportAgain bool
+	// finishing: deploy.finish is journaled or on its way;
+	// rollbackDueNoted: the rollback deadline's passing is.
+	finishing        bool
+	rollbackDueNoted bool
 
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
@@ -162,7 +170,10 @@ func New(opts Options) *Engine {
 	}
 	e.replayPeaks()
 	e.restoreRuns()
-	e.reported = fileExists(ReportPath(opts.JournalPath))
+	if fileExists(ReportPath(opts.JournalPath)) {
+		e.reportedLen = len(e.history)
+	}
+	e.replayLifecycle()
 	e.restoreLKG()
 	e.buildSources()
 	e.replayPreflight()
@@ -275,6 +286,7 @@ func (e *Engine) handle(updates []snapshot.Update, items []item) {
 	for _, it := range items {
 		events = append(events, e.applyItem(it)...)
 	}
+	e.noteRollbackDue()
 	e.refreshGates()
 	e.publish(updates, e.status(), events)
 }
@@ -304,6 +316,7 @@ func (e *Engine) applyItem(it item) []view.Event {
 func (e *Engine) applyRecord(rec journal.Record) []view.Event {
 	e.rb.Apply(rec)
 	e.history = append(e.history, rec)
+	e.followLifecycle(rec)
 	e.refreshGates()
 	out := []view.Event{{Record: &rec}}
 	return append(out, e.maybeReport()...)

@@ -140,6 +140,8 @@ func (e *Engine) plan(r view.Request) (plan, error) {
 		}
 		return plan{action: &actions.StopOrphan{StepID: o.step, Pgid: o.pgid, Command: command},
 			summary: fmt.Sprintf("stop process group %d", o.pgid), timeout: e.timeout(o.step)}, nil
+	case view.OpFinish:
+		return e.finishPlan()
 	case view.OpStopAll:
 		for _, run := range e.running {
 			run.cancel()

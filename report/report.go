@@ -67,6 +67,8 @@ const (
 	kindRollback      = "kube.rollback"
 	kindRollbackAlert = "slack.rollback_alert"
 	kindLKG           = "kube.last_known_good"
+	// recRollbackDue is the clock passing the window's rollback deadline.
+	recRollbackDue = "deploy.rollback_due"
 )
 
 // Options tune a report.
@@ -182,18 +184,38 @@ func (r *reader) header(b *strings.Builder, o Options) {
 	if rel := r.release(); rel != "" {
 		row("Release", rel)
 	}
-	started := r.rb.Started
-	if !started.IsZero() {
-		day := started.In(r.loc)
-		ws, we := r.cfg.Window.On(started)
+	began := r.rb.Began()
+	if !began.IsZero() {
+		day := began.In(r.loc)
+		ws, we := r.cfg.Window.On(began)
 		row("Date", day.Format("Monday 2 January 2006"))
 		row("Window", fmt.Sprintf("%s–%s %s", ws.Format("15:04"), we.Format("15:04"), r.loc))
-		row("Started", r.clock(started)+by(r.first(runbook.RecDeployStart).By))
-	} else {
+	}
+	if opened := r.rb.Opened; !opened.IsZero() {
+		row("Opened", r.clock(opened)+by(r.first(runbook.RecDeployOpen).By))
+	}
+	started := r.rb.Started
+	switch {
+	case !started.IsZero():
+		what := ""
+		if rec := r.first(runbook.RecDeployStart); rec.Step != "" {
+			if st := r.rb.Step(rec.Step); st != nil {
+				what = ": " + st.Title
+			}
+		}
+		row("Started", r.clock(started)+by(r.first(runbook.RecDeployStart).By)+what)
+	case !began.IsZero():
+		row("Started", "not started: the step that starts the deploy never ran")
+		started = began
+	default:
 		row("Started", "not recorded: the journal has no deploy.start")
 	}
 	if fin := r.rb.Finished; !fin.IsZero() {
-		row("Finished", fmt.Sprintf("%s%s, after %s", r.clock(fin), by(r.last(runbook.RecDeployFinish).By), runbook.Short(fin.Sub(started))))
+		rec := r.last(runbook.RecDeployFinish)
+		row("Finished", fmt.Sprintf("%s%s, after %s", r.clock(fin), by(rec.By), runbook.Short(fin.Sub(started))))
+		if outcome := finishOutcome(rec); outcome != "" {
+			row("Outcome", outcome)
+		}
 		if _, we := r.cfg.Window.On(started); fin.After(we) {
 			row("Window", fmt.Sprintf("overran by %s", runbook.Short(fin.Sub(we))))
 		}
@@ -216,6 +238,22 @@ func (r *reader) header(b *strings.Builder, o Options) {
 		row("Journal", fmt.Sprintf("%s (%d records)", o.Source, len(r.recs)))
 	}
 	b.WriteString("\n")
+}
+
+// finishOutcome is how deploy.finish says the deploy ended: finished,
+// overran, rolled back; with the steps an early finish left open.
+func finishOutcome(rec journal.Record) string {
+	var d struct {
+		Outcome string   `json:"outcome"`
+		Open    []string `json:"open"`
+	}
+	if len(rec.Data) == 0 || json.Unmarshal(rec.Data, &d) != nil || d.Outcome == "" {
+		return ""
+	}
+	if len(d.Open) > 0 {
+		return fmt.Sprintf("%s; finished with %d step(s) open: %s", d.Outcome, len(d.Open), strings.Join(d.Open, "; "))
+	}
+	return d.Outcome
 }
 
 // release is what the deploy says it released: the Sentry marker's
@@ -307,10 +345,17 @@ func (r *reader) event(rec journal.Record) string {
 		return " (" + r.title(rec.Step) + ")"
 	}
 	switch rec.Type {
+	case runbook.RecDeployOpen:
+		return "Cockpit opened for the deploy"
 	case runbook.RecDeployStart:
 		return "Deploy started"
 	case runbook.RecDeployFinish:
+		if rec.Summary != "" {
+			return "Deploy finished: " + rec.Summary
+		}
 		return "Deploy finished"
+	case recRollbackDue:
+		return "**" + rec.Summary + "**"
 	case runbook.RecStepCheck:
 		s := "Done: " + r.title(rec.Step)
 		if rec.Summary != "" {

@@ -4,7 +4,7 @@ import "charm.land/bubbles/v2/key"
 
 // globalKeys work from every pane.
 type globalKeys struct {
-	Next, Prev, Focus, Zoom, Help, Quit, Dismiss, Rollback key.Binding
+	Next, Prev, Focus, Zoom, Help, Quit, Dismiss, Rollback, Finish key.Binding
 }
 
 func newGlobalKeys() globalKeys {
@@ -18,6 +18,7 @@ func newGlobalKeys() globalKeys {
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss message")),
 		// Handled by the root from any pane; the binding is for help.
 		Rollback: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "roll back to last known good")),
+		Finish:   key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "finish the deploy now")),
 	}
 }
 
@@ -26,5 +27,5 @@ func (k globalKeys) short() []key.Binding {
 }
 
 func (k globalKeys) full() []key.Binding {
-	return []key.Binding{k.Rollback, k.Next, k.Prev, k.Focus, k.Zoom, k.Help, k.Dismiss, k.Quit}
+	return []key.Binding{k.Rollback, k.Finish, k.Next, k.Prev, k.Focus, k.Zoom, k.Help, k.Dismiss, k.Quit}
 }

@@ -108,10 +108,12 @@ type Model struct {
 	zoom          bool
 	mode          mode
 
-	now     time.Time
-	updates map[string]snapshot.Update
-	status  view.Status
-	synced  bool // the first whole-state batch has arrived
+	now time.Time
+	// rollbackBy is the last moment a rollback fits in the window.
+	rollbackBy time.Time
+	updates    map[string]snapshot.Update
+	status     view.Status
+	synced     bool // the first whole-state batch has arrived
 
 	pending *view.Proposal
 	// confirming counts confirmations sent and not yet answered;
@@ -154,17 +156,18 @@ func New(opts Options) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
 	ro := opts.Viewer.ReadOnly
 	m := &Model{
-		opts:    opts,
-		eng:     opts.Engine,
-		ctx:     ctx,
-		cancel:  cancel,
-		rb:      runbook.New(opts.Config),
-		vars:    opts.Config.TemplateVars(opts.Day),
-		th:      opts.Theme,
-		now:     opts.Now,
-		updates: map[string]snapshot.Update{},
-		keys:    newGlobalKeys(),
-		help:    help.New(),
+		opts:       opts,
+		eng:        opts.Engine,
+		ctx:        ctx,
+		cancel:     cancel,
+		rb:         runbook.New(opts.Config),
+		vars:       opts.Config.TemplateVars(opts.Day),
+		th:         opts.Theme,
+		now:        opts.Now,
+		updates:    map[string]snapshot.Update{},
+		rollbackBy: runbook.RollbackBy(opts.Config, opts.Day),
+		keys:       newGlobalKeys(),
+		help:       help.New(),
 	}
 	m.checklist = panes.NewChecklist(m.rb, m.th)
 	m.checklist.SetReadOnly(ro)
@@ -182,6 +185,7 @@ func New(opts Options) *Model {
 	m.panes = [paneCount]panes.Pane{m.checklist, m.rollout, m.locks, m.jira, m.errs, m.output}
 	m.setFocus(paneChecklist)
 	m.keys.Rollback.SetEnabled(!ro && opts.Config.Kubernetes != nil)
+	m.keys.Finish.SetEnabled(!ro)
 	m.input = textinput.New()
 	m.input.Placeholder = "why is this step skipped?"
 	m.input.CharLimit = 300
@@ -345,6 +349,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		// Matched by hand so that in read-only mode the key still says why
 		// it does nothing.
 		return m.ask(view.Request{Op: view.OpRollback})
+	case slices.Contains(m.keys.Finish.Keys(), k.String()):
+		return m.ask(view.Request{Op: view.OpFinish})
 	default:
 		return m.paneKey(k)
 	}

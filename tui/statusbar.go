@@ -178,7 +178,7 @@ func phaseWords(ws runbook.WindowState) string {
 func (m *Model) window() runbook.WindowState {
 	start, end := m.opts.Config.Window.On(m.opts.Day)
 	closed, total := m.rb.Progress()
-	return runbook.Window(m.now, start, end, m.rb.Remaining(m.now), closed == total)
+	return runbook.Window(m.now, start, end, m.rollbackBy, m.rb.Remaining(m.now), closed == total || !m.rb.Finished.IsZero())
 }
 
 // barRight is who watches (for the driver) and the health marks.

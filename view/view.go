@@ -161,6 +161,7 @@ const (
 	OpWaitOrphan   Op = "wait"      // Run: follow a left-over command
 	OpStopOrphan   Op = "stop"      // Run: stop a left-over command's group
 	OpStopAll      Op = "stop-all"  // stop every running action (quitting)
+	OpFinish       Op = "finish"    // journal deploy.finish now, with what is still open
 )
 
 // Request is one thing a view asks for.

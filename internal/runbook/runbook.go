@@ -40,6 +40,10 @@ func (s Status) Closed() bool { return s == Done || s == Skipped }
 const (
 	RecDeployStart  = "deploy.start"
 	RecDeployFinish = "deploy.finish"
+	// RecDeployOpen is the cockpit's first launch for a deploy whose
+	// runbook names the step that starts it: deploy.start waits for that
+	// step.
+	RecDeployOpen = "deploy.open"
 	RecStepCheck    = "step.check"
 	RecStepSkip     = "step.skip"
 	RecStepReopen   = "step.reopen"
@@ -144,6 +148,7 @@ type Intent struct {
 // Runbook is the whole checklist with its state.
 type Runbook struct {
 	Phases   []*Phase
+	Opened   time.Time // first deploy.open: the cockpit's first launch, when a step starts the deploy
 	Started  time.Time // first deploy.start
 	Finished time.Time // deploy.finish, if any
 	byID     map[string]*Step
@@ -198,8 +203,13 @@ func (r *Runbook) Apply(rec journal.Record) {
 		if r.Started.IsZero() {
 			r.Started = rec.At
 		}
+	case RecDeployOpen:
+		if r.Opened.IsZero() {
+			r.Opened = rec.At
+		}
 	case RecDeployFinish:
 		r.Finished = rec.At
+
 	case RecStepCheck:
 		if st == nil {
 			return
@@ -278,12 +288,32 @@ func (r *Runbook) stepClockStart(st *Step, at time.Time) time.Time {
 		}
 	}
 	if prev.IsZero() {
-		prev = r.Started
+		prev = r.Began()
 	}
 	if prev.IsZero() || prev.After(at) {
 		return at
 	}
 	return prev
+}
+
+// Began is when the deploy's work began: deploy.start, or before it, the
+// cockpit's first launch.
+func (r *Runbook) Began() time.Time {
+	if !r.Opened.IsZero() && (r.Started.IsZero() || r.Opened.Before(r.Started)) {
+		return r.Opened
+	}
+	return r.Started
+}
+
+// StartsDeploy is the step that starts the deploy, nil when the runbook
+// names none (deploy.start is then the cockpit's first launch).
+func (r *Runbook) StartsDeploy() *Step {
+	for _, s := range r.Steps() {
+		if s.StartsDeploy {
+			return s
+		}
+	}
+	return nil
 }
 
 // Interrupted is called once after replaying a journal at start-up. Any action

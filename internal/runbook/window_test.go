@@ -26,7 +26,7 @@ func TestWindowPhases(t *testing.T) {
 		{"finished late is finished", day.Add(13 * time.Hour), 0, true, Finished, "all steps closed"},
 	}
 	for _, c := range cases {
-		w := Window(c.now, start, end, c.remaining, c.finished)
+		w := Window(c.now, start, end, time.Time{}, c.remaining, c.finished)
 		if w.Phase != c.want {
 			t.Errorf("%s: phase %s, want %s", c.name, w.Phase, c.want)
 		}
