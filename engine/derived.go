@@ -117,7 +117,7 @@ func (e *Engine) maybeReport() []view.Event {
 		case err != nil:
 			events = append(events, view.Event{Notice: &view.Notice{Text: redact("the deploy record could not be written to " + path + ": " + err.Error()), Err: true}})
 		case first:
-			events = append(events, view.Event{Notice: &view.Notice{Text: "the deploy is finished: its record is in " + path}})
+			events = append(events, view.Event{Notice: &view.Notice{Text: "the deploy is finished: the deploy record is in " + path}})
 		}
 		if e.reportAgain {
 			e.reportAgain = false

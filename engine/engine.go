@@ -107,6 +107,10 @@ type Engine struct {
 	// rollbackDueNoted: the rollback deadline's passing is.
 	finishing        bool
 	rollbackDueNoted bool
+	// advisory is the rollback recommendation raised, nil when none;
+	// advisoryKeys which signals it was last journaled with.
+	advisory     *view.Advisory
+	advisoryKeys []string
 
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
@@ -174,6 +178,7 @@ func New(opts Options) *Engine {
 		e.reportedLen = len(e.history)
 	}
 	e.replayLifecycle()
+	e.replayAdvisory()
 	e.restoreLKG()
 	e.buildSources()
 	e.replayPreflight()
@@ -288,6 +293,7 @@ func (e *Engine) handle(updates []snapshot.Update, items []item) {
 	}
 	e.noteRollbackDue()
 	e.refreshGates()
+	e.judgeAdvisory()
 	e.publish(updates, e.status(), events)
 }
 
@@ -318,6 +324,7 @@ func (e *Engine) applyRecord(rec journal.Record) []view.Event {
 	e.history = append(e.history, rec)
 	e.followLifecycle(rec)
 	e.refreshGates()
+	e.judgeAdvisory()
 	out := []view.Event{{Record: &rec}}
 	return append(out, e.maybeReport()...)
 }
@@ -332,6 +339,7 @@ func (e *Engine) status() *view.Status {
 		Orphans:    e.orphanSteps(),
 		KubeDenied: sources.DescribeDenials(e.denied),
 		Watchers:   e.watchers(),
+		Advisory:   e.advisory,
 	}
 	for _, sec := range snapshot.Sections {
 		if u, ok := e.updates[sec]; ok {

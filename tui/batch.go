@@ -82,7 +82,7 @@ func (m *Model) onlyTimePassed(st *view.Status) bool {
 		sameMap(st.LKG, was.LKG) && sameMap(st.PodsByClient, was.PodsByClient) &&
 		sameHealth(st.Health, was.Health) && reflect.DeepEqual(st.Gates, was.Gates) &&
 		reflect.DeepEqual(st.Orphans, was.Orphans) && reflect.DeepEqual(st.Running, was.Running) &&
-		slices.Equal(st.Watchers, was.Watchers)
+		slices.Equal(st.Watchers, was.Watchers) && reflect.DeepEqual(st.Advisory, was.Advisory)
 }
 
 // sameHealth compares health as the screen shows it: the age of a

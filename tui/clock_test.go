@@ -60,6 +60,7 @@ func TestEveryStatusFieldCountsAsChange(t *testing.T) {
 		"PodsByClient": func(s *view.Status) { s.PodsByClient = map[string]string{"10.0.0.1": "api-1"} },
 		"KubeDenied":   func(s *view.Status) { s.KubeDenied = "patch deployments" },
 		"Watchers":     func(s *view.Status) { s.Watchers = []string{"alice"} },
+		"Advisory":     func(s *view.Status) { s.Advisory = &view.Advisory{Signals: []string{"api 4/6 pods failing to start"}} },
 	}
 	st := reflect.TypeOf(view.Status{})
 	for i := range st.NumField() {

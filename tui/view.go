@@ -9,6 +9,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/flightdeckhq/flightdeck/panes"
+	"github.com/flightdeckhq/flightdeck/snapshot"
+	"github.com/flightdeckhq/flightdeck/view"
 )
 
 // Smallest terminal the cockpit draws in.
@@ -168,12 +170,17 @@ func (m *Model) joinColumns(cols []column, parts [paneCount][]string, h int) []s
 	return out
 }
 
-// bottomLine shows the current message, or the focused pane's keys.
+// bottomLine shows the current message, or the focused pane's keys. A
+// rollback recommendation takes the line from everything but an error:
+// the huddle must not miss it.
 func (m *Model) bottomLine(w int) string {
+	if f := m.flash; f != nil && f.isErr {
+		return m.errorLine(f.text, w)
+	}
+	if a := m.status.Advisory; a != nil {
+		return m.advisoryLine(a, w)
+	}
 	if f := m.flash; f != nil {
-		if f.isErr {
-			return m.errorLine(f.text, w)
-		}
 		return panes.Fit(m.th.Info.S(f.text), w)
 	}
 	if len(m.status.Running) > 0 {
@@ -182,6 +189,25 @@ func (m *Model) bottomLine(w int) string {
 		return panes.Fit(m.th.Info.S(msg)+"  "+m.help.ShortHelpView(m.shortHelp()), w)
 	}
 	return panes.Fit(m.help.ShortHelpView(m.shortHelp()), w)
+}
+
+// advisoryLine is the rollback recommendation: why, since when, and the
+// key that acts on it for whoever may.
+func (m *Model) advisoryLine(a *view.Advisory, w int) string {
+	text := "ROLLBACK RECOMMENDED: " + strings.Join(a.Signals, "; ")
+	if !a.Since.IsZero() {
+		text += " (since " + a.Since.In(m.opts.Config.Window.Location).Format("15:04:05") + ")"
+	}
+	hint := ""
+	if m.keys.Rollback.Enabled() {
+		hint = m.help.ShortHelpView([]key.Binding{m.keys.Rollback})
+	}
+	msg := m.th.BadAlarm.S(" " + snapshot.Printable(text) + " ")
+	if hint == "" {
+		return panes.Fit(msg, w)
+	}
+	room := max(w-ansi.StringWidth(hint)-2, 20)
+	return panes.Fit(msg, room) + "  " + hint
 }
 
 // errorLine is an error with the fewest key hints that let the operator

@@ -74,6 +74,15 @@ type Status struct {
 	KubeDenied string
 	// Watchers are the read-only views on this deploy, by name, sorted.
 	Watchers []string
+	// Advisory is raised when a post-deploy signal has turned bad: the
+	// engine recommends a rollback. Nil while none is.
+	Advisory *Advisory
+}
+
+// Advisory is the engine's rollback recommendation.
+type Advisory struct {
+	Since   time.Time
+	Signals []string // what turned bad, each in a few words
 }
 
 // Running is an action in flight.

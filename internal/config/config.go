@@ -253,6 +253,9 @@ type Slack struct {
 	Webhook         Secret `toml:"webhook"`
 	Channel         string `toml:"channel"`
 	IncidentChannel string `toml:"incident_channel"`
+	// Advisory posts "ROLLBACK RECOMMENDED" and its clearing to
+	// IncidentChannel.
+	Advisory bool `toml:"advisory"`
 }
 
 // Share serves live, read-only views of the deploy over SSH.
