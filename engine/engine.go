@@ -103,6 +103,7 @@ type Engine struct {
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
 	migrations *sources.Migrations
+	smoke      *sources.Smoke
 	// preflightKey is the last verdicts journaled.
 	preflightKey string
 }
@@ -304,6 +305,7 @@ func (e *Engine) applyItem(it item) []view.Event {
 func (e *Engine) applyRecord(rec journal.Record) []view.Event {
 	e.rb.Apply(rec)
 	e.history = append(e.history, rec)
+	e.smokeFollows(rec)
 	e.refreshGates()
 	out := []view.Event{{Record: &rec}}
 	return append(out, e.maybeReport()...)
