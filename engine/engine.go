@@ -115,6 +115,7 @@ type Engine struct {
 	board      *sources.BoardSource
 	sentry     *sources.Sentry
 	migrations *sources.Migrations
+	smoke      *sources.Smoke
 	// preflightKey is the last verdicts journaled.
 	preflightKey string
 }
@@ -323,6 +324,7 @@ func (e *Engine) applyRecord(rec journal.Record) []view.Event {
 	e.rb.Apply(rec)
 	e.history = append(e.history, rec)
 	e.followLifecycle(rec)
+	e.smokeFollows(rec)
 	e.refreshGates()
 	e.judgeAdvisory()
 	out := []view.Event{{Record: &rec}}

@@ -34,6 +34,7 @@ func (e *Engine) buildSources() {
 	if cfg.Migrations != nil {
 		e.migrations = &sources.Migrations{Config: cfg, Day: e.opts.Day}
 	}
+	e.buildSmoke()
 }
 
 // deployMarks are the deploy's start, release and rollbacks, from the
@@ -74,6 +75,7 @@ func (e *Engine) startSources(g *sources.Group) {
 	if e.migrations != nil {
 		sources.Start(g, e.migrations, sources.DefaultBackoff, emit)
 	}
+	e.startSmoke(g)
 	for _, sec := range snapshot.Sections {
 		if !sources.Configured(cfg, sec) || live[sec] {
 			continue

@@ -41,6 +41,8 @@ func (e *Engine) applyUpdate(u snapshot.Update) []view.Event {
 		if u.Err == nil {
 			e.notePeaks(data)
 		}
+	case snapshot.Smoke:
+		e.setFacts(u, data.Facts())
 	}
 	return nil
 }

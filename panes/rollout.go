@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/runbook"
@@ -25,6 +26,9 @@ type RolloutView struct {
 	Cursor  int // the selected deployment
 	// LKG is each deployment's rollback target, by namespace/name.
 	LKG map[string]snapshot.LastKnownGood
+	// Smoke is the [[smoke]] checks' last runs; nil without any.
+	Smoke *snapshot.Smoke
+	Loc   *time.Location // the deploy window's zone, for the time a check began failing
 }
 
 type rolloutKeys struct {
@@ -71,6 +75,7 @@ type RolloutSettings struct {
 	Deployments     []string
 	Selector        string
 	ProgressTimeout time.Duration
+	Location        *time.Location // the deploy window's zone
 }
 
 // NewRollout builds the pane for the [kubernetes] section.
@@ -92,7 +97,7 @@ func NewRollout(k RolloutSettings, th theme.Theme) *Rollout {
 		}
 		v.Scope = append(v.Scope, "stalled after "+gates.FormatDuration(k.ProgressTimeout)+" without progress")
 	}
-	return &Rollout{Data: RolloutView{Source: v}, th: th, keys: rolloutKeys{
+	return &Rollout{Data: RolloutView{Source: v, Loc: k.Location}, th: th, keys: rolloutKeys{
 		scrollKeys: newScrollKeys(),
 		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume rollout")),
 		Restart:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
@@ -115,14 +120,19 @@ func (r *Rollout) SetTheme(th theme.Theme) { r.th = th }
 type RolloutContext struct {
 	// LKG is each deployment's rollback target, by namespace/name.
 	LKG map[string]snapshot.LastKnownGood
+	// Smoke is the smoke source's reading; nil when there is none (yet,
+	// or no [[smoke]] checks). They are shown here because they say
+	// whether what rolled out works.
+	Smoke *snapshot.Smoke
 }
 
 // Show is how the rollout pane learns what to show: the rollout source's
-// feed, and the rollback targets.
+// feed, the rollback targets and the smoke checks.
 func (r *Rollout) Show(f snapshot.Feed[snapshot.Rollout], c RolloutContext) {
 	r.Data.State, r.Data.HasData, r.Data.Now = f.Data, f.HasData, f.Now
 	r.Data.Source.Health, r.Data.Source.Reach = f.Health, f.Reach
 	r.Data.LKG = c.LKG
+	r.Data.Smoke = c.Smoke
 }
 
 // Update implements Pane.
@@ -236,6 +246,11 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	if v.Source.Health.State != snapshot.OK {
 		add(Trunc(HealthMark(v.Source.Health, th), inner))
 	}
+	// First, since a long list of pods would push them out of sight:
+	// they say whether what rolled out works.
+	for _, l := range smokeLines(v.Smoke, zoneOr(v.Loc), inner, th) {
+		add(l)
+	}
 	if len(v.State.Deployments) == 0 {
 		add(th.Dim.S("no deployments match the [kubernetes] section"))
 	}
@@ -261,6 +276,41 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 		title += fmt.Sprintf(" ↓%d", off)
 	}
 	return Frame(title, v.Focused, body, width, height, th)
+}
+
+// smokeLines is one line per [[smoke]] check: "smoke ✓ api health 200
+// 42ms", "smoke ✕ api health 503, want 200 (3 in a row, since 10:41:02)".
+func smokeLines(s *snapshot.Smoke, z *time.Location, w int, th theme.Theme) []string {
+	if s == nil || len(s.Checks) == 0 {
+		return nil
+	}
+	if s.Waiting() {
+		return []string{Trunc(th.Dim.S("smoke: waits for the deploy to start"), w)}
+	}
+	nameW := 0
+	for _, c := range s.Checks {
+		nameW = max(nameW, ansi.StringWidth(snapshot.OneLine(c.Name)))
+	}
+	nameW = min(nameW, 24)
+	out := make([]string, 0, len(s.Checks))
+	for _, c := range s.Checks {
+		name := Fit(snapshot.OneLine(c.Name), nameW)
+		var line string
+		switch {
+		case c.Runs == 0:
+			line = th.Dim.S("smoke … " + name + " not run yet")
+		case c.Passing:
+			line = th.OK.S("smoke ✓") + " " + name + " " + th.Dim.S(fmt.Sprintf("%d %s", c.Status, gates.FormatDuration(c.Latency)))
+		default:
+			since := "since " + c.Since.In(z).Format("15:04:05")
+			if c.Failures > 1 {
+				since = fmt.Sprintf("%d in a row, %s", c.Failures, since)
+			}
+			line = th.Bad.S("smoke ✕") + " " + name + " " + th.Bad.S(snapshot.OneLine(c.Last.Why)) + th.Dim.S(" ("+since+")")
+		}
+		out = append(out, Trunc(line, w))
+	}
+	return out
 }
 
 func renderDeployment(d snapshot.Deployment, lkg snapshot.LastKnownGood, selected bool, now time.Time, w int, th theme.Theme, add func(string)) {

@@ -259,8 +259,16 @@ id = "post/no-crashloops"
 title = "No pods crash-looping"
 estimate = "1m"
 gate = "rollout.no_crashloops"
-
-[[phase.step]]
+`)
+	if info.AppHealthURL != "" {
+		w(`[[phase.step]]
+id = "post/smoke"
+title = "Smoke checks pass"
+estimate = "2m"
+gate = "smoke.passing"
+`)
+	}
+	w(`[[phase.step]]
 id = "post/announce"
 title = "Tell #general the deployment was successful"
 estimate = "1m"
@@ -463,6 +471,20 @@ authorized_keys = %q
 		info.SentryURL, SentryOrg, SentryProj, "file:"+info.SentryTokenFile,
 		"file:"+filepath.Join(info.Dir, "secrets", "slack-webhook"),
 		viewerKey(info), filepath.Join(info.Dir, "share", "viewers"))
+	// A daemon from before the health endpoint has no address for it: no
+	// checks then, rather than ones that can never pass.
+	if info.AppHealthURL != "" {
+		w(`
+# The application's health endpoint, checked from the deploy's start; it
+# answers 503 while an image tagged "bad" runs (drill/bad-release).
+[[smoke]]
+name = "api health"
+url = %q
+status = 200
+body = '"status":\s*"ok"'
+interval = "5s"
+timeout = "2s"`, info.AppHealthURL)
+	}
 	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "slack-webhook"), []byte(info.SlackWebhook+"\n"), 0o600)
 	return b.String()
 }

@@ -83,7 +83,10 @@ type Info struct {
 	SentryTokenFile string `json:"sentry_token_file"`
 	SentryDSN       string `json:"sentry_dsn"`
 	SlackWebhook    string `json:"slack_webhook"`
-	DaemonPID       int    `json:"daemon_pid"`
+	// AppHealthURL is the application's health endpoint; empty while the
+	// running daemon predates it.
+	AppHealthURL string `json:"app_health_url,omitempty"`
+	DaemonPID    int    `json:"daemon_pid"`
 }
 
 // Services is what the daemon writes once it listens.
@@ -92,6 +95,7 @@ type Services struct {
 	JiraAddr   string `json:"jira_addr"`
 	SentryAddr string `json:"sentry_addr"`
 	SlackAddr  string `json:"slack_addr"`
+	AppAddr    string `json:"app_addr,omitempty"`
 	SentryDSN  string `json:"sentry_dsn"`
 	StartedAt  string `json:"started_at"`
 }
@@ -213,6 +217,12 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	info.SentryDSN = svc.SentryDSN
 	info.SlackWebhook = "http://" + svc.SlackAddr + "/services/sandbox/webhook"
 	o.say("stand-ins: jira %s, sentry %s, slack %s (pid %d)", info.JiraURL, info.SentryURL, info.SlackWebhook, svc.PID)
+	if svc.AppAddr != "" {
+		info.AppHealthURL = "http://" + svc.AppAddr + AppHealthPath
+		o.say("app health: %s", info.AppHealthURL)
+	} else {
+		o.say("app health: the running stand-ins (pid %d) predate it, so the config has no smoke checks; `flightdeck-sandbox down` and `up` to get them", svc.PID)
+	}
 
 	if err := writeMigrations(o.Dir); err != nil {
 		return nil, fmt.Errorf("pending migrations: %w", err)

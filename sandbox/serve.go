@@ -33,8 +33,9 @@ type daemonInputs struct {
 const inputsFile = "daemon-inputs.json"
 
 // Serve is the stand-in daemon: Jira, Sentry and a Slack webhook on
-// loopback, the Postgres workload, and Sentry traffic that follows the image
-// the pods run. It returns when ctx ends.
+// loopback, the application's health endpoint, the Postgres workload, and
+// Sentry traffic that follows the image the pods run. It returns when ctx
+// ends.
 func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	var in daemonInputs
@@ -75,6 +76,10 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	appLn, err := listen(prev.AppAddr)
+	if err != nil {
+		return err
+	}
 
 	jira := jirastub.New(jirastub.Options{
 		Email: JiraEmail, Token: jiraToken, BoardID: JiraBoard, Project: JiraProject,
@@ -88,14 +93,16 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 		Projects: []sentrystub.Project{{ID: 1, Slug: SentryProj, Key: sentryKey}},
 	})
 	slack := &slackSink{path: filepath.Join(dir, "slack.jsonl")}
+	images := &imageWatch{kubeconfig: in.Kubeconfig, log: log}
 
 	servers := []*http.Server{
 		{Handler: jira.Handler(), ReadHeaderTimeout: 10 * time.Second},
 		{Handler: sentry.Handler(), ReadHeaderTimeout: 10 * time.Second},
 		{Handler: slack, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: AppHealth{Image: images.current}, ReadHeaderTimeout: 10 * time.Second},
 	}
 	var wg sync.WaitGroup
-	for i, ln := range []net.Listener{jiraLn, sentryLn, slackLn} {
+	for i, ln := range []net.Listener{jiraLn, sentryLn, slackLn, appLn} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -108,7 +115,7 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	sentryAddr := sentryLn.Addr().String()
 	svc := Services{
 		PID: os.Getpid(), JiraAddr: jiraLn.Addr().String(), SentryAddr: sentryAddr,
-		SlackAddr: slackLn.Addr().String(), SentryDSN: sentry.DSN("http://"+sentryAddr, SentryProj),
+		SlackAddr: slackLn.Addr().String(), AppAddr: appLn.Addr().String(), SentryDSN: sentry.DSN("http://"+sentryAddr, SentryProj),
 		StartedAt: time.Now().Format(time.RFC3339),
 	}
 
@@ -126,7 +133,6 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 			}
 		}
 	}()
-	images := &imageWatch{kubeconfig: in.Kubeconfig, log: log}
 	go func() {
 		defer wg.Done()
 		sim := &sentrystub.Simulator{DSN: svc.SentryDSN, Environment: Namespace, Profile: images.profile}
@@ -141,7 +147,7 @@ func Serve(ctx context.Context, dir string, logw io.Writer) error {
 	if err := writeJSON(filepath.Join(dir, ServicesFile), svc); err != nil {
 		return err
 	}
-	log.Info("serving", "jira", svc.JiraAddr, "sentry", svc.SentryAddr, "slack", svc.SlackAddr)
+	log.Info("serving", "jira", svc.JiraAddr, "sentry", svc.SentryAddr, "slack", svc.SlackAddr, "app", svc.AppAddr)
 	<-ctx.Done()
 	stop()
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -173,7 +179,8 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // imageWatch reads the image the api deployment runs, at most every two
-// seconds, so the error traffic follows a bad release and its rollback.
+// seconds, so the error traffic and the health endpoint follow a bad
+// release and its rollback.
 type imageWatch struct {
 	kubeconfig string
 	log        *slog.Logger
@@ -181,6 +188,10 @@ type imageWatch struct {
 	client     kubernetes.Interface
 	image      string
 	readAt     time.Time
+
+	// namespace and deployment are production's api when empty.
+	namespace  string
+	deployment string
 }
 
 func (w *imageWatch) profile() (sentrystub.Profile, string) {
@@ -214,7 +225,14 @@ func (w *imageWatch) current() string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	d, err := w.client.AppsV1().Deployments(Namespace).Get(ctx, "api", metav1.GetOptions{})
+	ns, name := w.namespace, w.deployment
+	if ns == "" {
+		ns = Namespace
+	}
+	if name == "" {
+		name = "api"
+	}
+	d, err := w.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return w.image
 	}

@@ -10,9 +10,9 @@ import (
 // and are shown their sources through one entry point, Show.
 
 // RolloutSettings is what the rollout pane shows of cfg: its [kubernetes]
-// section.
+// section, and the window's zone for the smoke checks' times.
 func RolloutSettings(cfg *config.Config) panes.RolloutSettings {
-	s := panes.RolloutSettings{ConfigPath: cfg.Path}
+	s := panes.RolloutSettings{ConfigPath: cfg.Path, Location: cfg.Window.Location}
 	if k := cfg.Kubernetes; k != nil {
 		s.Configured = true
 		s.Context, s.Namespaces, s.Deployments, s.Selector = k.Context, k.Namespaces, k.Deployments, k.Selector
@@ -68,7 +68,11 @@ func ErrorsSettings(cfg *config.Config) panes.ErrorsSettings {
 // showSources shows each source pane its feed, as of the updates so far
 // and the clock, with what the cockpit knows beside it.
 func (m *Model) showSources() {
-	m.rollout.Show(feedOf[snapshot.Rollout](m, "kubernetes"), panes.RolloutContext{LKG: m.status.LKG})
+	var smoke *snapshot.Smoke
+	if f := feedOf[snapshot.Smoke](m, smokeSource); f.HasData {
+		smoke = &f.Data
+	}
+	m.rollout.Show(feedOf[snapshot.Rollout](m, "kubernetes"), panes.RolloutContext{LKG: m.status.LKG, Smoke: smoke})
 	var pre *snapshot.Preflight
 	if f := feedOf[snapshot.Preflight](m, migrationsSource); f.HasData {
 		pre = &f.Data

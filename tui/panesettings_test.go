@@ -33,7 +33,7 @@ func TestPaneSettings(t *testing.T) {
 	}
 	for name, c := range map[string]struct{ got, want any }{
 		"rollout": {RolloutSettings(cfg), panes.RolloutSettings{ConfigPath: path, Configured: true, Context: "prod",
-			Namespaces: []string{"production"}, Deployments: []string{"api"}, Selector: "app=acme", ProgressTimeout: 10 * time.Minute}},
+			Namespaces: []string{"production"}, Deployments: []string{"api"}, Selector: "app=acme", ProgressTimeout: 10 * time.Minute, Location: london}},
 		"locks": {LocksSettings(cfg), panes.LocksSettings{ConfigPath: path, Configured: true, Targets: []string{"production", "clone"},
 			LockThreshold: 30 * time.Second, LongQuery: time.Minute, Poll: time.Second}},
 		"jira": {JiraSettings(cfg), panes.JiraSettings{ConfigPath: path, Configured: true, Board: 12, Project: "ACME",

@@ -92,6 +92,9 @@ var sectionPane = map[string]int{"kubernetes": paneRollout, "postgres": paneLock
 // migrationsSource feeds the DB pane's pre-flight.
 const migrationsSource = "migrations"
 
+// smokeSource feeds the rollout pane's smoke checks.
+const smokeSource = "smoke"
+
 // fed is what a source pane was last shown besides its data: its health as
 // drawn and what the engine said beside it.
 type fed struct {
@@ -111,6 +114,9 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 		}
 		if u.Source == migrationsSource {
 			m.touch(paneLocks) // the pre-flight is shown there
+		}
+		if u.Source == smokeSource {
+			m.touch(paneRollout) // the smoke checks are shown there
 		}
 		if _, ok := u.Data.(noted); ok {
 			m.barStamp++

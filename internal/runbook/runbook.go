@@ -44,11 +44,11 @@ const (
 	// runbook names the step that starts it: deploy.start waits for that
 	// step.
 	RecDeployOpen = "deploy.open"
-	RecStepCheck    = "step.check"
-	RecStepSkip     = "step.skip"
-	RecStepReopen   = "step.reopen"
-	RecIntent       = "action.intent"
-	RecResult       = "action.result"
+	RecStepCheck  = "step.check"
+	RecStepSkip   = "step.skip"
+	RecStepReopen = "step.reopen"
+	RecIntent     = "action.intent"
+	RecResult     = "action.result"
 	// RecProgress is written by an action while it runs: a command's
 	// process group, a bulk move's card. It never closes the action.
 	RecProgress = "action.progress"

@@ -66,19 +66,31 @@ func BadProfile() Profile {
 	}
 }
 
-// ProfileForImage picks the profile for a container image: a tag containing
-// "bad" (such as app:v2-bad) is the broken release, anything else the good
-// one.
+// ProfileForImage picks the profile for a container image: the broken
+// release's (BadImage) or the good one's.
 func ProfileForImage(image string) Profile {
+	if BadImage(image) {
+		return BadProfile()
+	}
+	return GoodProfile()
+}
+
+// BadImage reports whether image is the broken release: its tag contains
+// "bad" (such as app:v2-bad). The sandbox's pods crash-loop on the same
+// rule, and its health endpoint answers degraded.
+func BadImage(image string) bool {
+	return strings.Contains(strings.ToLower(ImageTag(image)), "bad")
+}
+
+// ImageTag is the tag of a container image reference, "" when it has
+// none: registry.local:5000/acme/app:v2@sha256:… is v2.
+func ImageTag(image string) string {
 	name, _, _ := strings.Cut(image, "@")
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
 	}
 	_, tag, _ := strings.Cut(name, ":")
-	if strings.Contains(strings.ToLower(tag), "bad") {
-		return BadProfile()
-	}
-	return GoodProfile()
+	return tag
 }
 
 // Simulator sends an application's error traffic to a Sentry DSN through the
