@@ -59,3 +59,33 @@ func TestErrorKeepsTheHintsBesideIt(t *testing.T) {
 		t.Fatalf("a short error keeps both hints: %q", plain)
 	}
 }
+
+// TestAdvisoryTakesTheBottomLine: ROLLBACK RECOMMENDED stays on screen
+// with its reasons and R beside it, over a passing message but not over an
+// error; a watcher sees it without the key it may not press.
+func TestAdvisoryTakesTheBottomLine(t *testing.T) {
+	m := sizedModel(t, 160, 40)
+	adv := &view.Advisory{Since: m.now, Signals: []string{"api 4/6 pods failing to start", "errors 14× baseline (61/min)"}}
+	m.applyBatch(view.Batch{Status: &view.Status{Now: m.now, Advisory: adv}})
+	m.setFlash("done: ticked", false)
+	line := ansi.Strip(m.bottomLine(160))
+	if !strings.Contains(line, "ROLLBACK RECOMMENDED: api 4/6 pods failing to start; errors 14× baseline (61/min)") {
+		t.Fatalf("no banner: %q", line)
+	}
+	if m.keys.Rollback.Enabled() && !strings.Contains(line, "R roll back") {
+		t.Errorf("the banner does not offer R: %q", line)
+	}
+	m.setFlash("kube.rollback failed: forbidden", true)
+	if line := ansi.Strip(m.bottomLine(160)); !strings.Contains(line, "forbidden") {
+		t.Errorf("an error is hidden by the banner: %q", line)
+	}
+	m.flash = nil
+	m.keys.Rollback.SetEnabled(false)
+	if line := ansi.Strip(m.bottomLine(160)); strings.Contains(line, "R roll back") || !strings.Contains(line, "ROLLBACK RECOMMENDED") {
+		t.Errorf("read-only: %q", line)
+	}
+	m.applyBatch(view.Batch{Status: &view.Status{Now: m.now}})
+	if line := ansi.Strip(m.bottomLine(160)); strings.Contains(line, "ROLLBACK") {
+		t.Errorf("cleared advisory still shown: %q", line)
+	}
+}
