@@ -110,7 +110,7 @@ CREATE INDEX IF NOT EXISTS t_n_idx ON t (n);
 
 // deploy makes a one-pod copy of production's api, with a selector of its
 // own so deployments sharing the namespace never see each other's pods.
-func (w *kinds) deploy(t *testing.T, ctx context.Context, prod appsv1.DeploymentSpec, name string) {
+func (w *kinds) deploy(t testing.TB, ctx context.Context, prod appsv1.DeploymentSpec, name string) {
 	t.Helper()
 	spec := prod.DeepCopy()
 	one := int32(1)
