@@ -464,5 +464,11 @@ authorized_keys = %q
 		"file:"+filepath.Join(info.Dir, "secrets", "slack-webhook"),
 		viewerKey(info), filepath.Join(info.Dir, "share", "viewers"))
 	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "slack-webhook"), []byte(info.SlackWebhook+"\n"), 0o600)
+
+	w(`
+# The team's deploy lock: a Lease in production (flightdeck lock status).
+[lock]
+namespace = %q
+duration = "1m"`, Namespace)
 	return b.String()
 }
