@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -235,8 +233,10 @@ func TestCheckOnSandboxLeaseRights(t *testing.T) {
 // TestCockpitDeployLockOnSandbox is two people on one deploy: ana's
 // cockpit takes the lock; bob's, on the same config with a state of its
 // own, opens read-only and says who holds it; ana rolls back, which marks
-// the lease; ana's machine dies, her lease lapses, and bob's next cockpit
-// takes it over, journals from whom, and says the deploy was rolled back.
+// the lease, and quits, which leaves it held; her lease lapses, and bob's
+// next cockpit takes it over, journals from whom, and says the deploy was
+// rolled back; when ana takes it back after bob's lease lapses in turn,
+// bob's cockpit says it lost the lock and journals it.
 func TestCockpitDeployLockOnSandbox(t *testing.T) {
 	needTool(t, "tmux", "apt-get install tmux")
 	w := newLockWorld(t)
@@ -297,15 +297,13 @@ args = { deployment = "lockapp" }
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// ana's machine dies; her lease lapses.
-	pid, err := strconv.Atoi(strings.TrimSpace(anaS.run("display-message", "-p", "-t", "ana", "#{pane_pid}")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	// ana quits: the lock stays hers, since the deploy may be resumed,
+	// until her lease lapses.
+	anaS.run("send-keys", "-t", "ana", "q")
 	waitGone(t, anaS)
+	if st := w.lease(t); st.Holder != ana || st.Free() {
+		t.Fatalf("quitting released the lock: %+v", st)
+	}
 	w.age(t)
 
 	bobS = open("bob", "bob", bobState)
@@ -320,11 +318,33 @@ args = { deployment = "lockapp" }
 	if st := w.lease(t); st.Holder != bob || st.RolledBackAt.IsZero() {
 		t.Errorf("after bob's takeover the lease says %+v", st)
 	}
+
+	// bob's renewals stop reaching the cluster for too long (his lease is
+	// aged here) and ana, back, takes it over: bob's cockpit hears of it
+	// at its next renewal.
+	anaLock := teamlock.New(w.cs, w.ns, w.leaseName(), ana, 30*time.Second)
+	for i := 0; ; i++ {
+		w.age(t)
+		_, err := anaLock.Take(ctx, "back")
+		if err == nil {
+			break
+		}
+		if i == 5 {
+			t.Fatalf("ana's takeover: %v", err)
+		}
+	}
+	deadline = time.Now().Add(45 * time.Second)
+	for !strings.Contains(bobS.screen(), "the deploy lock was lost: locked by "+ana) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's cockpit never said the lock was lost:\n%s", bobS.screen())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitJournal(t, bobState, `"type":"lock.lost"`)
 	bobS.run("send-keys", "-t", "bob", "q")
 	waitGone(t, bobS)
-	// Quitting leaves the lock held: the deploy may be resumed.
-	if st := w.lease(t); st.Holder != bob {
-		t.Errorf("quitting released the lock: %+v", st)
+	if st := w.lease(t); st.Holder != ana {
+		t.Errorf("bob's cockpit fought for the lock it lost: %+v", st)
 	}
 }
 
