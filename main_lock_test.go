@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/sandbox"
 	"github.com/flightdeckhq/flightdeck/sandbox/k8s"
 	"github.com/flightdeckhq/flightdeck/sandbox/sandboxtest"
@@ -399,5 +401,26 @@ func waitGone(t *testing.T, s *tmuxSession) {
 			t.Fatalf("the cockpit %s did not end:\n%s", s.name, s.screen())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// releaseSandboxLock lets the sandbox's deploy lock go after a test that
+// rolled back under it, as the team would once the deploy is settled, so
+// later cockpits on the shared sandbox do not start with the rollback.
+func releaseSandboxLock(t *testing.T, info *sandbox.Info) {
+	t.Helper()
+	cfg, err := config.Load(info.Config, config.LoadOptions{})
+	if err != nil || cfg.Lock == nil {
+		return // written by a sandbox without [lock]: nothing was marked
+	}
+	l, err := openTeamLock(cfg)
+	if err != nil {
+		t.Errorf("releasing the sandbox's deploy lock: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := l.Release(ctx, "sandbox test: rolled back on purpose"); err != nil && !errors.Is(err, teamlock.ErrNotHeld) {
+		t.Errorf("releasing the sandbox's deploy lock: %v", err)
 	}
 }
