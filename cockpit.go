@@ -105,6 +105,11 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	now := time.Now()
 	day := now.In(cfg.Window.Location)
 	path := journal.Path(stateDir(), cfg.Deploy.Name, day)
+	lock := takeDeployLock(ctx, cfg, day, g.readOnly, log)
+	if lock.yields() {
+		// Someone else drives this deploy: watch it, as --read-only would.
+		g.readOnly = true
+	}
 	if g.readOnly {
 		if attached, err := attachToDriver(ctx, log, path); attached {
 			return err
@@ -127,6 +132,9 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		}
 		jnl = readOnlyJournal{path: path}
 		welcome = "no cockpit drives this deploy on this machine: following its journal " + path
+		if lock.yields() {
+			jnl = lock.journal()
+		}
 	} else {
 		j, replay, err := journal.Open(path, journal.Options{Redact: redactor.Redact})
 		if err != nil {
@@ -148,6 +156,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 				rec.Kind, rec.Summary, rec.At.In(cfg.Window.Location).Format("15:04:05")))
 		}
 	}
+	notices = append(notices, lock.startNotices()...)
 	for _, n := range notices {
 		log.Warn(n)
 	}
@@ -164,6 +173,14 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		if err != nil {
 			return fail(exitJournal, err)
 		}
+		rb.Apply(rec)
+		history = append(history, rec)
+	}
+	recs, err := lock.journalTake(jnl, operator(cfg))
+	if err != nil {
+		return fail(exitJournal, err)
+	}
+	for _, rec := range recs {
 		rb.Apply(rec)
 		history = append(history, rec)
 	}
@@ -195,15 +212,20 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		Config: cfg, Runbook: rb, Journal: jnl, ReadOnly: g.readOnly, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log,
 		History: history, JournalPath: path, Reporter: reporter,
+		AfterRollback: lock.afterRollback(),
 	})
 	// Every view, the driver's and each viewer's, is built the same way.
 	driver := operator(cfg)
 	if g.readOnly {
 		driver = "" // nobody: this view follows the journal
+		if lock.yields() {
+			driver = lock.holder()
+		}
 	}
+	views := lock.views(eng)
 	newView := func(v view.Viewer, env []string, notices []string, welcome string, clockEvery time.Duration) *tui.Model {
 		return tui.New(tui.Options{
-			Engine: eng, Viewer: v, Driver: driver, ClockEvery: clockEvery,
+			Engine: views, Viewer: v, Driver: driver, ClockEvery: clockEvery,
 			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Welcome: welcome, Reporter: reporter,
 			Theme: theme.New(true, theme.NoColorIn(env)),
 		})
@@ -235,6 +257,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	if tail != nil {
 		group.Go(func(ctx context.Context) { followJournal(ctx, tail, eng, log) })
 	}
+	lock.keep(group, eng.Runner().Journal, operator(cfg))
 	model := newView(view.Viewer{Name: operator(cfg), ReadOnly: g.readOnly}, os.Environ(), notices, welcome, 0)
 	// From here the screen is the cockpit's: whatever a library or a child
 	// given this process's stderr writes (a kubeconfig's credential plugin

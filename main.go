@@ -84,6 +84,7 @@ Run without a subcommand to open the cockpit.`,
 		Example: `  flightdeck --config config.example.toml
   flightdeck check --config config.example.toml
   flightdeck preflight --config config.example.toml
+  flightdeck lock release --reason "fixed forward in release-3"
   flightdeck --config config.example.toml --share :2222
   flightdeck --read-only`,
 		SilenceUsage:  true,
@@ -117,10 +118,11 @@ Exit codes:
   2  usage or configuration error; the message names file, line, column and key
   3  check: the configuration is valid but a configured system did not answer
      or falls short of what the deploy needs (a missing grant, say);
-     preflight: a migration is blocked, does not parse, or cannot be judged
+     preflight: a migration is blocked, does not parse, or cannot be judged;
+     lock: the deploy lock is someone else's
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
-	root.AddCommand(newCheckCmd(&g), newPreflightCmd(&g), newReportCmd(&g), newVersionCmd())
+	root.AddCommand(newCheckCmd(&g), newPreflightCmd(&g), newReportCmd(&g), newLockCmd(&g), newVersionCmd())
 	return root
 }
 

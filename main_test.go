@@ -300,6 +300,7 @@ func TestRollbackOnSandbox(t *testing.T) {
 		exec.Command("kubectl", "--kubeconfig", info.Kubeconfig, "-n", "production", "set", "image", "deployment/api", "deployment/worker", "app="+good).Run()
 	})
 	s, _, state := cockpitOnSandbox(t, "fd-rollback")
+	t.Cleanup(func() { releaseSandboxLock(t, info) })
 	s.waitFor("api complete")
 	s.waitFor("worker complete")
 

@@ -51,6 +51,9 @@ type Options struct {
 	// JournalPath names the journal; the deploy record is written beside
 	// it when every step is closed. Empty: no record is written.
 	JournalPath string
+	// AfterRollback hears of every rollback's end, whatever its outcome
+	// (the team's deploy lock records it); it must not block.
+	AfterRollback func(at time.Time)
 }
 
 // RecLastKnownGood is the journal record of the rollback targets.

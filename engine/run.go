@@ -130,6 +130,9 @@ func (e *Engine) wording(a actions.Action, followUp bool, out actions.Outcome) *
 // whatever its outcome, each through the journal like any action.
 func (e *Engine) afterRollback(out actions.Outcome) {
 	cfg := e.cfg
+	if e.opts.AfterRollback != nil {
+		e.opts.AfterRollback(e.now)
+	}
 	if cfg.Slack != nil && len(cfg.SecretErrors["slack"]) == 0 {
 		alert := actions.RollbackAlert(cfg.Slack, actions.RollbackNotice{Deploy: cfg.Deploy.Name,
 			Environment: cfg.Deploy.Environment, By: e.opts.Operator, Outcome: out})

@@ -486,5 +486,11 @@ interval = "5s"
 timeout = "2s"`, info.AppHealthURL)
 	}
 	_ = os.WriteFile(filepath.Join(info.Dir, "secrets", "slack-webhook"), []byte(info.SlackWebhook+"\n"), 0o600)
+
+	w(`
+# The team's deploy lock: a Lease in production (flightdeck lock status).
+[lock]
+namespace = %q
+duration = "1m"`, Namespace)
 	return b.String()
 }

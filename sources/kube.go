@@ -76,8 +76,10 @@ func ExplainKubeErr(rc *rest.Config, err error) error {
 		err, filepath.Base(rc.ExecProvider.Command))
 }
 
-// ProbeKubernetes asks the API server for its version.
-func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) snapshot.Reach {
+// ProbeKubernetes asks the API server for its version, then whether the
+// user may do what the cockpit does; with lock, also what the team's
+// deploy lock does in its namespace.
+func ProbeKubernetes(ctx context.Context, k *config.Kubernetes, lock *config.Lock) snapshot.Reach {
 	rc, host, err := KubeRESTConfig(k)
 	if err != nil {
 		return snapshot.Reach{Target: "kubeconfig", Err: err}
@@ -104,27 +106,43 @@ func ProbeKubernetes(ctx context.Context, k *config.Kubernetes) snapshot.Reach {
 	if k.Context != "" {
 		r.Detail += ", context " + k.Context
 	}
-	return checkKubeAccess(ctx, rc, k, r)
+	return checkKubeAccess(ctx, rc, k, lock, r)
 }
 
 // checkKubeAccess proves what the deploy needs beyond an answer: the
-// watched namespaces exist, and the user may do everything the cockpit
-// does in them. These are the questions the cockpit also asks at start.
-func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, r snapshot.Reach) snapshot.Reach {
+// watched namespaces (and the lock's) exist, and the user may do
+// everything the cockpit does in them. These are the questions the
+// cockpit also asks at start.
+func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes, lock *config.Lock, r snapshot.Reach) snapshot.Reach {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		r.Err = err
 		return r
 	}
+	namespaces := k.Namespaces
+	if lock != nil && !slices.Contains(namespaces, lock.Namespace) {
+		namespaces = append(slices.Clip(namespaces), lock.Namespace)
+	}
 	var problems, fixes []string
-	missing, err := missingNamespaces(ctx, cs, k.Namespaces)
+	missing, err := missingNamespaces(ctx, cs, namespaces)
 	if err != nil {
 		r.Err = ExplainKubeErr(rc, err)
 		return r
 	}
-	if len(missing) > 0 {
-		problems = append(problems, fmt.Sprintf("namespace %s does not exist", strings.Join(missing, ", ")))
+	var watchedMissing []string
+	for _, ns := range missing {
+		if slices.Contains(k.Namespaces, ns) {
+			watchedMissing = append(watchedMissing, ns)
+		}
+	}
+	if len(watchedMissing) > 0 {
+		problems = append(problems, fmt.Sprintf("namespace %s does not exist", strings.Join(watchedMissing, ", ")))
 		fixes = append(fixes, "correct [kubernetes] namespaces (kubectl get namespaces lists them)")
+	}
+	lockMissing := lock != nil && slices.Contains(missing, lock.Namespace)
+	if lockMissing && !slices.Contains(k.Namespaces, lock.Namespace) {
+		problems = append(problems, fmt.Sprintf("the deploy lock's namespace %s does not exist", lock.Namespace))
+		fixes = append(fixes, fmt.Sprintf("kubectl create namespace %s, or correct [lock] namespace", lock.Namespace))
 	}
 	var present []string
 	for _, ns := range k.Namespaces {
@@ -133,6 +151,11 @@ func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes,
 		}
 	}
 	denials, err := KubeAccess(ctx, cs, present, CockpitRights)
+	if err == nil && lock != nil && !lockMissing {
+		var more []KubeDenial
+		more, err = KubeAccess(ctx, cs, []string{lock.Namespace}, LeaseRights)
+		denials = append(denials, more...)
+	}
 	switch {
 	case apierrors.IsForbidden(err):
 		problems = append(problems, "may not create selfsubjectaccessreviews (authorization.k8s.io), so neither this check nor the cockpit can tell what it may do")
@@ -150,6 +173,9 @@ func checkKubeAccess(ctx context.Context, rc *rest.Config, k *config.Kubernetes,
 		return r
 	}
 	r.Detail += fmt.Sprintf("; in %s every verb the cockpit uses is allowed", strings.Join(k.Namespaces, ", "))
+	if lock != nil {
+		r.Detail += fmt.Sprintf("; the deploy lock's Lease in %s may be read, created and updated", lock.Namespace)
+	}
 	return r
 }
 

@@ -48,6 +48,15 @@ var CockpitRights = []KubeRight{
 	{"watch", "", "events"},
 }
 
+// LeaseRights are what the team's deploy lock ([lock]) asks of its
+// namespace: read the deploy's Lease, create it the first time, and take,
+// renew, mark and release it by updates.
+var LeaseRights = []KubeRight{
+	{"get", "coordination.k8s.io", "leases"},
+	{"create", "coordination.k8s.io", "leases"},
+	{"update", "coordination.k8s.io", "leases"},
+}
+
 var patchDeployments = KubeRight{"patch", "apps", "deployments"}
 
 // KubeDenial is a right the API server refuses this user in a namespace.

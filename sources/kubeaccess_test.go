@@ -126,7 +126,7 @@ current-context: sandbox
 
 func TestProbeKubernetes(t *testing.T) {
 	srv := newFakeAPI(t, "production")
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Context: "sandbox", Namespaces: []string{"production"}})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Context: "sandbox", Namespaces: []string{"production"}}, nil)
 	if r.Err != nil {
 		t.Fatalf("ProbeKubernetes: %v (fix: %s)", r.Err, r.Fix)
 	}
@@ -154,7 +154,7 @@ func TestProbeKubernetes(t *testing.T) {
 func TestProbeKubernetesDefaultLoadingRules(t *testing.T) {
 	srv := newFakeAPI(t)
 	t.Setenv("KUBECONFIG", kubeconfigFor(t, srv.Server))
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{}, nil)
 	if r.Err != nil || !strings.HasPrefix(r.Detail, "Kubernetes v1.36.3;") {
 		t.Errorf("Reach = %+v", r)
 	}
@@ -165,7 +165,7 @@ func TestProbeKubernetesNamesDeniedVerbsAndFix(t *testing.T) {
 	srv.denied["production patch deployments"] = true
 	srv.denied["jobs watch pods"] = true
 	srv.denied["jobs list pods"] = true
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production", "jobs"}})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production", "jobs"}}, nil)
 	if r.Err == nil {
 		t.Fatalf("a user who may not patch deployments passed: %+v", r)
 	}
@@ -181,7 +181,7 @@ func TestProbeKubernetesNamesDeniedVerbsAndFix(t *testing.T) {
 
 func TestProbeKubernetesMissingNamespace(t *testing.T) {
 	srv := newFakeAPI(t, "production")
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production", "prodution"}})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production", "prodution"}}, nil)
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "namespace prodution does not exist") || !strings.Contains(r.Fix, "[kubernetes] namespaces") {
 		t.Fatalf("Reach = %+v (fix %q)", r, r.Fix)
 	}
@@ -190,8 +190,30 @@ func TestProbeKubernetesMissingNamespace(t *testing.T) {
 func TestProbeKubernetesReviewsForbidden(t *testing.T) {
 	srv := newFakeAPI(t, "production")
 	srv.noReviews = true
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production"}})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production"}}, nil)
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "may not create selfsubjectaccessreviews") || !strings.Contains(r.Fix, "system:basic-user") {
 		t.Fatalf("Reach = %+v (fix %q)", r, r.Fix)
+	}
+}
+
+// TestProbeKubernetesLockRights: with [lock], check also asks for the
+// Lease rights in the lock's namespace, which need not be a watched one.
+func TestProbeKubernetesLockRights(t *testing.T) {
+	srv := newFakeAPI(t, "production", "deploys")
+	k := &config.Kubernetes{Kubeconfig: kubeconfigFor(t, srv.Server), Namespaces: []string{"production"}}
+	r := sources.ProbeKubernetes(probeCtx(t), k, &config.Lock{Namespace: "deploys"})
+	if r.Err != nil || !strings.Contains(r.Detail, "the deploy lock's Lease in deploys may be read, created and updated") {
+		t.Fatalf("every right granted: %+v", r)
+	}
+	srv.denied["deploys create leases"] = true
+	srv.denied["deploys update leases"] = true
+	r = sources.ProbeKubernetes(probeCtx(t), k, &config.Lock{Namespace: "deploys"})
+	if r.Err == nil || r.Err.Error() != "may not in deploys: create leases, update leases" ||
+		!strings.Contains(r.Fix, "in deploys, a Role granting create,update on leases.coordination.k8s.io bound to deployer@acme.test") {
+		t.Fatalf("Lease rights denied: %+v (fix %q)", r, r.Fix)
+	}
+	r = sources.ProbeKubernetes(probeCtx(t), k, &config.Lock{Namespace: "locks"})
+	if r.Err == nil || r.Err.Error() != "the deploy lock's namespace locks does not exist" || !strings.Contains(r.Fix, "kubectl create namespace locks") {
+		t.Fatalf("the lock's namespace missing: %+v (fix %q)", r, r.Fix)
 	}
 }

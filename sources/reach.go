@@ -40,7 +40,7 @@ func ProbeSection(ctx context.Context, cfg *config.Config, section string, day t
 	var runs []func(ctx context.Context) snapshot.Reach
 	switch section {
 	case "kubernetes":
-		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeKubernetes(ctx, cfg.Kubernetes) })
+		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeKubernetes(ctx, cfg.Kubernetes, cfg.Lock) })
 	case "postgres":
 		vars := cfg.TemplateVars(day)
 		for _, t := range cfg.Postgres.Targets {

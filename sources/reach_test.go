@@ -408,7 +408,7 @@ const versionJSON = `{"major":"1","minor":"36","gitVersion":"v1.36.3","gitCommit
 func TestProbeKubernetesUnknownContext(t *testing.T) {
 	srv := newTLSRecorder(t, 200, versionJSON)
 	path := kubeconfig(t, srv)
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: path, Context: "prod-eu"})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: path, Context: "prod-eu"}, nil)
 	if r.Err == nil {
 		t.Fatalf("a context that does not exist was accepted: %+v", r)
 	}
@@ -422,7 +422,7 @@ func TestProbeKubernetesUnknownContext(t *testing.T) {
 
 func TestProbeKubernetesServerError(t *testing.T) {
 	srv := newTLSRecorder(t, 500, `{"kind":"Status","status":"Failure","code":500}`)
-	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfig(t, srv), Context: "sandbox"})
+	r := sources.ProbeKubernetes(probeCtx(t), &config.Kubernetes{Kubeconfig: kubeconfig(t, srv), Context: "sandbox"}, nil)
 	if r.Err == nil {
 		t.Errorf("ProbeKubernetes succeeded against a failing API server: %+v", r)
 	}
