@@ -114,6 +114,9 @@ func (e *Engine) setLKG(list []snapshot.LastKnownGood) {
 // what R rolls back to, and a restart must not move it.
 func (e *Engine) recordLKG(list []snapshot.LastKnownGood) {
 	e.setLKG(list)
+	if e.opts.ReadOnly {
+		return // the driver's engine records it; a watcher only shows it
+	}
 	data, _ := json.Marshal(list)
 	var parts []string
 	for _, l := range list {
