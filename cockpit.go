@@ -222,10 +222,10 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 			driver = lock.holder()
 		}
 	}
-	views := lock.views(eng)
+	lock.tell(eng.Notify)
 	newView := func(v view.Viewer, env []string, notices []string, welcome string, clockEvery time.Duration) *tui.Model {
 		return tui.New(tui.Options{
-			Engine: views, Viewer: v, Driver: driver, ClockEvery: clockEvery,
+			Engine: eng, Viewer: v, Driver: driver, ClockEvery: clockEvery,
 			Config: cfg, Day: day, Now: time.Now(), Log: log, Notices: notices, Welcome: welcome, Reporter: reporter,
 			Theme: theme.New(true, theme.NoColorIn(env)),
 		})

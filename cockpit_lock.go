@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -46,7 +45,8 @@ type deployLock struct {
 	err    error
 
 	rollbacks chan time.Time
-	notices   *noticeEngine
+	// notify tells every view; nil until the engine is built.
+	notify func(view.Notice)
 }
 
 // takeDeployLock takes the lock for a cockpit about to drive.
@@ -171,14 +171,11 @@ func (j *watchJournal) Append(r journal.Record) (journal.Record, error) {
 	return r, nil
 }
 
-// views is what views subscribe to: the engine, with what the lock has to
-// say added to everyone's stream.
-func (dl *deployLock) views(eng view.Engine) view.Engine {
-	if dl == nil || dl.lock == nil {
-		return eng
+// tell makes the engine the lock's voice: its news reaches every view.
+func (dl *deployLock) tell(notify func(view.Notice)) {
+	if dl != nil {
+		dl.notify = notify
 	}
-	dl.notices = &noticeEngine{Engine: eng, subs: map[chan view.Notice]struct{}{}}
-	return dl.notices
 }
 
 // keep holds the lock while the cockpit runs, in g: a take that failed at
@@ -269,79 +266,7 @@ func (dl *deployLock) lost(st teamlock.State, jnl actions.Appender, by string) {
 }
 
 func (dl *deployLock) say(text string, isErr bool) {
-	if dl.notices != nil {
-		dl.notices.say(view.Notice{Text: text, Err: isErr})
-	}
-}
-
-// noticeEngine is the engine as views see it, with notices of the
-// cockpit's own (the deploy lock's) added to every view's stream: the
-// engine knows nothing of the lock.
-type noticeEngine struct {
-	view.Engine
-	mu   sync.Mutex
-	subs map[chan view.Notice]struct{}
-}
-
-// Subscribe implements view.Engine. Its goroutine ends with the engine's
-// subscription: when the view's ctx ends or the engine shuts down.
-func (n *noticeEngine) Subscribe(ctx context.Context, v view.Viewer) <-chan view.Batch {
-	in := n.Engine.Subscribe(ctx, v)
-	notes := make(chan view.Notice, 8)
-	n.mu.Lock()
-	n.subs[notes] = struct{}{}
-	n.mu.Unlock()
-	out := make(chan view.Batch)
-	go func() {
-		defer close(out)
-		defer func() {
-			n.mu.Lock()
-			delete(n.subs, notes)
-			n.mu.Unlock()
-		}()
-		// A notice waits for the view's first batch, which replaces
-		// whatever the view held.
-		var early []view.Event
-		started := false
-		for {
-			var b view.Batch
-			select {
-			case got, ok := <-in:
-				if !ok {
-					return
-				}
-				b, started = got, true
-				if len(early) > 0 {
-					b.Events = append(slices.Clip(b.Events), early...)
-					early = nil
-				}
-			case note := <-notes:
-				ev := view.Event{Notice: &note}
-				if !started {
-					early = append(early, ev)
-					continue
-				}
-				b = view.Batch{Events: []view.Event{ev}}
-			}
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// say tells every view; a view too far behind to take it loses it, as it
-// would lose frames.
-func (n *noticeEngine) say(note view.Notice) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for ch := range n.subs {
-		select {
-		case ch <- note:
-		default:
-		}
+	if dl.notify != nil {
+		dl.notify(view.Notice{Text: text, Err: isErr})
 	}
 }

@@ -157,3 +157,11 @@ func (e *Engine) take(s *subscriber) (view.Batch, bool) {
 	s.updates, s.status, s.events = map[string]snapshot.Update{}, nil, nil
 	return b, true
 }
+
+// Notify tells every view what the cockpit around the engine has to say
+// (the deploy lock's news), as the engine's own notices are told.
+func (e *Engine) Notify(n view.Notice) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.publish(nil, nil, []view.Event{{Notice: &n}})
+}
