@@ -903,8 +903,12 @@ func (l *loader) validateStep(ph *Phase, s *Step, path string, ids map[string]in
 		s.GateExpr = e
 		spec, _ := gates.Lookup(e.Name)
 		if !c.configured(spec.Source) {
-			l.errVal(path+".gate", fmt.Sprintf("gate %s reads from %s, but there is no [%s] section", e.Name, spec.Source, spec.Source),
-				fmt.Sprintf("add a [%s] section, or make this a manual step", spec.Source))
+			header := "[" + spec.Source + "]"
+			if spec.Source == "smoke" {
+				header = "[[smoke]]" // a list of checks, not one section
+			}
+			l.errVal(path+".gate", fmt.Sprintf("gate %s reads from %s, but there is no %s section", e.Name, spec.Source, header),
+				fmt.Sprintf("add a %s section, or make this a manual step", header))
 		}
 	case Action:
 		l.validateAction(s, path)
