@@ -27,8 +27,14 @@ func sharedConfig(t testing.TB, config, keysFile string) string {
 		t.Fatal(err)
 	}
 	text := string(b)
-	if i := strings.Index(text, "\n[share]"); i >= 0 {
-		text = text[:i]
+	// The sandbox's own [share] table goes; the tables after it stay.
+	if i := strings.Index(text, "\n[share]\n"); i >= 0 {
+		rest := text[i+len("\n[share]\n"):]
+		end := strings.Index(rest, "\n[")
+		if end < 0 {
+			end = len(rest)
+		}
+		text = text[:i] + rest[end:]
 	}
 	text += fmt.Sprintf("\n[share]\nauthorized_keys = %q\nmax_viewers = 5\n", keysFile)
 	path := filepath.Join(filepath.Dir(config), fmt.Sprintf("shared-%d-%s.toml", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
@@ -172,8 +178,11 @@ func TestHuddleOnSandbox(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a viewer's session outlived the driver")
 	}
-	s.run("new-session", "-d", "-s", "follower", "-x", "120", "-y", "40", env+fmt.Sprintf("%s --config %s --read-only", bin, cfg))
-	follower := &tmuxSession{t: t, socket: s.socket, name: "follower"}
+	// A tmux server of its own: the driver's may still be exiting, its
+	// last session gone, and would refuse a new one.
+	follower := &tmuxSession{t: t, socket: s.socket + "-follower", name: "follower"}
+	t.Cleanup(func() { exec.Command("tmux", "-L", follower.socket, "kill-server").Run() })
+	follower.run("new-session", "-d", "-s", "follower", "-x", "120", "-y", "40", env+fmt.Sprintf("%s --config %s --read-only", bin, cfg))
 	follower.waitFor("following its journal")
 	follower.waitFor("following the journal of Acme")
 	follower.waitFor("[x] A deployment plan exists")
