@@ -60,7 +60,7 @@ func (e *Engine) signals() []signal {
 				if d.Phase == snapshot.Stalled {
 					add("rollout.stalled/"+d.Name, fmt.Sprintf("%s rollout stalled at %d/%d ready", d.Name, d.Ready, d.Desired))
 				}
-				if n := failing(d); n > 0 {
+				if n := d.FailingToStart(); n > 0 {
 					add("rollout.failing/"+d.Name, fmt.Sprintf("%s %d/%d pods failing to start", d.Name, n, max(int(d.Desired), len(d.Pods))))
 				}
 			}
@@ -88,11 +88,6 @@ func (e *Engine) signals() []signal {
 		}
 	}
 	return out
-}
-
-// failing counts a deployment's pods that fail to start.
-func failing(d snapshot.Deployment) int {
-	return snapshot.Rollout{Deployments: []snapshot.Deployment{d}}.CrashLooping()
 }
 
 // spikeWords is an error spike as the banner says it: "errors 14×

@@ -71,8 +71,12 @@ func (e *Engine) finish(open []string) *actions.Finish {
 	if d.Outcome == OutcomeOverran {
 		summary += " by " + runbook.Short(e.now.Sub(end))
 	}
-	if len(open) > 0 {
-		summary += fmt.Sprintf(", %d step%s left open", len(open), map[bool]string{true: "", false: "s"}[len(open) == 1])
+	switch len(open) {
+	case 0:
+	case 1:
+		summary += ", 1 step left open"
+	default:
+		summary += fmt.Sprintf(", %d steps left open", len(open))
 	}
 	data, _ := json.Marshal(d)
 	return &actions.Finish{Rec: journal.Record{Type: runbook.RecDeployFinish, Summary: summary, Data: data}, Open: open}

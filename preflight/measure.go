@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 const (
@@ -157,7 +159,7 @@ func (m *measurer) runStatement(ctx context.Context, st Statement, wrap bool) er
 			cancel()
 		}
 		m.closeBlock(time.Now())
-		m.emit(fmt.Sprintf("%s  %s  %s  failed: %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), strings.Join(strings.Fields(err.Error()), " ")))
+		m.emit(statementLine(st, o.Took, "failed: "+strings.Join(strings.Fields(err.Error()), " ")))
 		return fmt.Errorf("%s: %w", st.Where(), err)
 	}
 
@@ -187,11 +189,11 @@ func (m *measurer) runStatement(ctx context.Context, st Statement, wrap bool) er
 			end = time.Now()
 			o.Took = end.Sub(start)
 			m.closeBlock(end)
-			m.emit(fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(o.Locks, false, "")))
+			m.emit(statementLine(st, o.Took, heldText(o.Locks, false, "")))
 			return nil
 		}
 		sortHeld(taken)
-		m.emit(fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(strongestHeld(taken), true, "")))
+		m.emit(statementLine(st, o.Took, heldText(strongestHeld(taken), true, "")))
 		return nil
 	}
 
@@ -207,12 +209,18 @@ func (m *measurer) runStatement(ctx context.Context, st Statement, wrap bool) er
 	}
 	o.Locks = strongestHeld(o.Locks)
 	released := m.closeBlock(end)
-	line := fmt.Sprintf("%s  %s  %s  %s", st.Where(), foldQuery(st.SQL, 60), figureDuration(o.Took), heldText(o.Locks, false, ""))
+	line := statementLine(st, o.Took, heldText(o.Locks, false, ""))
 	if len(released) > 0 {
 		line += "; released " + heldText(released, false, "after ")
 	}
 	m.emit(line)
 	return nil
+}
+
+// statementLine is what the operator watches of one statement as it
+// finishes: where, the statement on one line, how long, what it held.
+func statementLine(st Statement, took time.Duration, what string) string {
+	return fmt.Sprintf("%s  %s  %s  %s", st.Where(), snapshot.QueryLine(st.SQL, 60), figureDuration(took), what)
 }
 
 // closeBlock ends the open transaction block at end: each lock taken in it

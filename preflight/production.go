@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
 // Production is asked while people use it: every statement gives up after
@@ -311,7 +313,7 @@ func readProductionRows(br pgx.BatchResults, p *Production) error {
 		}
 		h.PID, h.Mode = k.pid, lock
 		h.XactAge = time.Duration(age * float64(time.Second))
-		h.Query = foldQuery(h.Query, holderQuery)
+		h.Query = snapshot.QueryLine(h.Query, holderQuery)
 		held[k] = &h
 		order = append(order, k)
 	}
@@ -397,13 +399,4 @@ func regclassSafe(name, database string) bool {
 		return db == database
 	}
 	return true
-}
-
-// foldQuery folds text onto one line of at most n runes, for a cell.
-func foldQuery(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

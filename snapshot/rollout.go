@@ -108,10 +108,17 @@ var failingToStart = map[string]bool{
 func (s Rollout) CrashLooping() int {
 	n := 0
 	for _, d := range s.Deployments {
-		for _, p := range d.Pods {
-			if failingToStart[p.Status] {
-				n++
-			}
+		n += d.FailingToStart()
+	}
+	return n
+}
+
+// FailingToStart counts the deployment's pods that fail to start.
+func (d Deployment) FailingToStart() int {
+	n := 0
+	for _, p := range d.Pods {
+		if failingToStart[p.Status] {
+			n++
 		}
 	}
 	return n

@@ -65,8 +65,8 @@ func (m *Migrations) Run(ctx context.Context, emit func(Snapshot[snapshot.Prefli
 		lastRead time.Time
 	)
 	for {
-		if now := time.Now(); stamp != origin.Stamp() || now.Sub(lastRead) >= every || lastRead.IsZero() {
-			stamp, lastRead = origin.Stamp(), now
+		if now, st := time.Now(), origin.Stamp(); st != stamp || now.Sub(lastRead) >= every || lastRead.IsZero() {
+			stamp, lastRead = st, now
 			data := m.read(ctx, origin)
 			if ctx.Err() != nil {
 				return nil
