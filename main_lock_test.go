@@ -255,12 +255,16 @@ args = { deployment = "lockapp" }
 `)
 	ana, bob := "ana@"+w.host, "bob@"+w.host
 	anaState, bobState := t.TempDir(), t.TempDir()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-lock-%d", os.Getpid()), name: "ana"}
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	// Each cockpit gets a tmux server of its own: a server whose last
+	// session just quit may still be exiting, and would refuse a new one.
+	opened := 0
 	open := func(name, user, state string) *tmuxSession {
+		opened++
+		s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-lock-%d-%d", os.Getpid(), opened), name: name}
+		t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 		s.run("new-session", "-d", "-s", name, "-x", "160", "-y", "40",
 			fmt.Sprintf("exec env USER=%s XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", user, state, bin, cfg))
-		return &tmuxSession{t: t, socket: s.socket, name: name}
+		return s
 	}
 
 	anaS := open("ana", "ana", anaState)
