@@ -87,7 +87,13 @@ func chain(t *testing.T, dsn string) (root, w1, w2 *sandboxtest.Session, rootErr
 	w1.Exec("UPDATE t SET n = n + 1 WHERE id = 2")
 	w1Err = w1.Background("UPDATE t SET n = n + 1 WHERE id = 1")
 	w2Err = w2.Background("UPDATE t SET n = n + 1 WHERE id = 2")
-	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool { return len(tl.Waits) == 2 })
+	// The waits come from the root's UPDATE; its sleep is sent on its own
+	// and, on a busy machine, may not have started yet: the preview must
+	// see it running.
+	pgRead(t, dsn, func(tl snapshot.TargetLocks) bool {
+		b, ok := tl.Find(root.PID)
+		return len(tl.Waits) == 2 && ok && strings.Contains(b.Query, "pg_sleep") && b.State == "active"
+	})
 	return
 }
 
