@@ -186,15 +186,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	}
 	log.Info("cockpit start", "config", cfg.Path, "journal", path, "read_only", g.readOnly, "version", versionString())
 
-	var kube kubernetes.Interface
-	var kubeErr error
-	if cfg.Kubernetes != nil {
-		if rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes); err != nil {
-			kubeErr = err
-		} else if kube, err = kubernetes.NewForConfig(rc); err != nil {
-			kubeErr = err
-		}
-	}
+	kube, clusters, kubeErr := kubeClients(cfg.Kubernetes)
 	var reporter *selfreport.Reporter
 	if cfg.Sentry != nil && cfg.Sentry.DSN.IsSet() && len(cfg.SecretErrors["sentry"]) == 0 {
 		reporter, err = selfreport.New(selfreport.Options{DSN: cfg.Sentry.DSN.Value(), Redact: redactor.Redact,
@@ -208,7 +200,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 	// from here, not from inside the broken screen.
 	defer reporter.Flush(5 * time.Second)
 	eng := engine.New(engine.Options{
-		Kube: kube, KubeErr: kubeErr,
+		Kube: kube, KubeErr: kubeErr, Clusters: clusters,
 		Config: cfg, Runbook: rb, Journal: jnl, ReadOnly: g.readOnly, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log,
 		History: history, JournalPath: path, Reporter: reporter,
@@ -391,4 +383,32 @@ type readOnlyJournal struct{ path string }
 
 func (j readOnlyJournal) Append(journal.Record) (journal.Record, error) {
 	return journal.Record{}, fmt.Errorf("read-only: the journal %s is written only by the cockpit that drives the deploy", j.path)
+}
+
+// kubeClients are the clients deployments are changed with: the primary
+// cluster's, and with several clusters every one's by name. A cluster
+// whose kubeconfig cannot be read has none; its deployments' changes then
+// fail with that reason while the others' go through.
+func kubeClients(k *config.Kubernetes) (primary kubernetes.Interface, byName map[string]kubernetes.Interface, primaryErr error) {
+	if k == nil {
+		return nil, nil, nil
+	}
+	client := func(c *config.Kubernetes) (kubernetes.Interface, error) {
+		rc, _, err := sources.KubeRESTConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		return kubernetes.NewForConfig(rc)
+	}
+	p := k.Primary()
+	if k.Several() {
+		byName = map[string]kubernetes.Interface{}
+		for _, c := range k.ClusterList() {
+			if cs, err := client(c); err == nil {
+				byName[c.Name] = cs
+			}
+		}
+	}
+	primary, primaryErr = client(p)
+	return primary, byName, primaryErr
 }

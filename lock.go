@@ -49,7 +49,7 @@ func lockReason(cfg *config.Config, day time.Time) string {
 // openTeamLock is the deploy's lock on its cluster, as this operator at
 // this machine holds it.
 func openTeamLock(cfg *config.Config) (*teamlock.Lock, error) {
-	rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes)
+	rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes.Primary())
 	if err != nil {
 		return nil, err
 	}

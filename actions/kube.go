@@ -39,6 +39,9 @@ const (
 
 // KubeTarget is one deployment an action applies to.
 type KubeTarget struct {
+	// Cluster is the configured cluster's name when there are several; its
+	// client is the action's Clients[Cluster].
+	Cluster         string
 	Namespace, Name string
 	// For rollback: the revision to return to; 0 means the previous revision (as `kubectl rollout undo`).
 	ToRevision int64
@@ -46,11 +49,17 @@ type KubeTarget struct {
 	ToImage string
 }
 
-func (t KubeTarget) String() string { return t.Namespace + "/" + t.Name }
+func (t KubeTarget) String() string {
+	if t.Cluster != "" {
+		return t.Namespace + "/" + t.Name + "@" + t.Cluster
+	}
+	return t.Namespace + "/" + t.Name
+}
 
 // KubeTargetResult is what an action did to one deployment. Result.Detail
 // holds one per target, in the order of the targets, whatever happened.
 type KubeTargetResult struct {
+	Cluster      string `json:"cluster,omitempty"`
 	Namespace    string `json:"namespace"`
 	Name         string `json:"name"`
 	FromImage    string `json:"from_image,omitempty"`
@@ -87,15 +96,30 @@ type kubePlanner func(ctx context.Context, c kubernetes.Interface, d *appsv1.Dep
 // or apply its patch, and account for every target whatever happens.
 type kubeOp struct {
 	verb, past string
-	client     kubernetes.Interface
+	client     kubernetes.Interface            // for targets with no cluster
+	clients    map[string]kubernetes.Interface // by cluster name
 	targets    []KubeTarget
 	check      func() error
 	plan       kubePlanner
 	item       func(KubeTargetResult) string // one success, for the summary
 }
 
+// clientOf is the client of the target's cluster.
+func (o kubeOp) clientOf(t KubeTarget) kubernetes.Interface {
+	if t.Cluster == "" {
+		return o.client
+	}
+	return o.clients[t.Cluster]
+}
+
 func (o kubeOp) validate() error {
-	if o.client == nil {
+	for _, t := range o.targets {
+		if o.clientOf(t) != nil {
+			continue
+		}
+		if t.Cluster != "" {
+			return fmt.Errorf("no Kubernetes client for cluster %s: check its [[kubernetes.cluster]] in the config", t.Cluster)
+		}
 		return errors.New("no Kubernetes client: check [kubernetes] in the config")
 	}
 	if len(o.targets) == 0 {
@@ -115,15 +139,16 @@ func (o kubeOp) validate() error {
 // resolve reads the deployment and works out its change. Errors are already
 // in the words an operator reads.
 func (o kubeOp) resolve(ctx context.Context, t KubeTarget) (kubeChange, error) {
-	d, err := o.client.AppsV1().Deployments(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+	c := o.clientOf(t)
+	d, err := c.AppsV1().Deployments(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
 	if err != nil {
 		return kubeChange{}, kubeExplain(ctx, t, err)
 	}
-	ch, err := o.plan(ctx, o.client, d, t)
+	ch, err := o.plan(ctx, c, d, t)
 	if err != nil {
 		return kubeChange{}, kubeExplain(ctx, t, err)
 	}
-	ch.res.Namespace, ch.res.Name = t.Namespace, t.Name
+	ch.res.Cluster, ch.res.Namespace, ch.res.Name = t.Cluster, t.Namespace, t.Name
 	return ch, nil
 }
 
@@ -147,7 +172,7 @@ func (o kubeOp) preview(ctx context.Context) (Preview, error) {
 		wg.Go(func() {
 			ch, err := o.resolve(ctx, t)
 			if err == nil && ch.patch != nil {
-				_, err = o.client.AppsV1().Deployments(t.Namespace).Patch(ctx, t.Name, ch.patchType, ch.patch,
+				_, err = o.clientOf(t).AppsV1().Deployments(t.Namespace).Patch(ctx, t.Name, ch.patchType, ch.patch,
 					metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: kubeFieldManager})
 				if err != nil {
 					err = kubeExplain(ctx, t, err)
@@ -162,7 +187,7 @@ func (o kubeOp) preview(ctx context.Context) (Preview, error) {
 		})
 	}
 	wg.Wait()
-	p.Lines = lines
+	p.Lines = o.perCluster(lines)
 	var failed []error
 	for _, err := range errs {
 		if err != nil {
@@ -178,13 +203,42 @@ func (o kubeOp) preview(ctx context.Context) (Preview, error) {
 	return p, nil
 }
 
+// perCluster groups a preview's lines (one per target, in target order)
+// under a line per cluster, when the targets span several: each cluster is
+// then seen on its own before y.
+func (o kubeOp) perCluster(lines []string) []string {
+	var order []string
+	by := map[string][]string{}
+	for i, t := range o.targets {
+		if _, ok := by[t.Cluster]; !ok {
+			order = append(order, t.Cluster)
+		}
+		by[t.Cluster] = append(by[t.Cluster], lines[i])
+	}
+	if len(order) < 2 {
+		return lines
+	}
+	var out []string
+	for _, c := range order {
+		name := c
+		if name == "" {
+			name = "(default)"
+		}
+		out = append(out, "cluster "+name+":")
+		for _, l := range by[c] {
+			out = append(out, "  "+l)
+		}
+	}
+	return out
+}
+
 func (o kubeOp) run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	results := make([]KubeTargetResult, len(o.targets))
 	errs := make([]error, len(o.targets))
 	if err := o.validate(); err != nil {
 		for i, t := range o.targets {
-			results[i] = KubeTargetResult{Namespace: t.Namespace, Name: t.Name, Error: err.Error()}
+			results[i] = KubeTargetResult{Cluster: t.Cluster, Namespace: t.Namespace, Name: t.Name, Error: err.Error()}
 		}
 		detail, _ := json.Marshal(results)
 		return Result{Summary: "not run: " + err.Error(), Detail: detail}, err
@@ -226,11 +280,11 @@ func (o kubeOp) run(ctx context.Context) (Result, error) {
 func (o kubeOp) apply(ctx context.Context, t KubeTarget) (KubeTargetResult, error) {
 	ch, err := o.resolve(ctx, t)
 	if err != nil {
-		return KubeTargetResult{Namespace: t.Namespace, Name: t.Name, Error: err.Error()}, err
+		return KubeTargetResult{Cluster: t.Cluster, Namespace: t.Namespace, Name: t.Name, Error: err.Error()}, err
 	}
 	res := ch.res
 	if ch.patch != nil {
-		_, err := o.client.AppsV1().Deployments(t.Namespace).Patch(ctx, t.Name, ch.patchType, ch.patch,
+		_, err := o.clientOf(t).AppsV1().Deployments(t.Namespace).Patch(ctx, t.Name, ch.patchType, ch.patch,
 			metav1.PatchOptions{FieldManager: kubeFieldManager})
 		if err != nil {
 			err = kubeExplain(ctx, t, err)
@@ -250,7 +304,14 @@ func (o kubeOp) label(t KubeTarget) string {
 			return t.String()
 		}
 	}
-	return t.Name
+	return t.Name + clusterSuffix(t.Cluster)
+}
+
+func clusterSuffix(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return "@" + cluster
 }
 
 // kubeTargetError is one deployment's failure, in words, keeping the API
@@ -365,10 +426,13 @@ func kubeBaseResult(d *appsv1.Deployment) KubeTargetResult {
 
 func kubeNameItem(res KubeTargetResult) string {
 	if res.Unchanged != "" {
-		return res.Name + " " + res.Unchanged
+		return res.label() + " " + res.Unchanged
 	}
-	return res.Name
+	return res.label()
 }
+
+// label names the deployment in a summary: "api", or "api@standby".
+func (res KubeTargetResult) label() string { return res.Name + clusterSuffix(res.Cluster) }
 
 func kubeMergeChange(patch map[string]any, line string, res KubeTargetResult) (kubeChange, error) {
 	b, err := json.Marshal(patch)

@@ -44,6 +44,7 @@ var kubeRollbackKept = map[string]bool{
 // at revision N" instead of the undo being undone.
 type Rollback struct {
 	Client  kubernetes.Interface
+	Clients map[string]kubernetes.Interface // by cluster, for targets that name one
 	Targets []KubeTarget
 	StepID  string // runbook step, may be ""
 
@@ -74,7 +75,7 @@ func (r *Rollback) Run(ctx context.Context) (Result, error) {
 
 func (r *Rollback) op(previewing bool) kubeOp {
 	return kubeOp{
-		verb: "Roll back", past: "rolled back", client: r.Client, targets: r.Targets,
+		verb: "Roll back", past: "rolled back", client: r.Client, clients: r.Clients, targets: r.Targets,
 		plan: func(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, t KubeTarget) (kubeChange, error) {
 			ch, err := r.plan(ctx, c, d, t, previewing)
 			if err == nil && (previewing || r.pinnedImage(t) == "") {
@@ -83,9 +84,9 @@ func (r *Rollback) op(previewing bool) kubeOp {
 			return ch, err
 		},
 		item: func(res KubeTargetResult) string {
-			s := res.Name + " " + kubeImageChange(res.FromImage, res.ToImage, "→")
+			s := res.label() + " " + kubeImageChange(res.FromImage, res.ToImage, "→")
 			if res.Unchanged != "" {
-				s = res.Name + " " + res.Unchanged
+				s = res.label() + " " + res.Unchanged
 			}
 			if res.Resumed {
 				s += " (resumed)"

@@ -42,6 +42,7 @@ func KubeVerbOf(kind string) (v KubeVerb, ok bool) {
 type Kube struct {
 	Verb    KubeVerb
 	Client  kubernetes.Interface
+	Clients map[string]kubernetes.Interface // by cluster, for targets that name one
 	Targets []KubeTarget
 	StepID  string
 	// Replicas is what a scale sets every target to.
@@ -84,12 +85,12 @@ var kubeVerbs = map[KubeVerb]kubeVerb{
 func (k *Kube) op() kubeOp {
 	v, ok := kubeVerbs[k.Verb]
 	if !ok {
-		return kubeOp{verb: "Change", past: "changed", client: k.Client, targets: k.Targets, check: func() error {
+		return kubeOp{verb: "Change", past: "changed", client: k.Client, clients: k.Clients, targets: k.Targets, check: func() error {
 			return fmt.Errorf("unknown Kubernetes action %q: the cockpit can pause, resume, restart, scale or roll back", k.Kind())
 		}}
 	}
 	return kubeOp{
-		verb: v.title, past: v.past, client: k.Client, targets: k.Targets, check: k.check, item: v.item,
+		verb: v.title, past: v.past, client: k.Client, clients: k.Clients, targets: k.Targets, check: k.check, item: v.item,
 		plan: func(_ context.Context, _ kubernetes.Interface, d *appsv1.Deployment, _ KubeTarget) (kubeChange, error) {
 			return v.plan(k, d)
 		},
@@ -168,5 +169,5 @@ func kubeScaleItem(res KubeTargetResult) string {
 	if res.Unchanged != "" || res.FromReplicas == nil || res.ToReplicas == nil {
 		return kubeNameItem(res)
 	}
-	return fmt.Sprintf("%s %d→%d", res.Name, *res.FromReplicas, *res.ToReplicas)
+	return fmt.Sprintf("%s %d→%d", res.label(), *res.FromReplicas, *res.ToReplicas)
 }

@@ -58,10 +58,10 @@ func (e *Engine) signals() []signal {
 		if rs, ok := u.Data.(snapshot.Rollout); ok {
 			for _, d := range rs.Deployments {
 				if d.Phase == snapshot.Stalled {
-					add("rollout.stalled/"+d.Name, fmt.Sprintf("%s rollout stalled at %d/%d ready", d.Name, d.Ready, d.Desired))
+					add("rollout.stalled/"+d.Label(), fmt.Sprintf("%s rollout stalled at %d/%d ready", d.Label(), d.Ready, d.Desired))
 				}
 				if n := d.FailingToStart(); n > 0 {
-					add("rollout.failing/"+d.Name, fmt.Sprintf("%s %d/%d pods failing to start", d.Name, n, max(int(d.Desired), len(d.Pods))))
+					add("rollout.failing/"+d.Label(), fmt.Sprintf("%s %d/%d pods failing to start", d.Label(), n, max(int(d.Desired), len(d.Pods))))
 				}
 			}
 		}

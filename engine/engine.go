@@ -44,6 +44,9 @@ type Options struct {
 	// Kube is the client rollouts are changed with; nil without [kubernetes].
 	Kube    kubernetes.Interface
 	KubeErr error // why Kube is nil although [kubernetes] is configured
+	// Clusters are the clients of the configured clusters by name, when
+	// there are several; Kube is then the primary's.
+	Clusters map[string]kubernetes.Interface
 	// Reporter sends failed actions to Sentry; nil reports nothing.
 	Reporter *selfreport.Reporter
 	// History is the journal as replayed at start.
@@ -266,7 +269,7 @@ func (e *Engine) reviewAccess() {
 	if e.opts.Kube == nil || e.cfg.Kubernetes == nil {
 		return
 	}
-	kube, nss := e.opts.Kube, e.cfg.Kubernetes.Namespaces
+	kube, nss := e.opts.Kube, e.cfg.Kubernetes.Primary().Namespaces
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.goOwned(func() {

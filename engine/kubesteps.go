@@ -26,7 +26,7 @@ func (e *Engine) kubeStep(st *runbook.Step, verb actions.KubeVerb) (actions.Acti
 	if err != nil {
 		return nil, "", err
 	}
-	a := &actions.Kube{Verb: verb, Client: e.opts.Kube, Targets: targets, StepID: st.ID}
+	a := &actions.Kube{Verb: verb, Client: e.opts.Kube, Clients: e.opts.Clusters, Targets: targets, StepID: st.ID}
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.String()
@@ -53,12 +53,12 @@ func (e *Engine) kubeStepTargets(name string) ([]actions.KubeTarget, error) {
 	if u, ok := e.updates["kubernetes"]; ok && !u.GoodAt.IsZero() {
 		if rs, ok := u.Data.(snapshot.Rollout); ok {
 			for _, d := range rs.Deployments {
-				all = append(all, actions.KubeTarget{Namespace: d.Namespace, Name: d.Name})
+				all = append(all, actions.KubeTarget{Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name})
 			}
 		}
 	} else if e.lkg != nil {
 		for _, l := range e.lkg {
-			all = append(all, actions.KubeTarget{Namespace: l.Namespace, Name: l.Name})
+			all = append(all, actions.KubeTarget{Cluster: l.Cluster, Namespace: l.Namespace, Name: l.Name})
 		}
 	} else {
 		return nil, errors.New("no deployments known yet: waiting for the first reading of the deployments")

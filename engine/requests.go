@@ -326,7 +326,7 @@ func (e *Engine) rollbackPlan(step string, args map[string]string) (plan, error)
 		if d := args["deployment"]; d != "" && d != l.Name {
 			continue
 		}
-		t := actions.KubeTarget{Namespace: l.Namespace, Name: l.Name, ToRevision: l.Revision, ToImage: l.Image}
+		t := actions.KubeTarget{Cluster: l.Cluster, Namespace: l.Namespace, Name: l.Name, ToRevision: l.Revision, ToImage: l.Image}
 		if r := args["revision"]; r != "" {
 			t.ToRevision, _ = strconv.ParseInt(r, 10, 64)
 			t.ToImage = ""
@@ -336,7 +336,7 @@ func (e *Engine) rollbackPlan(step string, args map[string]string) (plan, error)
 	if len(targets) == 0 {
 		return plan{}, fmt.Errorf("no deployment %q is watched", args["deployment"])
 	}
-	return plan{action: &actions.Rollback{Client: e.opts.Kube, Targets: targets, StepID: step},
+	return plan{action: &actions.Rollback{Client: e.opts.Kube, Clients: e.opts.Clusters, Targets: targets, StepID: step},
 		summary: "roll back " + strings.Join(keys, ", "), timeout: e.timeout(step)}, nil
 }
 
@@ -345,25 +345,30 @@ func (e *Engine) kubePlan(r view.Request) (plan, error) {
 	if err := e.kubeClient("change deployments"); err != nil {
 		return plan{}, err
 	}
-	t := []actions.KubeTarget{{Namespace: r.Namespace, Name: r.Name}}
-	name := r.Namespace + "/" + r.Name
+	t := []actions.KubeTarget{{Cluster: r.Cluster, Namespace: r.Namespace, Name: r.Name}}
+	name := t[0].String()
+	kube := func(v actions.KubeVerb) *actions.Kube {
+		return &actions.Kube{Verb: v, Client: e.opts.Kube, Clients: e.opts.Clusters, Targets: t}
+	}
 	p := plan{timeout: e.cfg.Deploy.CommandTimeout.D()}
 	switch r.Op {
 	case view.OpPause:
-		p.action, p.summary = &actions.Kube{Verb: actions.KubePause, Client: e.opts.Kube, Targets: t}, "pause "+name
+		p.action, p.summary = kube(actions.KubePause), "pause "+name
 	case view.OpResume:
-		p.action, p.summary = &actions.Kube{Verb: actions.KubeResume, Client: e.opts.Kube, Targets: t}, "resume "+name
+		p.action, p.summary = kube(actions.KubeResume), "resume "+name
 	case view.OpRestart:
-		p.action, p.summary = &actions.Kube{Verb: actions.KubeRestart, Client: e.opts.Kube, Targets: t}, "restart "+name
+		p.action, p.summary = kube(actions.KubeRestart), "restart "+name
 	case view.OpScale:
 		if r.Replicas < 0 || r.Replicas > 1000 {
 			return plan{}, errors.New("replicas: a whole number from 0 to 1000")
 		}
-		p.action = &actions.Kube{Verb: actions.KubeScale, Client: e.opts.Kube, Targets: t, Replicas: r.Replicas}
+		k := kube(actions.KubeScale)
+		k.Replicas = r.Replicas
+		p.action = k
 		p.summary = fmt.Sprintf("scale %s to %d", name, r.Replicas)
 	case view.OpUndo:
 		t[0].ToRevision = r.Revision
-		p.action = &actions.Rollback{Client: e.opts.Kube, Targets: t}
+		p.action = &actions.Rollback{Client: e.opts.Kube, Clients: e.opts.Clusters, Targets: t}
 		p.summary = fmt.Sprintf("roll back %s to revision %d", name, r.Revision)
 	}
 	return p, nil

@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,8 @@ func (e *Engine) applyUpdate(u snapshot.Update) []view.Event {
 		e.setFacts(u, data.Facts())
 		if e.lkg == nil && u.Err == nil && len(data.Deployments) > 0 {
 			e.recordLKG(data.LastKnownGood())
+		} else if more := e.lateClusters(u, data); len(more) > 0 {
+			e.recordLKG(append(slices.Collect(maps.Values(e.lkg)), more...))
 		}
 	case snapshot.DBState:
 		e.setFacts(u, data.Facts())
@@ -108,6 +112,26 @@ func (e *Engine) setLKG(list []snapshot.LastKnownGood) {
 	for _, l := range list {
 		e.lkg[l.Key()] = l
 	}
+}
+
+// lateClusters are the rollback targets of clusters read for the first
+// time after the others: one that was down when the cockpit started must
+// still be rolled back with the rest.
+func (e *Engine) lateClusters(u snapshot.Update, data snapshot.Rollout) []snapshot.LastKnownGood {
+	if e.lkg == nil || u.Err != nil || len(data.Clusters) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, l := range e.lkg {
+		known[l.Cluster] = true
+	}
+	var more []snapshot.LastKnownGood
+	for _, l := range data.LastKnownGood() {
+		if !known[l.Cluster] {
+			more = append(more, l)
+		}
+	}
+	return more
 }
 
 // recordLKG keeps what ran when the cockpit first saw the deploy: that is

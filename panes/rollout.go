@@ -24,7 +24,7 @@ type RolloutView struct {
 	Focused bool
 	Offset  int // first row shown, when scrolled
 	Cursor  int // the selected deployment
-	// LKG is each deployment's rollback target, by namespace/name.
+	// LKG is each deployment's rollback target, by its Key.
 	LKG map[string]snapshot.LastKnownGood
 	// Smoke is the [[smoke]] checks' last runs; nil without any.
 	Smoke *snapshot.Smoke
@@ -49,6 +49,7 @@ const (
 // KubeRequest asks the root to act on one deployment.
 type KubeRequest struct {
 	Op              KubeOp
+	Cluster         string
 	Namespace, Name string
 	Paused          bool
 	Replicas        int32
@@ -76,6 +77,9 @@ type RolloutSettings struct {
 	Selector        string
 	ProgressTimeout time.Duration
 	Location        *time.Location // the deploy window's zone
+	// Clusters name each cluster with what it watches ("standby:
+	// context kwok-standby"), when there are several.
+	Clusters []string
 }
 
 // NewRollout builds the pane for the [kubernetes] section.
@@ -88,7 +92,12 @@ func NewRollout(k RolloutSettings, th theme.Theme) *Rollout {
 		if ctx == "" {
 			ctx = "(current context)"
 		}
-		v.Scope = append(v.Scope, "context "+ctx, "namespaces "+strings.Join(k.Namespaces, ", "))
+		if len(k.Clusters) > 0 {
+			v.Scope = append(v.Scope, k.Clusters...)
+		} else {
+			v.Scope = append(v.Scope, "context "+ctx)
+		}
+		v.Scope = append(v.Scope, "namespaces "+strings.Join(k.Namespaces, ", "))
 		if len(k.Deployments) > 0 {
 			v.Scope = append(v.Scope, "deployments "+strings.Join(k.Deployments, ", "))
 		}
@@ -118,7 +127,7 @@ func (r *Rollout) SetTheme(th theme.Theme) { r.th = th }
 // RolloutContext is what the rollout pane shows beside its feed: what the
 // cockpit knows of the deployments rather than reads from the cluster.
 type RolloutContext struct {
-	// LKG is each deployment's rollback target, by namespace/name.
+	// LKG is each deployment's rollback target, by its Key.
 	LKG map[string]snapshot.LastKnownGood
 	// Smoke is the smoke source's reading; nil when there is none (yet,
 	// or no [[smoke]] checks). They are shown here because they say
@@ -150,16 +159,16 @@ func (r *Rollout) Update(msg tea.Msg) (Pane, tea.Cmd) {
 	case r.Data.Cursor >= len(deps):
 	case pressed(k, r.keys.Pause, r.readOnly):
 		d := deps[r.Data.Cursor]
-		return r, kubeRequest(KubeRequest{Op: OpPauseResume, Namespace: d.Namespace, Name: d.Name, Paused: d.Paused})
+		return r, kubeRequest(KubeRequest{Op: OpPauseResume, Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name, Paused: d.Paused})
 	case pressed(k, r.keys.Restart, r.readOnly):
 		d := deps[r.Data.Cursor]
-		return r, kubeRequest(KubeRequest{Op: OpRestart, Namespace: d.Namespace, Name: d.Name})
+		return r, kubeRequest(KubeRequest{Op: OpRestart, Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name})
 	case pressed(k, r.keys.Scale, r.readOnly):
 		d := deps[r.Data.Cursor]
-		return r, kubeRequest(KubeRequest{Op: OpScale, Namespace: d.Namespace, Name: d.Name, Replicas: d.Desired})
+		return r, kubeRequest(KubeRequest{Op: OpScale, Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name, Replicas: d.Desired})
 	case pressed(k, r.keys.Undo, r.readOnly):
 		d := deps[r.Data.Cursor]
-		req := KubeRequest{Op: OpUndo, Namespace: d.Namespace, Name: d.Name, Revision: d.Revision}
+		req := KubeRequest{Op: OpUndo, Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name, Revision: d.Revision}
 		for _, h := range d.History {
 			if h.Number != d.Revision {
 				req.History = append(req.History, h.Number)
@@ -254,11 +263,24 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 	if len(v.State.Deployments) == 0 {
 		add(th.Dim.S("no deployments match the [kubernetes] section"))
 	}
-	for i, d := range v.State.Deployments {
+	if len(v.State.Clusters) == 0 {
+		for i, d := range v.State.Deployments {
+			if !room() {
+				break
+			}
+			renderDeployment(d, v.LKG[d.Key()], i == v.Cursor && v.Focused, v.Now, inner, th, add)
+		}
+	}
+	for _, c := range v.State.Clusters {
 		if !room() {
 			break
 		}
-		renderDeployment(d, v.LKG[d.Namespace+"/"+d.Name], i == v.Cursor && v.Focused, v.Now, inner, th, add)
+		add(clusterLine(c, inner, th))
+		for i, d := range v.State.Deployments {
+			if d.Cluster == c.Name && room() {
+				renderDeployment(d, v.LKG[d.Key()], i == v.Cursor && v.Focused, v.Now, inner, th, add)
+			}
+		}
 	}
 	if len(v.State.Events) > 0 && room() {
 		add(th.Header.S("warnings"))
@@ -267,7 +289,11 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 				break
 			}
 			age := runbook.Short(v.Now.Sub(e.At))
-			add(Trunc(th.Warn.S(fmt.Sprintf("%5s %s %s: ", age, e.Object, e.Reason))+th.Dim.S(snapshot.OneLine(e.Message)), inner))
+			obj := e.Object
+			if e.Cluster != "" {
+				obj = e.Cluster + " " + obj
+			}
+			add(Trunc(th.Warn.S(fmt.Sprintf("%5s %s %s: ", age, obj, e.Reason))+th.Dim.S(snapshot.OneLine(e.Message)), inner))
 		}
 	}
 	if v.Offset > 0 {
@@ -276,6 +302,25 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 		title += fmt.Sprintf(" ↓%d", off)
 	}
 	return Frame(title, v.Focused, body, width, height, th)
+}
+
+// clusterLine heads a cluster's deployments: its name, role and context,
+// or why it is down while the deployments under it are the last seen.
+func clusterLine(c snapshot.Cluster, w int, th theme.Theme) string {
+	line := th.Header.S("cluster " + c.Name)
+	if c.Role != "" && c.Role != c.Name {
+		line += th.Dim.S(" · " + c.Role)
+	}
+	if c.Context != "" {
+		line += th.Dim.S(" · " + c.Context)
+	}
+	switch {
+	case c.Err != "":
+		line += " " + th.Bad.S("✕ down: "+snapshot.OneLine(c.Err)) + th.Dim.S(" (last seen below)")
+	case !c.Read:
+		line += " " + th.Dim.S("… not read yet")
+	}
+	return Trunc(line, w)
 }
 
 // smokeLines is one line per [[smoke]] check: "smoke ✓ api health 200

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,10 +24,42 @@ const (
 type Rollout struct {
 	Deployments []Deployment
 	Events      []WarningEvent // newest first
+	// Clusters are the configured clusters in config order, when the deploy
+	// spans several; nil for one.
+	Clusters []Cluster
+}
+
+// Cluster is how one of several clusters is doing.
+type Cluster struct {
+	Name, Role string
+	Context    string
+	Server     string
+	// Read says its watches have synced at least once; before that it has
+	// no deployments to show.
+	Read bool
+	// Err is why it is down now; its deployments are then the last seen.
+	Err string
+}
+
+// Down lists the clusters that are down or not read yet, as "standby:
+// why"; empty when all answer.
+func (s Rollout) Down() []string {
+	var out []string
+	for _, c := range s.Clusters {
+		switch {
+		case c.Err != "":
+			out = append(out, c.Name+": "+OneLine(c.Err))
+		case !c.Read:
+			out = append(out, c.Name+": not read yet")
+		}
+	}
+	return out
 }
 
 // Deployment is a deployment, its rollout and its pods.
 type Deployment struct {
+	// Cluster is the configured cluster's name when there are several.
+	Cluster         string
 	Namespace, Name string
 	Image           string // the template's image (first container)
 	PrevImage       string // the image of the previous revision
@@ -45,6 +78,26 @@ type Deployment struct {
 	// than desired: old pods went before the new ones were live, which
 	// the runbook forbids. Empty when it never happened.
 	Dip string
+}
+
+// Label names the deployment in a line about several: "api", or
+// "api@standby" when there are several clusters.
+func (d Deployment) Label() string {
+	if d.Cluster == "" {
+		return d.Name
+	}
+	return d.Name + "@" + d.Cluster
+}
+
+// Key names the deployment uniquely: "production/api", and
+// "production/api@standby" when there are several clusters.
+func (d Deployment) Key() string { return clusterKey(d.Cluster, d.Namespace, d.Name) }
+
+func clusterKey(cluster, namespace, name string) string {
+	if cluster == "" {
+		return namespace + "/" + name
+	}
+	return namespace + "/" + name + "@" + cluster
 }
 
 // Revision is one entry of a deployment's history (a ReplicaSet).
@@ -75,11 +128,61 @@ type Pod struct {
 
 // WarningEvent is a Warning event about a watched object.
 type WarningEvent struct {
+	Cluster string // when there are several
 	At      time.Time
 	Object  string // Kind/name
 	Reason  string
 	Message string
 	Count   int32
+}
+
+// WhatRunsWhere says which release runs in each cluster, Deployinator's
+// "what is where": "primary 4f1c2d3 · standby 4f1c2d3", naming the
+// deployments of a cluster whose images differ ("standby api bad-1203
+// worker 4f1c2d3"). Empty for one cluster.
+func (s Rollout) WhatRunsWhere() string {
+	var parts []string
+	for _, c := range s.Clusters {
+		var tags, named []string
+		for _, d := range s.Deployments {
+			if d.Cluster != c.Name {
+				continue
+			}
+			t := Tag(d.Image)
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+			named = append(named, d.Name+" "+t)
+		}
+		part := c.Name + " "
+		switch {
+		case c.Err != "":
+			part += "down"
+		case len(tags) == 0:
+			part += "?"
+		case len(tags) == 1:
+			part += tags[0]
+		default:
+			part += strings.Join(named, " ")
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// InCluster names the cluster of every deployment and event; "" leaves
+// them unnamed, as for a deploy to one cluster.
+func (s Rollout) InCluster(name string) Rollout {
+	if name == "" {
+		return s
+	}
+	for i := range s.Deployments {
+		s.Deployments[i].Cluster = name
+	}
+	for i := range s.Events {
+		s.Events[i].Cluster = name
+	}
+	return s
 }
 
 // Complete reports whether every deployment finished rolling out.
@@ -159,15 +262,20 @@ func (s Rollout) Facts() gates.Facts {
 	for _, d := range s.Deployments {
 		old += d.OldPods
 		if d.Dip != "" {
-			dips = append(dips, d.Name+": "+d.Dip)
+			dips = append(dips, d.Label()+": "+d.Dip)
 		}
 		if d.Phase != Complete {
-			notDone = append(notDone, fmt.Sprintf("%s %d/%d %s", d.Name, d.Ready, d.Desired, d.Phase))
+			notDone = append(notDone, fmt.Sprintf("%s %d/%d %s", d.Label(), d.Ready, d.Desired, d.Phase))
 		}
 	}
 	detail := "all complete"
 	if len(notDone) > 0 {
 		detail = strings.Join(notDone, ", ")
+	}
+	if down := s.Down(); len(down) > 0 {
+		// A gate must not pass on a cluster the cockpit cannot see.
+		f := gates.Fact{Detail: "cluster " + strings.Join(down, "; ")}
+		return gates.Facts{"rollout.complete": f, "rollout.no_crashloops": f, "rollout.old_pods_gone": f}
 	}
 	return gates.Facts{
 		"rollout.complete":      {Known: true, Bool: s.Complete(), Detail: detail},
@@ -186,6 +294,7 @@ func oldPodsGone(old int, dips []string) gates.Fact {
 // LastKnownGood is a deployment's rollback target: what ran before the
 // deploy touched it.
 type LastKnownGood struct {
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Image     string `json:"image"`
@@ -193,7 +302,7 @@ type LastKnownGood struct {
 }
 
 // Key names the deployment.
-func (l LastKnownGood) Key() string { return l.Namespace + "/" + l.Name }
+func (l LastKnownGood) Key() string { return clusterKey(l.Cluster, l.Namespace, l.Name) }
 
 // LastKnownGood reads the rollback targets off the state as first seen: a
 // finished rollout's current template, or, for one still rolling out, the
@@ -201,7 +310,7 @@ func (l LastKnownGood) Key() string { return l.Namespace + "/" + l.Name }
 func (s Rollout) LastKnownGood() []LastKnownGood {
 	var out []LastKnownGood
 	for _, d := range s.Deployments {
-		l := LastKnownGood{Namespace: d.Namespace, Name: d.Name, Image: d.Image, Revision: d.Revision}
+		l := LastKnownGood{Cluster: d.Cluster, Namespace: d.Namespace, Name: d.Name, Image: d.Image, Revision: d.Revision}
 		if d.Phase != Complete {
 			for _, h := range d.History {
 				if h.Number < d.Revision && h.Image != d.Image {

@@ -213,9 +213,18 @@ type nsInformers struct {
 	deps, rss, pods, evs cache.SharedIndexInformer
 }
 
-// Run implements Source.
+// Run implements Source. Several clusters are watched side by side and
+// shown as one reading, each deployment named with its cluster.
 func (k *Kube) Run(ctx context.Context, emit func(Snapshot[snapshot.Rollout])) error {
-	rc, _, err := KubeRESTConfig(k.Config)
+	if k.Config.Several() {
+		return k.runClusters(ctx, emit)
+	}
+	return k.watch(ctx, k.Config, emit)
+}
+
+// watch is one cluster's informers, turned into readings until ctx ends.
+func (k *Kube) watch(ctx context.Context, c *config.Kubernetes, emit func(Snapshot[snapshot.Rollout])) error {
+	rc, _, err := KubeRESTConfig(c)
 	if err != nil {
 		return err
 	}
@@ -254,7 +263,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[snapshot.Rollout])) e
 	watchErr := make(chan error, 1)
 	var all []nsInformers
 	var factories []informers.SharedInformerFactory
-	for _, ns := range k.Config.Namespaces {
+	for _, ns := range c.Namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 			informers.WithTransform(stripForCache))
 		evf := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
@@ -298,13 +307,13 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[snapshot.Rollout])) e
 	}
 	dips := NewCapacityWatch()
 	var sel labels.Selector
-	if k.Config.Selector != "" {
-		if sel, err = labels.Parse(k.Config.Selector); err != nil {
-			return fmt.Errorf("[kubernetes] selector %q: %w", k.Config.Selector, err)
+	if c.Selector != "" {
+		if sel, err = labels.Parse(c.Selector); err != nil {
+			return fmt.Errorf("[kubernetes] selector %q: %w", c.Selector, err)
 		}
 	}
 	wanted := map[string]bool{}
-	for _, n := range k.Config.Deployments {
+	for _, n := range c.Deployments {
 		wanted[n] = true
 	}
 	var seq uint64
@@ -333,7 +342,7 @@ func (k *Kube) Run(ctx context.Context, emit func(Snapshot[snapshot.Rollout])) e
 		}
 		seq++
 		t := now()
-		snap := Snapshot[snapshot.Rollout]{Seq: seq, At: t, Data: dips.Observe(BuildRollout(deps, rss, pods, evs, t, k.Config.ProgressTimeout.D()), t)}
+		snap := Snapshot[snapshot.Rollout]{Seq: seq, At: t, Data: dips.Observe(BuildRollout(deps, rss, pods, evs, t, c.ProgressTimeout.D()).InCluster(c.Name), t)}
 		select {
 		case err := <-watchErr:
 			// The watch broke; the caches hold what was last seen. The

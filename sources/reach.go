@@ -40,7 +40,20 @@ func ProbeSection(ctx context.Context, cfg *config.Config, section string, day t
 	var runs []func(ctx context.Context) snapshot.Reach
 	switch section {
 	case "kubernetes":
-		runs = append(runs, func(ctx context.Context) snapshot.Reach { return ProbeKubernetes(ctx, cfg.Kubernetes, cfg.Lock) })
+		primary := cfg.Kubernetes.Primary()
+		for _, c := range cfg.Kubernetes.ClusterList() {
+			lock := cfg.Lock
+			if c != primary {
+				lock = nil // the lease lives in the primary only
+			}
+			runs = append(runs, func(ctx context.Context) snapshot.Reach {
+				r := ProbeKubernetes(ctx, c, lock)
+				if c.Name != "" {
+					r.Target = "cluster " + c.Name + " " + r.Target
+				}
+				return r
+			})
+		}
 	case "postgres":
 		vars := cfg.TemplateVars(day)
 		for _, t := range cfg.Postgres.Targets {

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/flightdeckhq/flightdeck/internal/config"
 	"github.com/flightdeckhq/flightdeck/panes"
 	"github.com/flightdeckhq/flightdeck/snapshot"
@@ -17,6 +20,15 @@ func RolloutSettings(cfg *config.Config) panes.RolloutSettings {
 		s.Configured = true
 		s.Context, s.Namespaces, s.Deployments, s.Selector = k.Context, k.Namespaces, k.Deployments, k.Selector
 		s.ProgressTimeout = k.ProgressTimeout.D()
+		if k.Several() {
+			for _, c := range k.ClusterList() {
+				ctx := c.Context
+				if ctx == "" {
+					ctx = "(current context)"
+				}
+				s.Clusters = append(s.Clusters, fmt.Sprintf("cluster %s: context %s, namespaces %s", c.Name, ctx, strings.Join(c.Namespaces, ", ")))
+			}
+		}
 	}
 	return s
 }

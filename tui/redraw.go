@@ -118,6 +118,9 @@ func (m *Model) touchChanged(b view.Batch, before view.Status) {
 		if u.Source == smokeSource {
 			m.touch(paneRollout) // the smoke checks are shown there
 		}
+		if u.Source == "kubernetes" {
+			m.barStamp++ // what runs where, with several clusters
+		}
 		if _, ok := u.Data.(noted); ok {
 			m.barStamp++
 		}

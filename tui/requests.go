@@ -155,7 +155,7 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			m.mode = modeNormal
 			m.input.Blur()
 			m.askFor = nil
-			return m.ask(view.Request{Op: view.OpUndo, Namespace: req.Namespace, Name: req.Name, Revision: n})
+			return m.ask(view.Request{Op: view.OpUndo, Cluster: req.Cluster, Namespace: req.Namespace, Name: req.Name, Revision: n})
 		}
 		if req := m.askFor; req != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(m.input.Value()))
@@ -166,7 +166,7 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			m.mode = modeNormal
 			m.input.Blur()
 			m.askFor = nil
-			return m.ask(view.Request{Op: view.OpScale, Namespace: req.Namespace, Name: req.Name, Replicas: int32(n)})
+			return m.ask(view.Request{Op: view.OpScale, Cluster: req.Cluster, Namespace: req.Namespace, Name: req.Name, Replicas: int32(n)})
 		}
 		reason := m.input.Value()
 		if len(reason) == 0 {
@@ -185,8 +185,11 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 // kubeRequest turns a key in the rollout pane into its request; scale and
 // undo first ask for a number.
 func (m *Model) kubeRequest(req panes.KubeRequest) tea.Cmd {
-	r := view.Request{Namespace: req.Namespace, Name: req.Name}
+	r := view.Request{Cluster: req.Cluster, Namespace: req.Namespace, Name: req.Name}
 	name := req.Namespace + "/" + req.Name
+	if req.Cluster != "" {
+		name += "@" + req.Cluster
+	}
 	switch req.Op {
 	case panes.OpPauseResume:
 		r.Op = view.OpPause

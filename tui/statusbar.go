@@ -110,6 +110,11 @@ func (m *Model) barName(d barDetail) string {
 	if cfg.Deploy.Release != "" && d < barNoRelease {
 		line += th.Bold.S(" · " + m.vars["release"])
 	}
+	if d < barNoRelease {
+		if where := feedOf[snapshot.Rollout](m, "kubernetes").Data.WhatRunsWhere(); where != "" {
+			line += th.Info.S(" · " + where)
+		}
+	}
 	if denied := m.status.KubeDenied; denied != "" {
 		badge := " not permitted "
 		if d < barClockPhase {

@@ -60,7 +60,7 @@ type Status struct {
 	Now    time.Time
 	Health map[string]snapshot.Health // by config section
 	Gates  map[string]gates.Result
-	// LKG is what a rollback goes back to, by namespace/name; nil until the
+	// LKG is what a rollback goes back to, by snapshot.Deployment.Key; nil until the
 	// first reading of the deployments.
 	LKG map[string]snapshot.LastKnownGood
 	// Orphans are steps whose command a previous cockpit left running, with
@@ -178,6 +178,7 @@ type Request struct {
 	Op        Op
 	Step      string
 	Reason    string
+	Cluster   string // for a deployment, when there are several clusters
 	Namespace string
 	Name      string
 	Replicas  int32

@@ -8,6 +8,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/gates"
@@ -159,6 +160,83 @@ type Kubernetes struct {
 	Deployments     []string `toml:"deployments"`
 	Selector        string   `toml:"selector"`
 	ProgressTimeout Duration `toml:"progress_timeout"` // default 10m
+	// Clusters, when there are several: each [[kubernetes.cluster]] takes
+	// what it leaves unset from the table above.
+	Clusters []KubeCluster `toml:"cluster"`
+
+	// Name and Role are set on the entries ClusterList returns when the
+	// config names clusters; empty for the one cluster of a plain table.
+	Name string `toml:"-"`
+	Role string `toml:"-"`
+
+	list []*Kubernetes
+}
+
+// KubeCluster is one of several clusters the deploy goes to, e.g. a
+// primary and the standby kept for a fast rollback.
+type KubeCluster struct {
+	Name        string   `toml:"name"`
+	Role        string   `toml:"role"` // primary, standby, canary…: shown, and the primary holds the lock
+	Kubeconfig  string   `toml:"kubeconfig"`
+	Context     string   `toml:"context"`
+	Namespaces  []string `toml:"namespaces"`
+	Deployments []string `toml:"deployments"`
+	Selector    string   `toml:"selector"`
+}
+
+// ClusterList is every cluster to watch, each a complete [kubernetes]
+// table: the table itself when it names no clusters.
+func (k *Kubernetes) ClusterList() []*Kubernetes {
+	if k == nil {
+		return nil
+	}
+	if len(k.list) == 0 {
+		return []*Kubernetes{k}
+	}
+	return k.list
+}
+
+// Several says whether the deploy spans more than one cluster; views then
+// name the cluster of every deployment.
+func (k *Kubernetes) Several() bool { return k != nil && len(k.list) > 1 }
+
+// Primary is the cluster that holds the team lock and is asked what the
+// user may do: the one with role "primary", else the first.
+func (k *Kubernetes) Primary() *Kubernetes {
+	list := k.ClusterList()
+	for _, c := range list {
+		if c.Role == "primary" {
+			return c
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return list[0]
+}
+
+// AllDeployments are the deployment names any cluster watches by name.
+func (k *Kubernetes) AllDeployments() []string {
+	var out []string
+	for _, c := range k.ClusterList() {
+		for _, d := range c.Deployments {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// AnySelector says whether some cluster watches by label, so a deployment
+// name cannot be checked against a list.
+func (k *Kubernetes) AnySelector() bool {
+	for _, c := range k.ClusterList() {
+		if c.Selector != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Postgres points the lock watcher at one or more databases.

@@ -304,8 +304,8 @@ func (l *loader) validateLock() {
 		l.errKey("lock", "the team lock is a Kubernetes Lease, but there is no [kubernetes] section", "add [kubernetes], or remove [lock]")
 		return
 	}
-	if k.Namespace == "" && len(l.cfg.Kubernetes.Namespaces) > 0 {
-		k.Namespace = l.cfg.Kubernetes.Namespaces[0]
+	if p := l.cfg.Kubernetes.Primary(); k.Namespace == "" && p != nil && len(p.Namespaces) > 0 {
+		k.Namespace = p.Namespaces[0]
 	}
 	if k.Namespace == "" {
 		l.errKey("lock", "no namespace for the Lease", `add namespace = "deploys"`)
@@ -372,22 +372,72 @@ func (l *loader) validateKubernetes() {
 	if k.Kubeconfig != "" {
 		k.Kubeconfig = resolvePath(k.Kubeconfig, l.dir, l.opts.Getenv)
 	}
-	if l.required("kubernetes.namespaces", len(k.Namespaces) == 0, `namespaces = ["production"]`) {
-		for i, ns := range k.Namespaces {
-			if !k8sName.MatchString(ns) {
-				l.errVal(fmt.Sprintf("kubernetes.namespaces[%d]", i), fmt.Sprintf("%q is not a namespace name", ns), "namespaces are lowercase letters, digits and -")
-			}
-		}
-	}
-	if len(k.Deployments) == 0 && strings.TrimSpace(k.Selector) == "" && !l.isBad("kubernetes.deployments") && !l.isBad("kubernetes.selector") {
-		l.errKey("kubernetes", "no deployments to watch", `add deployments = ["api"] or selector = "app=api"`)
-	}
-	for i, d := range k.Deployments {
-		if !k8sName.MatchString(d) {
-			l.errVal(fmt.Sprintf("kubernetes.deployments[%d]", i), fmt.Sprintf("%q is not a deployment name", d), "deployment names are lowercase letters, digits, . and -")
-		}
-	}
 	l.duration("kubernetes.progress_timeout", &k.ProgressTimeout, 10*time.Minute)
+	if len(k.Clusters) == 0 {
+		l.validateKubeTargets("kubernetes", k.Namespaces, k.Deployments, k.Selector)
+		return
+	}
+	l.kubeNames("kubernetes.namespaces", k.Namespaces, "namespace", "namespaces are lowercase letters, digits and -")
+	l.kubeNames("kubernetes.deployments", k.Deployments, "deployment name", "deployment names are lowercase letters, digits, . and -")
+	names := map[string]string{}
+	for i, c := range k.Clusters {
+		path := fmt.Sprintf("kubernetes.cluster[%d]", i)
+		if l.required(path+".name", c.Name == "", `name = "primary"`) {
+			switch other, dup := names[c.Name]; {
+			case dup:
+				l.errVal(path+".name", fmt.Sprintf("duplicate cluster name %q: line %d has it too", c.Name, l.ix.line(other)), "give each cluster its own name")
+			case !k8sName.MatchString(c.Name):
+				l.errVal(path+".name", fmt.Sprintf("%q is not a cluster name", c.Name), "lowercase letters, digits and -, as primary or eu-standby")
+			}
+			names[c.Name] = path + ".name"
+		}
+		if c.Role != "" && !k8sName.MatchString(c.Role) {
+			l.errVal(path+".role", fmt.Sprintf("%q is not a role", c.Role), "one lowercase word, such as primary or standby")
+		}
+		eff := &Kubernetes{Name: c.Name, Role: c.Role, Kubeconfig: k.Kubeconfig, Context: c.Context,
+			Namespaces: k.Namespaces, Deployments: k.Deployments, Selector: k.Selector, ProgressTimeout: k.ProgressTimeout}
+		if c.Kubeconfig != "" {
+			eff.Kubeconfig = resolvePath(c.Kubeconfig, l.dir, l.opts.Getenv)
+		}
+		if c.Context == "" && c.Kubeconfig == "" && len(k.Clusters) > 1 {
+			l.errKey(path, fmt.Sprintf("cluster %q names neither a context nor a kubeconfig, so it would be the same cluster as the others", c.Name),
+				`add context = "prod-eu" (kubectl config get-contexts lists them)`)
+		}
+		if len(c.Namespaces) > 0 {
+			eff.Namespaces = c.Namespaces
+		}
+		if len(c.Deployments) > 0 || c.Selector != "" {
+			eff.Deployments, eff.Selector = c.Deployments, c.Selector
+		}
+		l.validateKubeTargets(path, eff.Namespaces, eff.Deployments, eff.Selector)
+		k.list = append(k.list, eff)
+	}
+}
+
+func (l *loader) kubeNames(path string, names []string, what, hint string) {
+	for i, n := range names {
+		if !k8sName.MatchString(n) {
+			l.errVal(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%q is not a %s", n, what), hint)
+		}
+	}
+}
+
+// validateKubeTargets checks what one cluster watches; path is
+// "kubernetes" or one of its clusters.
+func (l *loader) validateKubeTargets(path string, namespaces, deployments []string, selector string) {
+	// A cluster's inherited lists were checked as the table's.
+	own := func(key string) bool { return path == "kubernetes" || l.ix.has(path+"."+key) }
+	if len(namespaces) == 0 && !l.isBad(path+".namespaces") && !l.isBad("kubernetes.namespaces") {
+		l.errKey(path, "no namespaces to watch", `add namespaces = ["production"]`)
+	} else if own("namespaces") {
+		l.kubeNames(path+".namespaces", namespaces, "namespace", "namespaces are lowercase letters, digits and -")
+	}
+	if len(deployments) == 0 && strings.TrimSpace(selector) == "" && !l.isBad(path+".deployments") && !l.isBad(path+".selector") &&
+		!l.isBad("kubernetes.deployments") && !l.isBad("kubernetes.selector") {
+		l.errKey(path, "no deployments to watch", `add deployments = ["api"] or selector = "app=api"`)
+	} else if own("deployments") {
+		l.kubeNames(path+".deployments", deployments, "deployment name", "deployment names are lowercase letters, digits, . and -")
+	}
 }
 
 var (
@@ -1008,9 +1058,9 @@ func (l *loader) checkActionArgs(s *Step, path string) {
 		}
 	case "kube.rollback", "kube.pause", "kube.resume", "kube.restart", "kube.scale":
 		k := c.Kubernetes
-		if d, ok := s.Args["deployment"]; ok && k != nil && len(k.Deployments) > 0 && k.Selector == "" && !slices.Contains(k.Deployments, d) {
-			hint := "watched: " + strings.Join(k.Deployments, ", ")
-			if sug := gates.Suggest(d, k.Deployments); sug != "" {
+		if d, ok := s.Args["deployment"]; ok && k != nil && len(k.AllDeployments()) > 0 && !k.AnySelector() && !slices.Contains(k.AllDeployments(), d) {
+			hint := "watched: " + strings.Join(k.AllDeployments(), ", ")
+			if sug := gates.Suggest(d, k.AllDeployments()); sug != "" {
 				hint = fmt.Sprintf("did you mean %q?", sug)
 			}
 			l.errVal(path+".args.deployment", fmt.Sprintf("deployment %q is not in [kubernetes] deployments", d), hint)
