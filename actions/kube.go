@@ -226,7 +226,9 @@ func (o kubeOp) perCluster(lines []string) []string {
 		}
 		out = append(out, "cluster "+name+":")
 		for _, l := range by[c] {
-			out = append(out, "  "+l)
+			// The cluster heads them: "production/api@standby: …" says
+			// it twice.
+			out = append(out, "  "+strings.Replace(l, "@"+c+":", ":", 1))
 		}
 	}
 	return out

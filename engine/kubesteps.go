@@ -63,7 +63,12 @@ func (e *Engine) kubeStepTargets(name string) ([]actions.KubeTarget, error) {
 	} else {
 		return nil, errors.New("no deployments known yet: waiting for the first reading of the deployments")
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].String() < all[j].String() })
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Cluster != all[j].Cluster {
+			return all[i].Cluster < all[j].Cluster
+		}
+		return all[i].String() < all[j].String()
+	})
 	if name == "" {
 		if len(all) == 0 {
 			return nil, errors.New("no deployment is watched: check [kubernetes] namespaces, deployments and selector")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -319,7 +320,10 @@ func (e *Engine) rollbackPlan(step string, args map[string]string) (plan, error)
 	if e.lkg == nil {
 		return plan{}, errors.New("no rollback target yet: waiting for the first reading of the deployments")
 	}
-	keys := slices.Sorted(maps.Keys(e.lkg))
+	keys := slices.SortedFunc(maps.Keys(e.lkg), func(a, b string) int {
+		// By cluster, then name: the preview is read a cluster at a time.
+		return cmp.Or(cmp.Compare(e.lkg[a].Cluster, e.lkg[b].Cluster), cmp.Compare(a, b))
+	})
 	var targets []actions.KubeTarget
 	for _, k := range keys {
 		l := e.lkg[k]

@@ -275,7 +275,7 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 		if !room() {
 			break
 		}
-		add(clusterLine(c, inner, th))
+		add(clusterLine(c, v.State, inner, th))
 		for i, d := range v.State.Deployments {
 			if d.Cluster == c.Name && room() {
 				renderDeployment(d, v.LKG[d.Key()], i == v.Cursor && v.Focused, v.Now, inner, th, add)
@@ -306,13 +306,16 @@ func RenderRollout(v RolloutView, width, height int, th theme.Theme) string {
 
 // clusterLine heads a cluster's deployments: its name, role and context,
 // or why it is down while the deployments under it are the last seen.
-func clusterLine(c snapshot.Cluster, w int, th theme.Theme) string {
+func clusterLine(c snapshot.Cluster, s snapshot.Rollout, w int, th theme.Theme) string {
 	line := th.Header.S("cluster " + c.Name)
 	if c.Role != "" && c.Role != c.Name {
 		line += th.Dim.S(" · " + c.Role)
 	}
 	if c.Context != "" {
 		line += th.Dim.S(" · " + c.Context)
+	}
+	if runs := s.Runs(c.Name); runs != "" && c.Err == "" {
+		line += th.Dim.S(" · runs ") + th.Info.S(runs)
 	}
 	switch {
 	case c.Err != "":

@@ -114,6 +114,7 @@ timezone = %q
 [vars]
 kubectl = %s
 kubeconfig = %s
+standby_kubeconfig = %s
 admin_dsn = %s
 app_dsn = %s
 clone = %q
@@ -123,7 +124,7 @@ flightdeck-sandbox = %s
 image = %q
 sandbox = %s
 `, tomlString(info.GitRepo), start, end, sandboxZone,
-		tomlString(info.Kubectl), tomlString(info.Kubeconfig), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
+		tomlString(info.Kubectl), tomlString(info.Kubeconfig), tomlString(standbyKubeconfig(info)), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
 		tomlString(cloneDSN), tomlString(info.MigrationFile), tomlString(exe), image, tomlString(info.Dir))
 
 	w(`[[phase]]
@@ -215,8 +216,9 @@ starts_deploy = true
 command = '''
 git push origin production &&
 sha=$(git rev-parse --short=7 production) &&
-{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}$sha &&
-{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}$sha'''
+for kc in {{kubeconfig}} {{standby_kubeconfig}}; do
+  {{kubectl}} --kubeconfig $kc -n production set image deployment/api deployment/worker app={{image}}$sha || exit 1
+done'''
 
 [[phase.step]]
 id = "deploy/sentry-marker"
@@ -308,7 +310,7 @@ action = "kube.rollback"
 id = "dr/rollout-undo"
 title = "Roll back by hand (kubectl rollout undo)"
 estimate = "2m"
-command = "{{kubectl}} --kubeconfig {{kubeconfig}} -n production rollout undo deployment/api && {{kubectl}} --kubeconfig {{kubeconfig}} -n production rollout undo deployment/worker"
+command = "for kc in {{kubeconfig}} {{standby_kubeconfig}}; do {{kubectl}} --kubeconfig $kc -n production rollout undo deployment/api deployment/worker || exit 1; done"
 
 [[phase.step]]
 id = "dr/watch-pods"
@@ -351,7 +353,7 @@ contingency = true
 id = "drill/bad-release"
 title = "Ship a bad release (pods crash-loop)"
 estimate = "1m"
-command = "{{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/api app={{image}}bad-{{date}} && {{kubectl}} --kubeconfig {{kubeconfig}} -n production set image deployment/worker app={{image}}bad-{{date}}"
+command = "for kc in {{kubeconfig}} {{standby_kubeconfig}}; do {{kubectl}} --kubeconfig $kc -n production set image deployment/api deployment/worker app={{image}}bad-{{date}} || exit 1; done"
 
 [[phase.step]]
 id = "drill/lock-production"
@@ -365,7 +367,7 @@ kubeconfig = %s
 namespaces = ["production"]
 deployments = ["api", "worker"]
 progress_timeout = "1m"
-
+%s
 [migrations]
 files = ["{{sandbox}}/migrations/*.sql"]
 target = "production"
@@ -465,7 +467,7 @@ incident_channel = "#dev-ops"
 #   ssh -p 2222 -i %s localhost
 [share]
 authorized_keys = %q
-`, tomlString(info.Kubeconfig), tomlString(appDSN), "file:"+pwFile, strings.ReplaceAll(cloneDSN, info.CloneName, "{{clone}}"), "file:"+pwFile,
+`, tomlString(info.Kubeconfig), clustersTOML(info), tomlString(appDSN), "file:"+pwFile, strings.ReplaceAll(cloneDSN, info.CloneName, "{{clone}}"), "file:"+pwFile,
 		tomlString(info.GitRepo),
 		info.JiraURL, info.JiraEmail, "file:"+info.JiraTokenFile, JiraBoard, JiraProject,
 		info.SentryURL, SentryOrg, SentryProj, "file:"+info.SentryTokenFile,
@@ -493,4 +495,32 @@ timeout = "2s"`, info.AppHealthURL)
 namespace = %q
 duration = "1m"`, Namespace)
 	return b.String()
+}
+
+// standbyKubeconfig is the standby cluster's kubeconfig; the primary's for
+// a sandbox started before it had one, so runbook commands still work.
+func standbyKubeconfig(info *Info) string {
+	if info.StandbyKubeconfig == "" {
+		return info.Kubeconfig
+	}
+	return info.StandbyKubeconfig
+}
+
+// clustersTOML names the sandbox's two clusters: the primary and the
+// standby kept for a fast rollback (seed 003's). Each kubeconfig's current
+// context is its cluster.
+func clustersTOML(info *Info) string {
+	if info.StandbyKubeconfig == "" {
+		return ""
+	}
+	return fmt.Sprintf(`
+[[kubernetes.cluster]]
+name = "primary"
+role = "primary"
+
+[[kubernetes.cluster]]
+name = "standby"
+role = "standby"
+kubeconfig = %s
+`, tomlString(info.StandbyKubeconfig))
 }

@@ -64,25 +64,29 @@ const (
 // Dir/sandbox.json; secrets sit in files beside it, never in this struct's
 // printed form.
 type Info struct {
-	Dir             string `json:"dir"`
-	Config          string `json:"config"`
-	Kubeconfig      string `json:"kubeconfig"`
-	Kubectl         string `json:"kubectl"`
-	KubeServer      string `json:"kube_server"`
-	PostgresAdmin   string `json:"postgres_admin_dsn"`
-	PostgresApp     string `json:"postgres_app_dsn"`
-	PostgresClone   string `json:"postgres_clone_dsn"`
-	CloneName       string `json:"clone_name"`
-	MigrationFile   string `json:"migration_file"`
-	GitRepo         string `json:"git_repo"`
-	GitOrigin       string `json:"git_origin"`
-	JiraURL         string `json:"jira_url"`
-	JiraEmail       string `json:"jira_email"`
-	JiraTokenFile   string `json:"jira_token_file"`
-	SentryURL       string `json:"sentry_url"`
-	SentryTokenFile string `json:"sentry_token_file"`
-	SentryDSN       string `json:"sentry_dsn"`
-	SlackWebhook    string `json:"slack_webhook"`
+	Dir        string `json:"dir"`
+	Config     string `json:"config"`
+	Kubeconfig string `json:"kubeconfig"`
+	Kubectl    string `json:"kubectl"`
+	KubeServer string `json:"kube_server"`
+	// The standby cluster, the deploy's second; empty in an Info written
+	// before it.
+	StandbyKubeconfig string `json:"standby_kubeconfig,omitempty"`
+	StandbyServer     string `json:"standby_server,omitempty"`
+	PostgresAdmin     string `json:"postgres_admin_dsn"`
+	PostgresApp       string `json:"postgres_app_dsn"`
+	PostgresClone     string `json:"postgres_clone_dsn"`
+	CloneName         string `json:"clone_name"`
+	MigrationFile     string `json:"migration_file"`
+	GitRepo           string `json:"git_repo"`
+	GitOrigin         string `json:"git_origin"`
+	JiraURL           string `json:"jira_url"`
+	JiraEmail         string `json:"jira_email"`
+	JiraTokenFile     string `json:"jira_token_file"`
+	SentryURL         string `json:"sentry_url"`
+	SentryTokenFile   string `json:"sentry_token_file"`
+	SentryDSN         string `json:"sentry_dsn"`
+	SlackWebhook      string `json:"slack_webhook"`
 	// AppHealthURL is the application's health endpoint; empty while the
 	// running daemon predates it.
 	AppHealthURL string `json:"app_health_url,omitempty"`
@@ -168,6 +172,13 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	}
 	info.Kubeconfig, info.KubeServer, info.Kubectl = cluster.Kubeconfig, cluster.Server, cluster.Kubectl
 	o.say("kubernetes: %s (%s)", cluster.Server, time.Since(start).Round(time.Second))
+	o.say("kubernetes: the standby cluster…")
+	standby, err := k8s.Up(ctx, k8s.Options{StateDir: o.Dir, Name: k8s.StandbyName, Progress: o.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes standby: %w", err)
+	}
+	info.StandbyKubeconfig, info.StandbyServer = standby.Kubeconfig, standby.Server
+	o.say("kubernetes: standby %s (%s)", standby.Server, time.Since(start).Round(time.Second))
 
 	o.say("postgres: starting…")
 	inst, err := pg.Up(ctx, pg.Options{Dir: o.Dir, Progress: o.Progress})
@@ -274,9 +285,12 @@ func Down(ctx context.Context, o Options) error {
 	if err := pg.Down(ctx, pg.Options{Dir: o.Dir}); err != nil {
 		errs = append(errs, fmt.Errorf("postgres: %w", err))
 	}
-	o.say("kubernetes: deleting the cluster…")
+	o.say("kubernetes: deleting the clusters…")
 	if err := k8s.Down(ctx, k8s.Options{StateDir: o.Dir, Progress: o.Progress}); err != nil {
 		errs = append(errs, fmt.Errorf("kubernetes: %w", err))
+	}
+	if err := k8s.Down(ctx, k8s.Options{StateDir: o.Dir, Name: k8s.StandbyName, Progress: o.Progress}); err != nil {
+		errs = append(errs, fmt.Errorf("kubernetes standby: %w", err))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -308,6 +322,11 @@ func Status(ctx context.Context, o Options) ([]Component, error) {
 		detail = err.Error()
 	}
 	out = append(out, Component{"kubernetes", run, detail})
+	run, detail, err = k8s.Status(ctx, k8s.Options{StateDir: o.Dir, Name: k8s.StandbyName})
+	if err != nil {
+		detail = err.Error()
+	}
+	out = append(out, Component{"kubernetes standby", run, detail})
 	run, detail, err = pg.Status(ctx, pg.Options{Dir: o.Dir})
 	if err != nil {
 		detail = err.Error()

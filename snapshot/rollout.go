@@ -137,37 +137,57 @@ type WarningEvent struct {
 }
 
 // WhatRunsWhere says which release runs in each cluster, Deployinator's
-// "what is where": "primary 4f1c2d3 · standby 4f1c2d3", naming the
-// deployments of a cluster whose images differ ("standby api bad-1203
-// worker 4f1c2d3"). Empty for one cluster.
+// "what is where": "4f1c2d3 on primary, standby" when they agree, else
+// "primary bad-1203 · standby 4f1c2d3", naming the deployments of a cluster
+// whose images differ ("standby api bad-1203 worker 4f1c2d3"). Empty for
+// one cluster.
 func (s Rollout) WhatRunsWhere() string {
+	if len(s.Clusters) == 0 {
+		return ""
+	}
+	same, names := s.Runs(s.Clusters[0].Name), []string{}
+	for _, c := range s.Clusters {
+		if c.Err != "" || s.Runs(c.Name) != same || same == "" || strings.Contains(same, " ") {
+			same = ""
+			break
+		}
+		names = append(names, c.Name)
+	}
+	if same != "" {
+		return same + " on " + strings.Join(names, ", ")
+	}
 	var parts []string
 	for _, c := range s.Clusters {
-		var tags, named []string
-		for _, d := range s.Deployments {
-			if d.Cluster != c.Name {
-				continue
-			}
-			t := Tag(d.Image)
-			if !slices.Contains(tags, t) {
-				tags = append(tags, t)
-			}
-			named = append(named, d.Name+" "+t)
-		}
-		part := c.Name + " "
+		runs := s.Runs(c.Name)
 		switch {
 		case c.Err != "":
-			part += "down"
-		case len(tags) == 0:
-			part += "?"
-		case len(tags) == 1:
-			part += tags[0]
-		default:
-			part += strings.Join(named, " ")
+			runs = "down"
+		case runs == "":
+			runs = "?"
 		}
-		parts = append(parts, part)
+		parts = append(parts, c.Name+" "+runs)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// Runs is the image tag the cluster's deployments run, or each one's when
+// they differ ("api bad-1203 worker 4f1c2d3"); empty when none is seen.
+func (s Rollout) Runs(cluster string) string {
+	var tags, named []string
+	for _, d := range s.Deployments {
+		if d.Cluster != cluster {
+			continue
+		}
+		t := Tag(d.Image)
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+		named = append(named, d.Name+" "+t)
+	}
+	if len(tags) > 1 {
+		return strings.Join(named, " ")
+	}
+	return strings.Join(tags, "")
 }
 
 // InCluster names the cluster of every deployment and event; "" leaves

@@ -24,6 +24,7 @@ type barDetail int
 const (
 	barFull         barDetail = iota
 	barNoRelease              // the release name goes first
+	// With several clusters, what runs where goes after the clock's time.
 	barClockTime              // the clock becomes "10:42 AT RISK"
 	barWatcherCount           // the watchers' names become a count
 	barClockPhase             // the clock becomes "AT RISK"
@@ -110,7 +111,9 @@ func (m *Model) barName(d barDetail) string {
 	if cfg.Deploy.Release != "" && d < barNoRelease {
 		line += th.Bold.S(" · " + m.vars["release"])
 	}
-	if d < barNoRelease {
+	// What runs in each cluster outlasts the release name: in an incident
+	// it is the first question.
+	if d <= barClockTime {
 		if where := feedOf[snapshot.Rollout](m, "kubernetes").Data.WhatRunsWhere(); where != "" {
 			line += th.Info.S(" · " + where)
 		}

@@ -101,11 +101,10 @@ deployments = ["api"]
 
 [[kubernetes.cluster]]
 name = "eu"
-context = "a"
 
 [[kubernetes.cluster]]
 name = "us"
-`, `cluster "us" names neither a context nor a kubeconfig`, "[[kubernetes.cluster]]\nname = \"us\""},
+`, `cluster "us" has the same kubeconfig and context as cluster "eu"`, "[[kubernetes.cluster]]\nname = \"us\""},
 		{`
 [kubernetes]
 namespaces = ["production"]

@@ -380,6 +380,7 @@ func (l *loader) validateKubernetes() {
 	l.kubeNames("kubernetes.namespaces", k.Namespaces, "namespace", "namespaces are lowercase letters, digits and -")
 	l.kubeNames("kubernetes.deployments", k.Deployments, "deployment name", "deployment names are lowercase letters, digits, . and -")
 	names := map[string]string{}
+	same := map[string]string{} // kubeconfig and context → cluster
 	for i, c := range k.Clusters {
 		path := fmt.Sprintf("kubernetes.cluster[%d]", i)
 		if l.required(path+".name", c.Name == "", `name = "primary"`) {
@@ -399,10 +400,12 @@ func (l *loader) validateKubernetes() {
 		if c.Kubeconfig != "" {
 			eff.Kubeconfig = resolvePath(c.Kubeconfig, l.dir, l.opts.Getenv)
 		}
-		if c.Context == "" && c.Kubeconfig == "" && len(k.Clusters) > 1 {
-			l.errKey(path, fmt.Sprintf("cluster %q names neither a context nor a kubeconfig, so it would be the same cluster as the others", c.Name),
-				`add context = "prod-eu" (kubectl config get-contexts lists them)`)
+		where := eff.Kubeconfig + "\x00" + eff.Context
+		if other, dup := same[where]; dup {
+			l.errKey(path, fmt.Sprintf("cluster %q has the same kubeconfig and context as cluster %q", c.Name, other),
+				`give it a context = "prod-eu" (kubectl config get-contexts lists them) or a kubeconfig of its own`)
 		}
+		same[where] = c.Name
 		if len(c.Namespaces) > 0 {
 			eff.Namespaces = c.Namespaces
 		}

@@ -51,6 +51,11 @@ type Options struct {
 // DefaultName is the cluster name used when Options.Name is empty.
 const DefaultName = "flightdeck"
 
+// StandbyName is the sandbox's second cluster, the standby a deploy goes
+// to beside the primary. Not a prefix of DefaultName, nor it of this: a
+// cluster's processes are found by their directory.
+const StandbyName = "standby"
+
 func (o Options) withDefaults() (Options, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
@@ -93,7 +98,14 @@ func (o Options) withDefaults() (Options, error) {
 
 func (o Options) kwokWorkdir() string    { return filepath.Join(o.StateDir, "kwok") }
 func (o Options) clusterDir() string     { return filepath.Join(o.kwokWorkdir(), "clusters", o.Name) }
-func (o Options) kubeconfigPath() string { return filepath.Join(o.StateDir, "kubeconfig") }
+func (o Options) kubeconfigPath() string {
+	// Each cluster its own file: kwokctl makes the cluster it creates the
+	// file's current context, and runbook commands rely on the default.
+	if o.Name != DefaultName {
+		return filepath.Join(o.StateDir, "kubeconfig-"+o.Name)
+	}
+	return filepath.Join(o.StateDir, "kubeconfig")
+}
 func (o Options) stagesPath() string     { return filepath.Join(o.StateDir, "kwok-stages.yaml") }
 func (o Options) logPath() string        { return filepath.Join(o.StateDir, "kwokctl.log") }
 
