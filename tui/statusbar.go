@@ -22,14 +22,14 @@ import (
 type barDetail int
 
 const (
-	barFull         barDetail = iota
-	barNoRelease              // the release name goes first
+	barFull      barDetail = iota
+	barNoRelease           // the release name goes first
 	// With several clusters, what runs where goes after the clock's time.
-	barClockTime              // the clock becomes "10:42 AT RISK"
-	barWatcherCount           // the watchers' names become a count
-	barClockPhase             // the clock becomes "AT RISK"
-	barShortName              // the deploy name is cut; a banner loses the deploy
-	barShortest               // the environment goes, the name is cut shorter
+	barClockTime    // the clock becomes "10:42 AT RISK"
+	barWatcherCount // the watchers' names become a count
+	barClockPhase   // the clock becomes "AT RISK"
+	barShortName    // the deploy name is cut; a banner loses the deploy
+	barShortest     // the environment goes, the name is cut shorter
 	barDetailLevels
 )
 

@@ -96,8 +96,8 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-func (o Options) kwokWorkdir() string    { return filepath.Join(o.StateDir, "kwok") }
-func (o Options) clusterDir() string     { return filepath.Join(o.kwokWorkdir(), "clusters", o.Name) }
+func (o Options) kwokWorkdir() string { return filepath.Join(o.StateDir, "kwok") }
+func (o Options) clusterDir() string  { return filepath.Join(o.kwokWorkdir(), "clusters", o.Name) }
 func (o Options) kubeconfigPath() string {
 	// Each cluster its own file: kwokctl makes the cluster it creates the
 	// file's current context, and runbook commands rely on the default.
@@ -106,8 +106,8 @@ func (o Options) kubeconfigPath() string {
 	}
 	return filepath.Join(o.StateDir, "kubeconfig")
 }
-func (o Options) stagesPath() string     { return filepath.Join(o.StateDir, "kwok-stages.yaml") }
-func (o Options) logPath() string        { return filepath.Join(o.StateDir, "kwokctl.log") }
+func (o Options) stagesPath() string { return filepath.Join(o.StateDir, "kwok-stages.yaml") }
+func (o Options) logPath() string    { return filepath.Join(o.StateDir, "kwokctl.log") }
 
 // Cluster is a running sandbox cluster.
 type Cluster struct {
