@@ -110,10 +110,16 @@ func TestCockpitResumesAfterSIGKILL(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(e2eConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("fd-e2e-%d", os.Getpid()), name: "cockpit"}
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	s := &tmuxSession{t: t, name: "cockpit"}
 	env := fmt.Sprintf("XDG_STATE_HOME=%s XDG_CONFIG_HOME=%s TERM=xterm-256color", filepath.Join(dir, "state"), filepath.Join(dir, "config"))
+	starts := 0
 	start := func() {
+		// A tmux server of its own each time: one whose last session just
+		// ended may still be exiting, and would refuse a new session.
+		starts++
+		s.socket = fmt.Sprintf("fd-e2e-%d-%d", os.Getpid(), starts)
+		socket := s.socket
+		t.Cleanup(func() { exec.Command("tmux", "-L", socket, "kill-server").Run() })
 		s.run("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40",
 			fmt.Sprintf("exec env %s %s --config %s", env, bin, cfg))
 		s.waitFor("1 Checklist")
