@@ -69,3 +69,20 @@ gate = "smoke.passing"
 		t.Fatalf("the engine's smoke reading: %+v", u.Data)
 	}
 }
+
+// TestSmokeStaleAfterItsInterval: checks read every minute are not stale
+// between runs; every other source keeps the engine's limit.
+func TestSmokeStaleAfterItsInterval(t *testing.T) {
+	e := &Engine{cfg: &config.Config{Smoke: []config.Smoke{{Interval: config.Duration(10 * time.Second)}, {Interval: config.Duration(time.Minute)}}},
+		opts: Options{StaleAfter: 45 * time.Second}}
+	if got := e.staleAfter("smoke"); got != 2*time.Minute {
+		t.Errorf("smoke stale after %s, want two of its longest intervals", got)
+	}
+	if got := e.staleAfter("kubernetes"); got != 45*time.Second {
+		t.Errorf("kubernetes stale after %s", got)
+	}
+	e.cfg.Smoke = e.cfg.Smoke[:1]
+	if got := e.staleAfter("smoke"); got != 45*time.Second {
+		t.Errorf("a 10s check keeps the engine's limit, got %s", got)
+	}
+}

@@ -30,7 +30,7 @@ func (e *Engine) applyUpdate(u snapshot.Update) []view.Event {
 		if e.lkg == nil && u.Err == nil && len(data.Deployments) > 0 {
 			e.recordLKG(data.LastKnownGood())
 		} else if more := e.lateClusters(u, data); len(more) > 0 {
-			e.recordLKG(append(slices.Collect(maps.Values(e.lkg)), more...))
+			e.recordLKG(append(e.lkgList(), more...))
 		}
 	case snapshot.DBState:
 		e.setFacts(u, data.Facts())
@@ -88,13 +88,26 @@ type partlyDown interface{ Down() error }
 // judge is a source's health now; a source partly down shows as down, with
 // the part named.
 func (e *Engine) judge(u snapshot.Update) snapshot.Health {
-	h := snapshot.Judge(u, e.now, e.opts.StaleAfter)
+	h := snapshot.Judge(u, e.now, e.staleAfter(u.Source))
 	if p, ok := u.Data.(partlyDown); ok && u.Err == nil {
 		if err := p.Down(); err != nil {
 			h.State, h.Reason = snapshot.Down, snapshot.OneLine(err.Error())
 		}
 	}
 	return h
+}
+
+// staleAfter is how old a source's good data may be before it shows as
+// stale: the engine's limit, or for the smoke checks, which read only every
+// interval, two of their longest intervals if that is longer.
+func (e *Engine) staleAfter(source string) time.Duration {
+	limit := e.opts.StaleAfter
+	if source == "smoke" {
+		for _, s := range e.cfg.Smoke {
+			limit = max(limit, 2*s.Interval.D())
+		}
+	}
+	return limit
 }
 
 // restoreLKG takes the rollback targets an earlier run of the cockpit kept.
@@ -112,6 +125,15 @@ func (e *Engine) setLKG(list []snapshot.LastKnownGood) {
 	for _, l := range list {
 		e.lkg[l.Key()] = l
 	}
+}
+
+// lkgList is the rollback targets in key order.
+func (e *Engine) lkgList() []snapshot.LastKnownGood {
+	var out []snapshot.LastKnownGood
+	for _, k := range slices.Sorted(maps.Keys(e.lkg)) {
+		out = append(out, e.lkg[k])
+	}
+	return out
 }
 
 // lateClusters are the rollback targets of clusters read for the first

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -41,9 +42,25 @@ type Cluster struct {
 	Err string
 }
 
-// Down lists the clusters that are down or not read yet, as "standby:
+// Down says which clusters are down, when some are and others answer: the
+// source as a whole then shows as down, naming them, while the pane keeps
+// showing what the others read.
+func (s Rollout) Down() error {
+	var down []string
+	for _, c := range s.Clusters {
+		if c.Err != "" {
+			down = append(down, "cluster "+c.Name+": "+OneLine(c.Err))
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(down, "; "))
+}
+
+// Unseen lists the clusters that are down or not read yet, as "standby:
 // why"; empty when all answer.
-func (s Rollout) Down() []string {
+func (s Rollout) Unseen() []string {
 	var out []string
 	for _, c := range s.Clusters {
 		switch {
@@ -292,7 +309,7 @@ func (s Rollout) Facts() gates.Facts {
 	if len(notDone) > 0 {
 		detail = strings.Join(notDone, ", ")
 	}
-	if down := s.Down(); len(down) > 0 {
+	if down := s.Unseen(); len(down) > 0 {
 		// A gate must not pass on a cluster the cockpit cannot see.
 		f := gates.Fact{Detail: "cluster " + strings.Join(down, "; ")}
 		return gates.Facts{"rollout.complete": f, "rollout.no_crashloops": f, "rollout.old_pods_gone": f}
