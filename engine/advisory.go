@@ -69,8 +69,13 @@ func (e *Engine) signals() []signal {
 	if f, ok := fact("sentry.no_spike"); ok && !f.Bool {
 		add("sentry.no_spike", e.spikeWords(f))
 	}
+	fewNew := false // new issues, but fewer than recommend a rollback
 	if f, ok := fact("sentry.no_new_issues"); ok && !f.Bool {
-		add("sentry.no_new_issues", f.Detail)
+		if e.cfg.Sentry != nil && f.Number < float64(e.cfg.Sentry.AdvisoryNewIssues) {
+			fewNew = true
+		} else {
+			add("sentry.no_new_issues", f.Detail)
+		}
 	}
 	if f, ok := fact("locks.max_wait"); ok && e.cfg.Postgres != nil && f.Duration > e.cfg.Postgres.LockThreshold.D() {
 		add("locks.max_wait", fmt.Sprintf("a lock wait of %s (over %s)", gates.FormatDuration(f.Duration), gates.FormatDuration(e.cfg.Postgres.LockThreshold.D())))
@@ -82,6 +87,9 @@ func (e *Engine) signals() []signal {
 	for _, st := range e.rb.Steps() {
 		if st.Kind != config.Gate || st.State.Status != runbook.Done || e.rb.Phases[st.Phase].Contingency {
 			continue
+		}
+		if st.GateExpr.Name == "sentry.no_new_issues" && fewNew {
+			continue // under [sentry] advisory_new_issues
 		}
 		if r := e.gates[st.ID]; r.State == gates.Fail {
 			add("gate/"+st.ID, fmt.Sprintf("%q no longer passes: %s", st.Title, r.Value))

@@ -126,3 +126,45 @@ func TestNoAdvisoryBeforeTheDeployStarts(t *testing.T) {
 		t.Fatalf("advisory before deploy.start: %+v", h.status.Advisory)
 	}
 }
+
+// TestNewIssuesThreshold: under [sentry] advisory_new_issues a new issue
+// or two are shown but recommend nothing, not even through the ticked
+// "no new errors" gate; at the threshold they do.
+func TestNewIssuesThreshold(t *testing.T) {
+	doc := strings.Replace(advisoryConfig, "[kubernetes]", `[[phase.step]]
+id = "no-new"
+title = "Sentry: no new errors"
+estimate = "2m"
+gate = "sentry.no_new_issues"
+[sentry]
+org = "acme"
+projects = ["app"]
+token = "env:FLIGHTDECK_TEST_UNSET"
+advisory_new_issues = 3
+[kubernetes]`, 1)
+	cfg, err := config.Parse("a.toml", []byte(doc), config.LoadOptions{Getenv: func(string) string { return "token" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	rb := runbook.New(cfg)
+	rb.Apply(journal.Record{Seq: 1, Type: runbook.RecDeployStart, At: now.Add(-10 * time.Minute), Step: "push"})
+	rb.Apply(journal.Record{Seq: 2, Type: runbook.RecStepCheck, At: now.Add(-5 * time.Minute), Step: "no-new"})
+	e := &Engine{cfg: cfg, rb: rb, facts: gates.Facts{}}
+	judge := func(n int) []signal {
+		e.facts["sentry.no_new_issues"] = gates.Fact{Known: true, Bool: n == 0, Number: float64(n), Detail: fmt.Sprintf("%d new: APP-1", n)}
+		e.gates = e.rb.Gates(e.facts)
+		return e.signals()
+	}
+	if s := judge(2); len(s) != 0 {
+		t.Errorf("2 new issues under a threshold of 3: %+v", s)
+	}
+	s := judge(3)
+	keys := []string{}
+	for _, x := range s {
+		keys = append(keys, x.Key)
+	}
+	if strings.Join(keys, ",") != "sentry.no_new_issues,gate/no-new" {
+		t.Errorf("3 new issues: %v", keys)
+	}
+}

@@ -225,7 +225,7 @@ func (e ErrorRate) Facts() gates.Facts {
 	default:
 		spike.Detail = fmt.Sprintf("%d%s, limit %s%s (%s)", e.Current.Count, per, FormatRate(e.Threshold), per, base)
 	}
-	fresh := gates.Fact{Known: !e.Marks.Start.IsZero() && !e.NoEvents, Bool: len(e.NewIssues) == 0}
+	fresh := gates.Fact{Known: !e.Marks.Start.IsZero() && !e.NoEvents, Bool: len(e.NewIssues) == 0, Number: float64(len(e.NewIssues))}
 	switch {
 	case e.NoEvents:
 		fresh.Detail = e.noEventsDetail()

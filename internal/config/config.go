@@ -322,6 +322,9 @@ type Sentry struct {
 	// Ignore holds regular expressions matched against issue titles;
 	// matching issues count neither as new nor towards a spike.
 	Ignore []string `toml:"ignore"`
+	// AdvisoryNewIssues is how many new issues since the deploy's start
+	// recommend a rollback (default 1: any).
+	AdvisoryNewIssues int `toml:"advisory_new_issues"`
 	// DSN, if set, reports the cockpit's own errors to Sentry.
 	DSN Secret `toml:"dsn"`
 }

@@ -684,6 +684,11 @@ func (l *loader) validateSentry() {
 	} else if s.SpikeFactor <= 1 && !l.isBad("sentry.spike_factor") {
 		l.errVal("sentry.spike_factor", fmt.Sprintf("spike_factor must be more than 1, not %g", s.SpikeFactor), "it multiplies the baseline error rate: 3 means three times the usual rate")
 	}
+	if !l.ix.has("sentry.advisory_new_issues") {
+		s.AdvisoryNewIssues = 1
+	} else if s.AdvisoryNewIssues < 1 && !l.isBad("sentry.advisory_new_issues") {
+		l.errVal("sentry.advisory_new_issues", fmt.Sprintf("advisory_new_issues must be 1 or more, not %d", s.AdvisoryNewIssues), "it is how many new issues since the deploy's start recommend a rollback")
+	}
 	if !l.ix.has("sentry.spike_floor") {
 		s.SpikeFloor = 10
 	} else if s.SpikeFloor < 0 && !l.isBad("sentry.spike_floor") {
