@@ -63,6 +63,9 @@ type Step struct {
 	config.Step
 	Phase int // index into Runbook.Phases
 	State StepState
+	// Usual is how long the step took in the last runs, when history
+	// has any: shown beside the estimate and counted instead of it.
+	Usual Usual
 }
 
 // The kinds of step, for the views that show steps without reading config.
@@ -149,9 +152,12 @@ type Runbook struct {
 	Opened   time.Time // first deploy.open: the cockpit's first launch, when a step starts the deploy
 	Started  time.Time // first deploy.start
 	Finished time.Time // deploy.finish, if any
-	byID     map[string]*Step
-	open     map[string]journal.Record // action id → intent without a result
-	openSeq  []string
+	// Rehearsal: the journal is a rehearsal's (rehearsal.start), not a
+	// real deploy's.
+	Rehearsal bool
+	byID      map[string]*Step
+	open      map[string]journal.Record // action id → intent without a result
+	openSeq   []string
 	// last keeps the newest record of each type the checklist itself does
 	// not interpret (a rollback target, say), for the panes that do.
 	last map[string]journal.Record
@@ -207,6 +213,8 @@ func (r *Runbook) Apply(rec journal.Record) {
 		}
 	case RecDeployFinish:
 		r.Finished = rec.At
+	case RecRehearsalStart:
+		r.Rehearsal = true
 
 	case RecStepCheck:
 		if st == nil {
@@ -350,7 +358,9 @@ func (r *Runbook) Open() []journal.Record {
 
 // Remaining is the estimated work left in the normal flow at now: pending,
 // failed and unknown steps count fully, a running step its estimate minus the
-// time it has run. Contingency phases (disaster recovery) do not count.
+// time it has run. A step's learned time, where history has one, counts
+// instead of its configured estimate. Contingency phases (disaster
+// recovery) do not count.
 func (r *Runbook) Remaining(now time.Time) time.Duration {
 	var left time.Duration
 	for _, p := range r.Phases {
@@ -361,11 +371,11 @@ func (r *Runbook) Remaining(now time.Time) time.Duration {
 			switch s.State.Status {
 			case Done, Skipped:
 			case Running:
-				if rest := s.Estimate.D() - now.Sub(s.State.StartedAt); rest > 0 {
+				if rest := s.Expected() - now.Sub(s.State.StartedAt); rest > 0 {
 					left += rest
 				}
 			default:
-				left += s.Estimate.D()
+				left += s.Expected()
 			}
 		}
 	}
