@@ -92,6 +92,9 @@ func renderConfig(info *Info, exe string, now time.Time) string {
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	// put writes a block verbatim: the runbook's shell and SQL have %
+	// signs of their own (LIKE 'acme-clone-%') that a format would eat.
+	put := func(text string) { b.WriteString(text + "\n") }
 	w(`# Written by flightdeck-sandbox up. The seed runbook adapted to the local
 # sandbox: a real Kubernetes control plane, a real Postgres with a workload,
 # and stand-ins for Jira, Sentry and Slack. Rewritten on every sandbox up.
@@ -126,7 +129,7 @@ sandbox = %s
 		tomlString(info.Kubectl), tomlString(info.Kubeconfig), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
 		tomlString(cloneDSN), tomlString(info.MigrationFile), tomlString(exe), image, tomlString(info.Dir))
 
-	w(`[[phase]]
+	put(`[[phase]]
 name = "Pre-Deployment"
 
 [[phase.step]]
@@ -261,14 +264,14 @@ estimate = "1m"
 gate = "rollout.no_crashloops"
 `)
 	if info.AppHealthURL != "" {
-		w(`[[phase.step]]
+		put(`[[phase.step]]
 id = "post/smoke"
 title = "Smoke checks pass"
 estimate = "2m"
 gate = "smoke.passing"
 `)
 	}
-	w(`[[phase.step]]
+	put(`[[phase.step]]
 id = "post/announce"
 title = "Tell #general the deployment was successful"
 estimate = "1m"
