@@ -495,5 +495,18 @@ timeout = "2s"`, info.AppHealthURL)
 [lock]
 namespace = %q
 duration = "1m"`, Namespace)
+
+	// Two gates are red on purpose, to show what the cockpit catches: an
+	// unattended run skips them with the reasons its journal keeps, and
+	// drives every other step for real.
+	put(`
+# flightdeck rehearse drives this runbook unattended. The two red gates
+# are the sandbox's deliberate faults; every other step runs for real.
+[rehearsal]
+gate_timeout = "2m"
+skip = [
+  { step = "pre/jira-columns", reason = "the Jira stand-in is seeded with four deliberate inconsistencies (the board pane names them)" },
+  { step = "deploy/preflight-migrations", reason = "the sandbox's pending migration is deliberately unsafe (flightdeck preflight says why); the dry run on the clone still runs" },
+]`)
 	return b.String()
 }

@@ -46,3 +46,27 @@ func TestConfigCommandsVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRehearsal: the written config rehearses with its two
+// deliberately red gates skipped, each with its reason, after [lock].
+func TestConfigRehearsal(t *testing.T) {
+	cfg, text := writtenConfig(t)
+	r := cfg.Rehearsal
+	if r == nil {
+		t.Fatal("no [rehearsal] in the written config")
+	}
+	skips := map[string]string{}
+	for _, s := range r.Skip {
+		skips[s.Step] = s.Reason
+	}
+	if len(skips) != 2 || !strings.Contains(skips["pre/jira-columns"], "four deliberate inconsistencies") ||
+		!strings.Contains(skips["deploy/preflight-migrations"], "deliberately unsafe") {
+		t.Errorf("[rehearsal] skip: %+v", r.Skip)
+	}
+	if r.GateTimeout.D() != 2*time.Minute || r.History != config.DefaultHistory {
+		t.Errorf("[rehearsal]: %+v", r)
+	}
+	if cfg.Lock == nil || strings.Index(text, "[rehearsal]") < strings.Index(text, "[lock]") {
+		t.Error("[rehearsal] must come after [lock], which follows [share]")
+	}
+}
