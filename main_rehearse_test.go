@@ -302,3 +302,58 @@ func TestRehearseOnSandbox(t *testing.T) {
 	}
 	s.run("send-keys", "-t", s.name, "q")
 }
+
+// TestRehearseExitCodes: a runbook of commands on this machine alone, no
+// sandbox: a drill runs after the normal flow when named; a failing
+// command stops the rehearsal with its output (exit 1); a skip without a
+// reason is a usage error (exit 2).
+func TestRehearseExitCodes(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	drill := `
+[[phase]]
+name = "Drills"
+contingency = true
+
+[[phase.step]]
+id = "drill/echo"
+title = "Say it again"
+estimate = "1m"
+command = "echo drilled"
+`
+	good := write("good.toml", e2eConfig+drill)
+	bad := write("bad.toml", strings.Replace(e2eConfig, `command = "echo hello"`, `command = "echo about to fail; exit 3"`, 1)+drill)
+	run := func(cfg string, args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"rehearse", "--config", cfg}, args...)...)
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+
+	code, out := run(good, "--drill", "drill/echo")
+	if code != 0 || !regexp.MustCompile(`(?s)ticked .* plan .*passed .* hello .*passed .* drill/echo .*rehearsal passed: 3 steps passed`).MatchString(out) {
+		t.Errorf("with a drill: exit %d:\n%s", code, out)
+	}
+	if code, out := run(good); code != 0 || strings.Contains(out, "drill/echo") {
+		t.Errorf("a drill ran unnamed: exit %d:\n%s", code, out)
+	}
+	code, out = run(bad, "--drill", "drill/echo")
+	if code != exitFailure || !strings.Contains(out, "FAILED") || !strings.Contains(out, "│ about to fail") ||
+		!strings.Contains(out, "rehearsal failed at hello: exit 3") || strings.Contains(out, "drill/echo") {
+		t.Errorf("a failing command: exit %d, want %d with its output, and no drill after it:\n%s", code, exitFailure, out)
+	}
+	if code, out := run(good, "--skip", "hello"); code != exitConfig || !strings.Contains(out, "a skip needs a reason") {
+		t.Errorf("a skip without a reason: exit %d:\n%s", code, out)
+	}
+	if code, out := run(good, "--skip", "hello=not today"); code != 0 || !strings.Contains(out, "reason: not today") {
+		t.Errorf("a skip with a reason: exit %d:\n%s", code, out)
+	}
+}
