@@ -71,13 +71,10 @@ Exit codes:
   flightdeck rehearse --skip pre/jira-columns="the stand-in board is seeded red" --drill drill/bad-release --drill dr/rollback`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("gate-timeout") {
-				f.gateTimeout = 0 // [rehearsal] gate_timeout, or its default
-			}
 			return runRehearse(cmd.Context(), cmd.OutOrStdout(), *g, f)
 		},
 	}
-	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", config.DefaultGateTimeout, "how long to wait for a gate to pass before its step fails (default [rehearsal] gate_timeout)")
+	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", 0, "how long to wait for a gate to pass before its step fails (default [rehearsal] gate_timeout, else "+config.DefaultGateTimeout.String()+")")
 	cmd.Flags().StringArrayVar(&f.drills, "drill", nil, "run a contingency step or phase (by step id or phase name) after the normal flow; repeatable, in order")
 	cmd.Flags().StringArrayVar(&f.skips, "skip", nil, "skip step `ID=REASON`, journaled with the reason; repeatable, added to [rehearsal] skip")
 	return cmd
@@ -126,9 +123,15 @@ func runRehearse(ctx context.Context, out io.Writer, g globalFlags, f rehearseFl
 		return fail(exitFailure, fmt.Errorf("the deploy lock cannot be taken, and a rehearsal changes the world only under it: %w", lock.err))
 	}
 
+	// Until the walk begins, an error lets the lock go again: nothing was
+	// changed under it.
+	abort := func(err error) error {
+		releaseRehearsalLock(lock, false, "rehearsal not started: "+err.Error(), io.Discard, log)
+		return err
+	}
 	j, _, err := journal.Open(path, journal.Options{Redact: redactor.Redact})
 	if err != nil {
-		return fail(exitJournal, err)
+		return abort(fail(exitJournal, err))
 	}
 	defer j.Close()
 	rb := runbook.New(cfg)
@@ -146,14 +149,14 @@ func runRehearse(ctx context.Context, out io.Writer, g globalFlags, f rehearseFl
 	var history []journal.Record
 	for _, rec := range first {
 		if rec, err = j.Append(rec); err != nil {
-			return fail(exitJournal, err)
+			return abort(fail(exitJournal, err))
 		}
 		rb.Apply(rec)
 		history = append(history, rec)
 	}
 	recs, err := lock.journalTake(j, operator(cfg))
 	if err != nil {
-		return fail(exitJournal, err)
+		return abort(fail(exitJournal, err))
 	}
 	for _, rec := range recs {
 		rb.Apply(rec)
