@@ -208,6 +208,7 @@ func runRehearse(ctx context.Context, out io.Writer, g globalFlags, f rehearseFl
 			res.failed.step.ID, res.failed.step.Title, res.failed.why, res.counts(), runbook.Short(took))
 	}
 	data, _ = json.Marshal(detail)
+	w.settle(30 * time.Second)
 	ok := res.failed == nil
 	finish := journal.Record{Type: runbook.RecRehearsalFinish, By: operator(cfg), OK: &ok, Summary: summary, Data: data}
 	if res.failed != nil {

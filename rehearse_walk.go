@@ -149,6 +149,7 @@ type walker struct {
 	mu       sync.Mutex
 	rb       *runbook.Runbook
 	gates    map[string]gates.Result
+	running  int // actions in flight, by the engine's last status
 	advisory bool
 	changed  chan struct{}
 }
@@ -175,6 +176,7 @@ func (w *walker) follow(batches <-chan view.Batch) {
 		}
 		if b.Status != nil {
 			w.gates = b.Status.Gates
+			w.running = len(b.Status.Running)
 			w.noteAdvisory(b.Status.Advisory)
 		}
 		for _, ev := range b.Events {
@@ -247,6 +249,17 @@ func (w *walker) until(deadline time.Time, cond func() bool) bool {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// settle waits, up to limit, for what the engine does on its own after
+// the last step to reach the journal (deploy.finish once the normal flow
+// is closed, an action's follow-ups), so the rehearsal's end is the
+// journal's last word.
+func (w *walker) settle(limit time.Duration) {
+	w.until(time.Now().Add(limit), func() bool {
+		closed, total := w.rb.Progress()
+		return w.running == 0 && (closed < total || !w.rb.Finished.IsZero())
+	})
 }
 
 // step is a step as the walker's copy has it now. Called with w.mu held.
