@@ -147,6 +147,7 @@ func runCockpit(ctx context.Context, g globalFlags) error {
 		}
 	}
 	rb := runbook.New(cfg)
+	rb.Learn(learnedTimes(cfg, path, log))
 	for _, rec := range history {
 		rb.Apply(rec)
 	}

@@ -84,6 +84,7 @@ Run without a subcommand to open the cockpit.`,
 		Example: `  flightdeck --config config.example.toml
   flightdeck check --config config.example.toml
   flightdeck preflight --config config.example.toml
+  flightdeck rehearse --config sandbox.toml
   flightdeck lock release --reason "fixed forward in release-3"
   flightdeck --config config.example.toml --share :2222
   flightdeck --read-only`,
@@ -114,15 +115,16 @@ Environment:
 
 Exit codes:
   0  success
-  1  unexpected failure (terminal, file system)
-  2  usage or configuration error; the message names file, line, column and key
+  1  unexpected failure (terminal, file system); rehearse: a step failed
+  2  usage or configuration error; the message names file, line, column and key;
+     rehearse: the deploy lock is someone else's
   3  check: the configuration is valid but a configured system did not answer
      or falls short of what the deploy needs (a missing grant, say);
      preflight: a migration is blocked, does not parse, or cannot be judged;
      lock: the deploy lock is someone else's
   4  the journal cannot be opened: another flightdeck has it, or it is not writable
 `)
-	root.AddCommand(newCheckCmd(&g), newPreflightCmd(&g), newReportCmd(&g), newLockCmd(&g), newVersionCmd())
+	root.AddCommand(newCheckCmd(&g), newPreflightCmd(&g), newReportCmd(&g), newLockCmd(&g), newRehearseCmd(&g), newVersionCmd())
 	return root
 }
 

@@ -377,7 +377,7 @@ func (e *Engine) status() *view.Status {
 // whole is the entire state, for a view that starts or starts over. Called
 // with e.mu held.
 func (e *Engine) whole() view.Batch {
-	b := view.Batch{Initial: true, History: append([]journal.Record(nil), e.history...), Status: e.status()}
+	b := view.Batch{Initial: true, History: append([]journal.Record(nil), e.history...), Status: e.status(), Learned: e.rb.Learned()}
 	for _, u := range e.updates {
 		b.Updates = append(b.Updates, u)
 	}

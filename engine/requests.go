@@ -171,7 +171,7 @@ func (e *Engine) stepPlan(r view.Request) (plan, error) {
 		if err := e.rb.CanCheck(st.ID, e.gates[st.ID]); err != nil {
 			return plan{}, err
 		}
-		mark := &actions.StepMark{Type: runbook.RecStepCheck, StepID: st.ID, Title: st.Title}
+		mark := &actions.StepMark{Type: runbook.RecStepCheck, StepID: st.ID, Title: st.Title, Reason: strings.TrimSpace(r.Reason)}
 		if st.State.Status == runbook.Unknown {
 			mark = &actions.StepMark{Type: runbook.RecVerify, StepID: st.ID, Title: st.Title,
 				RunID: st.State.RunID, OK: true, Reason: "verified done by the operator after an interrupted run"}

@@ -196,9 +196,12 @@ func RenderChecklist(v ChecklistView, width, height int, th theme.Theme) string 
 	}
 
 	timeW := 0
-	if inner >= 46 {
+	switch {
+	case inner >= 72 && learnedAny(rb):
+		timeW = learnedTimeW
+	case inner >= 46:
 		timeW = 15
-	} else if inner >= 30 {
+	case inner >= 30:
 		timeW = 6
 	}
 	kindW := 0
@@ -334,10 +337,40 @@ func stepRow(v ChecklistView, s *runbook.Step, selected bool, w, kindW, timeW in
 	return line
 }
 
-// timeCell shows "est / actual", the actual red when it overran.
+// learnedTimeW is the time column with room for what a step usually
+// takes: "    5m · usually 40s    /    38s".
+const learnedTimeW = 32
+
+// learnedAny reports whether any step has learned how long it takes.
+func learnedAny(rb *runbook.Runbook) bool {
+	for _, s := range rb.Steps() {
+		if s.Usual.Known() {
+			return true
+		}
+	}
+	return false
+}
+
+// timeCell shows "est / actual", the actual red when it overran; given
+// the room, what the step usually takes sits between them.
 func timeCell(s *runbook.Step, now time.Time, w int, th theme.Theme) string {
 	est := runbook.Short(s.Estimate.D())
 	act := s.State.Actual(now)
+	if w >= learnedTimeW {
+		usual := strings.Repeat(" ", 17)
+		if s.Usual.Known() {
+			usual = th.Dim.S(fmt.Sprintf(" · usually %-6s", runbook.Short(s.Usual.Median)))
+		}
+		actual := strings.Repeat(" ", 9)
+		if act > 0 {
+			p := th.Dim
+			if act > s.Estimate.D() {
+				p = th.Warn
+			}
+			actual = th.Dim.S(" / ") + p.S(fmt.Sprintf("%6s", runbook.Short(act)))
+		}
+		return th.Dim.S(fmt.Sprintf("%6s", est)) + usual + actual + strings.Repeat(" ", w-learnedTimeW)
+	}
 	if w < 15 || act == 0 {
 		return th.Dim.S(fmt.Sprintf("%*s", w, est))
 	}
@@ -409,6 +442,13 @@ func stepDetail(v ChecklistView, s *runbook.Step, w int, th theme.Theme) []strin
 			by += fmt.Sprintf(" (exit %d)", *st.Exit)
 		}
 		add(th.OK, by)
+	}
+	if u := s.Usual; u.Known() {
+		of := "the last run"
+		if u.Runs > 1 {
+			of = fmt.Sprintf("the median of the last %d runs", u.Runs)
+		}
+		add(th.Dim, fmt.Sprintf("estimate %s · usually %s (%s)", runbook.Short(s.Estimate.D()), runbook.Short(u.Median), of))
 	}
 	if s.Notes != "" {
 		add(th.Dim, s.ShownNotes(v.Vars))

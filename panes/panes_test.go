@@ -433,3 +433,45 @@ func BenchmarkRenderRollout5000(b *testing.B) {
 		RenderRollout(v, 200, 60, dark)
 	}
 }
+
+// learnedView is the checklist after earlier runs taught some steps how
+// long they usually take; the cursor is on the failed merge, which has.
+func learnedView(t testing.TB) ChecklistView {
+	v := checklistView(t, 3)
+	v.Runbook.Learn(map[string]runbook.Usual{
+		"clone":   {Median: 11 * time.Minute, Runs: 5},
+		"merge":   {Median: 40 * time.Second, Runs: 3},
+		"locks":   {Median: 2*time.Minute + 5*time.Second, Runs: 1},
+		"migrate": {Median: 9 * time.Minute, Runs: 5},
+	})
+	return v
+}
+
+func TestRenderChecklistLearnedGolden(t *testing.T) {
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			out := RenderChecklist(learnedView(t), w, 20, dark)
+			assertBox(t, out, w, 20)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestRenderChecklistSaysWhatAStepUsuallyTakes(t *testing.T) {
+	out := ansi.Strip(RenderChecklist(learnedView(t), 120, 24, dark))
+	for _, want := range []string{
+		"10m · usually 11m    /    13m", // est, learned, actual
+		"20m · usually 2m05s",           // not started yet
+		"estimate 5m · usually 40s (the median of the last 3 runs)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	// Narrow, the row keeps est / actual; the selected step's detail
+	// still says it.
+	out = ansi.Strip(RenderChecklist(learnedView(t), 60, 24, dark))
+	if strings.Contains(out, "· usually 11m") || !strings.Contains(out, "usually 40s (the median") {
+		t.Errorf("at 60 cells:\n%s", out)
+	}
+}

@@ -175,9 +175,10 @@ func (r *reader) header(b *strings.Builder, o Options) {
 	if name == "" {
 		name = "deploy"
 	}
-	fmt.Fprintf(b, "# Deploy record: %s\n\n", md(name))
+	fmt.Fprintf(b, "# %s: %s\n\n", r.heading(), md(name))
 	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, cell(v)) }
 	b.WriteString("| | |\n|---|---|\n")
+	r.rehearsalRows(row)
 	if d.Environment != "" {
 		row("Environment", d.Environment)
 	}
@@ -345,6 +346,10 @@ func (r *reader) event(rec journal.Record) string {
 		return " (" + r.title(rec.Step) + ")"
 	}
 	switch rec.Type {
+	case runbook.RecRehearsalStart:
+		return "Rehearsal started: " + rec.Summary
+	case runbook.RecRehearsalFinish:
+		return "Rehearsal finished: " + rec.Summary
 	case runbook.RecDeployOpen:
 		return "Cockpit opened for the deploy"
 	case runbook.RecDeployStart:

@@ -92,6 +92,9 @@ func renderConfig(info *Info, exe string, now time.Time) string {
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	// put writes a block verbatim: the runbook's shell and SQL have %
+	// signs of their own (LIKE 'acme-clone-%') that a format would eat.
+	put := func(text string) { b.WriteString(text + "\n") }
 	w(`# Written by flightdeck-sandbox up. The seed runbook adapted to the local
 # sandbox: a real Kubernetes control plane, a real Postgres with a workload,
 # and stand-ins for Jira, Sentry and Slack. Rewritten on every sandbox up.
@@ -127,7 +130,7 @@ sandbox = %s
 		tomlString(info.Kubectl), tomlString(info.Kubeconfig), tomlString(standbyKubeconfig(info)), tomlString(adminDSN), tomlString(appDSN), info.CloneName,
 		tomlString(cloneDSN), tomlString(info.MigrationFile), tomlString(exe), image, tomlString(info.Dir))
 
-	w(`[[phase]]
+	put(`[[phase]]
 name = "Pre-Deployment"
 
 [[phase.step]]
@@ -263,14 +266,14 @@ estimate = "1m"
 gate = "rollout.no_crashloops"
 `)
 	if info.AppHealthURL != "" {
-		w(`[[phase.step]]
+		put(`[[phase.step]]
 id = "post/smoke"
 title = "Smoke checks pass"
 estimate = "2m"
 gate = "smoke.passing"
 `)
 	}
-	w(`[[phase.step]]
+	put(`[[phase.step]]
 id = "post/announce"
 title = "Tell #general the deployment was successful"
 estimate = "1m"
@@ -494,6 +497,19 @@ timeout = "2s"`, info.AppHealthURL)
 [lock]
 namespace = %q
 duration = "1m"`, Namespace)
+
+	// Two gates are red on purpose, to show what the cockpit catches: an
+	// unattended run skips them with the reasons its journal keeps, and
+	// drives every other step for real.
+	put(`
+# flightdeck rehearse drives this runbook unattended. The two red gates
+# are the sandbox's deliberate faults; every other step runs for real.
+[rehearsal]
+gate_timeout = "2m"
+skip = [
+  { step = "pre/jira-columns", reason = "the Jira stand-in is seeded with four deliberate inconsistencies (the board pane names them)" },
+  { step = "deploy/preflight-migrations", reason = "the sandbox's pending migration is deliberately unsafe (flightdeck preflight says why); the dry run on the clone still runs" },
+]`)
 	return b.String()
 }
 

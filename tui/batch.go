@@ -108,6 +108,7 @@ func sameHealth(a, b map[string]snapshot.Health) bool {
 func (m *Model) restart(b view.Batch) {
 	m.synced = true
 	m.rb = runbook.New(m.opts.Config)
+	m.rb.Learn(b.Learned)
 	m.checklist.Data.Runbook = m.rb
 	for _, rec := range b.History {
 		m.rb.Apply(rec)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flightdeckhq/flightdeck/internal/gates"
 	"github.com/flightdeckhq/flightdeck/internal/journal"
+	"github.com/flightdeckhq/flightdeck/internal/runbook"
 	"github.com/flightdeckhq/flightdeck/snapshot"
 )
 
@@ -47,6 +48,9 @@ type Batch struct {
 	Initial bool
 	History []journal.Record
 	Runs    []RunInfo
+	// Learned is how long each step usually takes, by step id, from
+	// earlier journals: set with Initial.
+	Learned map[string]runbook.Usual
 	// Updates has the newest snapshot of each source that changed.
 	Updates []snapshot.Update
 	// Status is the engine's judgement of the deploy now; nil when
@@ -151,7 +155,7 @@ type Op string
 // What a view may ask. Each names the fields of Request it reads.
 const (
 	OpRunStep      Op = "run"    // Step
-	OpCheckStep    Op = "check"  // Step
+	OpCheckStep    Op = "check"  // Step, and Reason: a note journaled with the tick (optional)
 	OpSkipStep     Op = "skip"   // Step, Reason
 	OpReopenStep   Op = "reopen" // Step
 	OpCancelStep   Op = "cancel" // Step: stop its running action

@@ -31,6 +31,7 @@ type Config struct {
 	Migrations *Migrations       `toml:"migrations"`
 	Lock       *Lock             `toml:"lock"`
 	Smoke      []Smoke           `toml:"smoke"`
+	Rehearsal  *Rehearsal        `toml:"rehearsal"`
 
 	// SecretErrors holds, per section, the secrets that could not be
 	// resolved when loading with DeferSecretErrors.

@@ -142,6 +142,7 @@ func (l *loader) validate() {
 	l.validateLock()
 	l.validateSmoke()
 	l.validatePhases()
+	l.validateRehearsal() // after the phases: it names their steps
 	l.validateSecretRefs()
 }
 

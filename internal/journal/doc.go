@@ -9,6 +9,10 @@
 // flightdeck stay readable by an older one. Restarting the cockpit replays the
 // file to rebuild the deploy's state.
 //
+// A rehearsal (flightdeck rehearse) writes a journal of its own per run, at
+// <stateDir>/<deploy-slug>/rehearsals/<YYYY-MM-DD>T<HHMMSS>.jsonl, so it
+// never resumes nor counts as the day's real deploy.
+//
 // Crash guarantees:
 //
 //   - Append returns only after the line has gone to the file in one write

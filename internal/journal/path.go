@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,6 +17,47 @@ const maxSlugLen = 100
 // a deploy belongs to (usually the operator's local day).
 func Path(stateDir, deploy string, day time.Time) string {
 	return filepath.Join(stateDir, Slug(deploy), day.Format("2006-01-02")+".jsonl")
+}
+
+// RehearsalDir holds a deploy's rehearsal journals, beside its real ones.
+const RehearsalDir = "rehearsals"
+
+// RehearsalPath returns <stateDir>/<deploy-slug>/rehearsals/<YYYY-MM-DD>T<HHMMSS>.jsonl:
+// a journal of its own for each rehearsal, so that one never resumes, nor
+// counts as, the day's real deploy.
+func RehearsalPath(stateDir, deploy string, at time.Time) string {
+	return filepath.Join(stateDir, Slug(deploy), RehearsalDir, at.Format("2006-01-02T150405")+".jsonl")
+}
+
+// History lists the deploy's journals, real deploys' and rehearsals',
+// newest first by their last write. A state directory without any gives
+// none.
+func History(stateDir, deploy string) []string {
+	type file struct {
+		path string
+		mod  time.Time
+	}
+	var files []file
+	dir := filepath.Join(stateDir, Slug(deploy))
+	for _, pattern := range []string{filepath.Join(dir, "*.jsonl"), filepath.Join(dir, RehearsalDir, "*.jsonl")} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				files = append(files, file{p, fi.ModTime()})
+			}
+		}
+	}
+	slices.SortFunc(files, func(a, b file) int {
+		if c := b.mod.Compare(a.mod); c != 0 {
+			return c
+		}
+		return strings.Compare(b.path, a.path)
+	})
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.path
+	}
+	return out
 }
 
 // Slug turns a deploy name into a single, safe path component: lowercase

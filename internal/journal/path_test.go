@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,5 +82,41 @@ func TestPathUsesDaysLocation(t *testing.T) {
 		if got := strings.TrimSuffix(filepath.Base(p), ".jsonl"); got != tc.want {
 			t.Errorf("%v in %v: day %s, want %s", tc.at, tc.loc, got, tc.want)
 		}
+	}
+}
+
+func TestHistoryListsDeploysAndRehearsalsNewestFirst(t *testing.T) {
+	state := t.TempDir()
+	day := time.Date(2026, 11, 22, 9, 30, 5, 0, time.UTC)
+	real1 := Path(state, "Acme deploy", day.AddDate(0, 0, -2))
+	real2 := Path(state, "Acme deploy", day)
+	reh := RehearsalPath(state, "Acme deploy", day.AddDate(0, 0, -1))
+	if want := filepath.Join(state, "acme-deploy", "rehearsals", "2026-11-21T093005.jsonl"); reh != want {
+		t.Fatalf("RehearsalPath = %s, want %s", reh, want)
+	}
+	other := Path(state, "Another deploy", day)
+	for i, p := range []string{real1, reh, real2, other} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mod := day.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A command run's output directory is not a journal.
+	if err := os.MkdirAll(real2+".runs", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	got := History(state, "Acme deploy")
+	want := []string{real2, reh, real1}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("History:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := History(t.TempDir(), "Acme deploy"); len(got) != 0 {
+		t.Errorf("an empty state directory has journals: %v", got)
 	}
 }

@@ -6,8 +6,6 @@ package runbook
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/flightdeckhq/flightdeck/internal/config"
@@ -65,6 +63,9 @@ type Step struct {
 	config.Step
 	Phase int // index into Runbook.Phases
 	State StepState
+	// Usual is how long the step took in the last runs, when history
+	// has any: shown beside the estimate and counted instead of it.
+	Usual Usual
 }
 
 // The kinds of step, for the views that show steps without reading config.
@@ -151,9 +152,12 @@ type Runbook struct {
 	Opened   time.Time // first deploy.open: the cockpit's first launch, when a step starts the deploy
 	Started  time.Time // first deploy.start
 	Finished time.Time // deploy.finish, if any
-	byID     map[string]*Step
-	open     map[string]journal.Record // action id → intent without a result
-	openSeq  []string
+	// Rehearsal: the journal is a rehearsal's (rehearsal.start), not a
+	// real deploy's.
+	Rehearsal bool
+	byID      map[string]*Step
+	open      map[string]journal.Record // action id → intent without a result
+	openSeq   []string
 	// last keeps the newest record of each type the checklist itself does
 	// not interpret (a rollback target, say), for the panes that do.
 	last map[string]journal.Record
@@ -209,6 +213,8 @@ func (r *Runbook) Apply(rec journal.Record) {
 		}
 	case RecDeployFinish:
 		r.Finished = rec.At
+	case RecRehearsalStart:
+		r.Rehearsal = true
 
 	case RecStepCheck:
 		if st == nil {
@@ -350,119 +356,11 @@ func (r *Runbook) Open() []journal.Record {
 	return out
 }
 
-// Errors the transition checks return. Messages say what to do instead.
-type TransitionError struct{ Msg string }
-
-func (e *TransitionError) Error() string { return e.Msg }
-
-func refuse(format string, args ...any) error {
-	return &TransitionError{Msg: fmt.Sprintf(format, args...)}
-}
-
-// CanCheck says whether the operator may tick the step off. A gate step needs
-// its gate passing; a command or action step completes by running, or is
-// skipped with a reason, so that the record says what really happened.
-func (r *Runbook) CanCheck(id string, gate gates.Result) error {
-	st := r.byID[id]
-	if st == nil {
-		return refuse("no step %q", id)
-	}
-	switch st.State.Status {
-	case Done:
-		return refuse("%q is already done (u reopens it)", st.Title)
-	case Skipped:
-		return refuse("%q was skipped (u reopens it)", st.Title)
-	case Running:
-		return refuse("%q is running: wait for it, or cancel it with c", st.Title)
-	case Unknown:
-		return nil // verifying an interrupted run
-	}
-	switch st.Kind {
-	case config.Command:
-		return refuse("%q is a command: run it with enter, or skip it with s and a reason", st.Title)
-	case config.Action:
-		return refuse("%q is an action: run it with enter, or skip it with s and a reason", st.Title)
-	}
-	if err := r.waitsFor(st); err != nil {
-		return err
-	}
-	if st.Kind == config.Gate && gate.State != gates.Pass {
-		why := gate.Value
-		if gate.State == gates.Unknown {
-			why = gate.Reason
-		}
-		return refuse("gate %s is %s (%s): wait for it to pass, or skip with s and a reason", st.Gate, gate.State, why)
-	}
-	return nil
-}
-
-// CanSkip says whether the step may be skipped.
-func (r *Runbook) CanSkip(id string) error {
-	st := r.byID[id]
-	if st == nil {
-		return refuse("no step %q", id)
-	}
-	switch st.State.Status {
-	case Done, Skipped:
-		return refuse("%q is already %s (u reopens it)", st.Title, st.State.Status)
-	case Running:
-		return refuse("%q is running: cancel it with c first", st.Title)
-	}
-	return nil
-}
-
-// CanRun says whether a command or action step may be started now.
-func (r *Runbook) CanRun(id string) error {
-	st := r.byID[id]
-	if st == nil {
-		return refuse("no step %q", id)
-	}
-	if st.Kind != config.Command && st.Kind != config.Action {
-		return refuse("%q is a %s step: nothing to run (space checks it off)", st.Title, st.Kind)
-	}
-	switch st.State.Status {
-	case Running:
-		return refuse("%q is already running", st.Title)
-	case Done, Skipped:
-		return refuse("%q is already %s (u reopens it to run again)", st.Title, st.State.Status)
-	}
-	return r.waitsFor(st)
-}
-
-// waitsFor refuses a step whose required steps are not closed yet: the push
-// does not go out while the migrations' pre-flight blocks it. Skipping the
-// required step with a reason is the journaled override.
-func (r *Runbook) waitsFor(st *Step) error {
-	var open []string
-	for _, id := range st.Requires {
-		if req := r.byID[id]; req != nil && !req.State.Status.Closed() {
-			open = append(open, fmt.Sprintf("%q (%s)", req.Title, req.State.Status))
-		}
-	}
-	if len(open) == 0 {
-		return nil
-	}
-	return refuse("%q waits for %s: close it first, or skip it with s and a reason", st.Title, strings.Join(open, " and "))
-}
-
-// CanReopen says whether a closed step may be opened again.
-func (r *Runbook) CanReopen(id string) error {
-	st := r.byID[id]
-	if st == nil {
-		return refuse("no step %q", id)
-	}
-	if st.State.Status == Running {
-		return refuse("%q is running", st.Title)
-	}
-	if st.State.Status == Pending {
-		return refuse("%q is not done yet", st.Title)
-	}
-	return nil
-}
-
 // Remaining is the estimated work left in the normal flow at now: pending,
 // failed and unknown steps count fully, a running step its estimate minus the
-// time it has run. Contingency phases (disaster recovery) do not count.
+// time it has run. A step's learned time, where history has one, counts
+// instead of its configured estimate. Contingency phases (disaster
+// recovery) do not count.
 func (r *Runbook) Remaining(now time.Time) time.Duration {
 	var left time.Duration
 	for _, p := range r.Phases {
@@ -473,11 +371,11 @@ func (r *Runbook) Remaining(now time.Time) time.Duration {
 			switch s.State.Status {
 			case Done, Skipped:
 			case Running:
-				if rest := s.Estimate.D() - now.Sub(s.State.StartedAt); rest > 0 {
+				if rest := s.Expected() - now.Sub(s.State.StartedAt); rest > 0 {
 					left += rest
 				}
 			default:
-				left += s.Estimate.D()
+				left += s.Expected()
 			}
 		}
 	}
