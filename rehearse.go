@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/flightdeckhq/flightdeck/engine"
@@ -166,19 +165,11 @@ func runRehearse(ctx context.Context, out io.Writer, g globalFlags, f rehearseFl
 
 	// The engine is built as the cockpit builds it, with no view but the
 	// rehearsal's own.
-	var kube kubernetes.Interface
-	var kubeErr error
-	if cfg.Kubernetes != nil {
-		if rc, _, err := sources.KubeRESTConfig(cfg.Kubernetes); err != nil {
-			kubeErr = err
-		} else if kube, err = kubernetes.NewForConfig(rc); err != nil {
-			kubeErr = err
-		}
-	}
+	kube, clusters, kubeErr := kubeClients(cfg.Kubernetes)
 	var rolledBack atomic.Bool
 	markLock := lock.afterRollback()
 	eng := engine.New(engine.Options{
-		Kube: kube, KubeErr: kubeErr,
+		Kube: kube, KubeErr: kubeErr, Clusters: clusters,
 		Config: cfg, Runbook: rb, Journal: j, Operator: operator(cfg),
 		Redact: redactor.Redact, Day: day, Now: now, Log: log,
 		History: history, JournalPath: path,
