@@ -225,6 +225,12 @@ func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration)
 	if d.Spec.Paused {
 		return snapshot.Paused, "paused: new template changes do not roll out"
 	}
+	if d.Generation > d.Status.ObservedGeneration {
+		// A spec just changed: its status, conditions included, still
+		// speaks of the rollout before, whose last progress may be long
+		// past. Calling that stalled would cry rollback at every push.
+		return snapshot.Progressing, "the controller has not seen the new spec yet"
+	}
 	if progressing != nil && progressing.Reason == "ProgressDeadlineExceeded" {
 		return snapshot.Stalled, "ProgressDeadlineExceeded: " + progressing.Message
 	}
