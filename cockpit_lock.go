@@ -183,7 +183,11 @@ func (dl *deployLock) tell(notify func(view.Notice)) {
 // loss journaled and told to every view. jnl is the engine's, so views see
 // the records too.
 func (dl *deployLock) keep(g *sources.Group, jnl actions.Appender, by string) {
-	if dl == nil || dl.lock == nil || dl.heldBy != nil {
+	if dl == nil || dl.lock == nil {
+		return
+	}
+	if dl.heldBy != nil {
+		g.Go(dl.watchHolder)
 		return
 	}
 	g.Go(func(ctx context.Context) {
@@ -210,6 +214,49 @@ func (dl *deployLock) keep(g *sources.Group, jnl actions.Appender, by string) {
 			}
 		}
 	})
+}
+
+// watchHolder is a yielding cockpit's eye on the lock: when the holder
+// lets it go, or stops renewing it, or someone else takes it, every view
+// hears so. It does not take the lock: a cockpit that starts driving on
+// its own, mid-deploy, would be the surprise the lock exists to prevent.
+func (dl *deployLock) watchHolder(ctx context.Context) {
+	t := time.NewTicker(max(dl.lock.Duration()/3, time.Second))
+	defer t.Stop()
+	last := dl.heldBy.State
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, lockStartTimeout)
+		st, err := dl.lock.Status(sctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		if text, changed := holderNews(last, st); changed {
+			dl.log.Info("the deploy lock changed", "lease", dl.lock.Where(), "holder", st.Holder, "live", st.Live())
+			dl.say(text, false)
+		}
+		last = st
+	}
+}
+
+// holderNews is what a watching cockpit says when the lock it yields to
+// changes: free, lapsed, or someone else's.
+func holderNews(was, now teamlock.State) (string, bool) {
+	const drive = ": quit and start the cockpit again to drive"
+	switch {
+	case now.Free() && !was.Free():
+		return fmt.Sprintf("the deploy lock is free (released by %s)%s", now.Released.By, drive), true
+	case now.Live() != was.Live() && !now.Free() && !now.Live():
+		return fmt.Sprintf("%s's lease on the deploy lock lapsed at %s%s", now.Holder, now.Clock(now.Expires()), drive), true
+	case now.Live() && now.Holder != was.Holder:
+		return (&teamlock.HeldError{State: now}).Error() + " — this cockpit still only watches", true
+	}
+	return "", false
 }
 
 // retake tries the take that failed at start until it succeeds, finds the
