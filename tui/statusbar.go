@@ -22,14 +22,14 @@ import (
 type barDetail int
 
 const (
-	barFull      barDetail = iota
-	barNoRelease           // the release name goes first
-	// With several clusters, what runs where goes after the clock's time.
-	barClockTime    // the clock becomes "10:42 AT RISK"
-	barWatcherCount // the watchers' names become a count
-	barClockPhase   // the clock becomes "AT RISK"
-	barShortName    // the deploy name is cut; a banner loses the deploy
-	barShortest     // the environment goes, the name is cut shorter
+	barFull         barDetail = iota
+	barNoRelease              // the release name goes first
+	barClockTime              // the clock becomes "10:42 AT RISK"
+	barNoWhere                // with several clusters, what runs where goes
+	barWatcherCount           // the watchers' names become a count
+	barClockPhase             // the clock becomes "AT RISK"
+	barShortName              // the deploy name is cut; a banner loses the deploy
+	barShortest               // the environment goes, the name is cut shorter
 	barDetailLevels
 )
 
@@ -113,7 +113,7 @@ func (m *Model) barName(d barDetail) string {
 	}
 	// What runs in each cluster outlasts the release name: in an incident
 	// it is the first question.
-	if d <= barClockTime {
+	if d < barNoWhere {
 		if where := feedOf[snapshot.Rollout](m, "kubernetes").Data.WhatRunsWhere(); where != "" {
 			line += th.Info.S(" · " + where)
 		}
