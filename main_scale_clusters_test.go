@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,36 +97,4 @@ func timeKubectlParallel(b *testing.B, kubeconfigs []string, ns string, n int) t
 		}
 	}
 	return best
-}
-
-// measureCockpitShows is measureCockpit for a view that is complete when
-// want shows count times.
-func measureCockpitShows(b *testing.B, bin, cfg, want string, count int) (time.Duration, int64, float64) {
-	s := &tmuxSession{t: b, socket: fmt.Sprintf("fd-scale2-%d", os.Getpid()), name: "cockpit"}
-	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
-	state := b.TempDir()
-	t0 := time.Now()
-	s.run("new-session", "-d", "-s", s.name, "-x", "200", "-y", "60",
-		fmt.Sprintf("exec env XDG_STATE_HOME=%s TERM=xterm-256color %s --config %s", state, bin, cfg))
-	var first time.Duration
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if strings.Count(s.screen(), want) >= count {
-			first = time.Since(t0)
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the cockpit never showed %q %d times:\n%s", want, count, s.screen())
-		}
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(s.run("display-message", "-p", "-t", s.name, "#{pane_pid}")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	rss := procRSS(b, pid)
-	time.Sleep(5 * time.Second)
-	ticks0 := procTicks(b, pid)
-	w0 := time.Now()
-	time.Sleep(10 * time.Second)
-	cpu := float64(procTicks(b, pid)-ticks0) / 100 / time.Since(w0).Seconds() * 100
-	return first, rss, cpu
 }
