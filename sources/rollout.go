@@ -245,7 +245,11 @@ func rolloutPhase(d *appsv1.Deployment, now time.Time, stallAfter time.Duration)
 	why := ""
 	if progressing != nil {
 		why = progressing.Reason
-		if stallAfter > 0 && !progressing.LastUpdateTime.IsZero() && now.Sub(progressing.LastUpdateTime.Time) > stallAfter {
+		// NewReplicaSetAvailable is the rollout before, finished: the
+		// controller has not yet written this one's first progress, and
+		// the time since that finish says nothing of this rollout.
+		if stallAfter > 0 && !progressing.LastUpdateTime.IsZero() && progressing.Reason != "NewReplicaSetAvailable" &&
+			now.Sub(progressing.LastUpdateTime.Time) > stallAfter {
 			return snapshot.Stalled, "no progress for " + now.Sub(progressing.LastUpdateTime.Time).Round(time.Second).String()
 		}
 	}

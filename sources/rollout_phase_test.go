@@ -35,8 +35,25 @@ func TestPushIsNotAStall(t *testing.T) {
 		d.Status.ObservedGeneration = 3
 		d.Status.UpdatedReplicas = 1
 		got = sources.BuildRollout([]*appsv1.Deployment{d}, nil, nil, nil, now, time.Minute).Deployments[0]
-		if got.Phase != snapshot.Stalled {
-			t.Errorf("%s, observed and an hour without progress: %s", reason, got.Phase)
+		want := snapshot.Stalled
+		if reason == "NewReplicaSetAvailable" {
+			// Observed, but the condition is still the last rollout's
+			// finish: this one has not reported progress yet.
+			want = snapshot.Progressing
 		}
+		if got.Phase != want {
+			t.Errorf("%s, observed and an hour since the condition changed: %s, want %s", reason, got.Phase, want)
+		}
+	}
+	// A rollout that reported progress, then none for an hour, is stalled.
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "production", Name: "api", UID: "d1", Generation: 3},
+		Spec:       appsv1.DeploymentSpec{Replicas: &six},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 7, UpdatedReplicas: 1, ReadyReplicas: 6, AvailableReplicas: 6,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: "ReplicaSetUpdated",
+				LastUpdateTime: metav1.NewTime(now.Add(-time.Hour))}}},
+	}
+	if got := sources.BuildRollout([]*appsv1.Deployment{d}, nil, nil, nil, now, time.Minute).Deployments[0]; got.Phase != snapshot.Stalled {
+		t.Errorf("an hour after its last progress: %s", got.Phase)
 	}
 }
