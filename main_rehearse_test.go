@@ -97,34 +97,45 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// restoreImagesAtCleanup puts production's images back as they were: the
-// rehearsal's push rolls out a release of its own.
+// restoreImagesAtCleanup puts production's images back as they were, in
+// every cluster: the rehearsal's push rolls out a release of its own.
 func (w *rehearsalWorld) restoreImagesAtCleanup(t *testing.T) {
 	t.Helper()
-	rc, err := clientcmd.BuildConfigFromFlags("", w.info.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
+	kubeconfigs := []string{w.info.Kubeconfig}
+	if w.info.StandbyKubeconfig != "" {
+		kubeconfigs = append(kubeconfigs, w.info.StandbyKubeconfig)
 	}
-	cs := kubernetes.NewForConfigOrDie(rc)
-	images := map[string]string{}
-	for _, name := range []string{"api", "worker"} {
-		d, err := cs.AppsV1().Deployments(k8s.Namespace).Get(context.Background(), name, metav1.GetOptions{})
+	images := map[string]map[string]string{} // kubeconfig → deployment → image
+	for _, kc := range kubeconfigs {
+		rc, err := clientcmd.BuildConfigFromFlags("", kc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		images[name] = d.Spec.Template.Spec.Containers[0].Image
+		cs := kubernetes.NewForConfigOrDie(rc)
+		images[kc] = map[string]string{}
+		for _, name := range []string{"api", "worker"} {
+			d, err := cs.AppsV1().Deployments(k8s.Namespace).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			images[kc][name] = d.Spec.Template.Spec.Containers[0].Image
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		for name, image := range images {
-			if err := k8s.SetImage(ctx, w.info.Kubeconfig, k8s.Namespace, name, image); err != nil {
-				t.Errorf("putting %s back on %s: %v", image, name, err)
+		for kc, deps := range images {
+			for name, image := range deps {
+				if err := k8s.SetImage(ctx, kc, k8s.Namespace, name, image); err != nil {
+					t.Errorf("putting %s back on %s: %v", image, name, err)
+				}
 			}
 		}
-		for name := range images {
-			if err := k8s.WaitRolledOut(ctx, w.info.Kubeconfig, k8s.Namespace, name, 2*time.Minute); err != nil {
-				t.Errorf("%s back on its image: %v", name, err)
+		for kc, deps := range images {
+			for name := range deps {
+				if err := k8s.WaitRolledOut(ctx, kc, k8s.Namespace, name, 2*time.Minute); err != nil {
+					t.Errorf("%s back on its image: %v", name, err)
+				}
 			}
 		}
 	})
