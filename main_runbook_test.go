@@ -112,13 +112,20 @@ func restoreSandboxAfter(t *testing.T, info *sandbox.Info) {
 	refs := func(dir string) string { return git(dir, "for-each-ref", "--format=%(refname) %(objectname)") }
 	work, origin := refs(info.GitRepo), refs(info.GitOrigin)
 	branch := git(info.GitRepo, "rev-parse", "--abbrev-ref", "HEAD")
-	kubectl := func(args ...string) string {
-		out, _ := exec.Command(info.Kubectl, append([]string{"--kubeconfig", info.Kubeconfig, "-n", "production"}, args...)...).CombinedOutput()
+	kubectl := func(kubeconfig string, args ...string) string {
+		out, _ := exec.Command(info.Kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", "production"}, args...)...).CombinedOutput()
 		return strings.TrimSpace(string(out))
 	}
-	images := map[string]string{}
-	for _, d := range []string{"api", "worker"} {
-		images[d] = kubectl("get", "deployment", d, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	// The push goes to every cluster: each gets its images back.
+	kubeconfigs := []string{info.Kubeconfig}
+	if info.StandbyKubeconfig != "" {
+		kubeconfigs = append(kubeconfigs, info.StandbyKubeconfig)
+	}
+	images := map[[2]string]string{}
+	for _, kc := range kubeconfigs {
+		for _, d := range []string{"api", "worker"} {
+			images[[2]string{kc, d}] = kubectl(kc, "get", "deployment", d, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		}
 	}
 	t.Cleanup(func() {
 		for dir, list := range map[string]string{info.GitRepo: work, info.GitOrigin: origin} {
@@ -130,11 +137,11 @@ func restoreSandboxAfter(t *testing.T, info *sandbox.Info) {
 		}
 		git(info.GitRepo, "checkout", "-f", branch)
 		git(info.GitRepo, "reset", "--hard")
-		for d, image := range images {
-			kubectl("set", "image", "deployment/"+d, "app="+image)
+		for at, image := range images {
+			kubectl(at[0], "set", "image", "deployment/"+at[1], "app="+image)
 		}
-		for d := range images {
-			kubectl("rollout", "status", "deployment/"+d, "--timeout=120s")
+		for at := range images {
+			kubectl(at[0], "rollout", "status", "deployment/"+at[1], "--timeout=120s")
 		}
 	})
 }
