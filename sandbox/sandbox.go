@@ -41,6 +41,9 @@ type Options struct {
 	// (`serve`) and the runbook's clone step. The running executable when
 	// empty.
 	Exe string
+	// KeepDeployments leaves the production Deployments of running
+	// clusters as they are (see k8s.Options); `up` resets them.
+	KeepDeployments bool
 }
 
 // DefaultDir is where `flightdeck-sandbox up` keeps its state.
@@ -166,14 +169,14 @@ func Up(ctx context.Context, o Options) (*Info, error) {
 	info := &Info{Dir: o.Dir}
 
 	o.say("kubernetes: control plane and kwok nodes…")
-	cluster, err := k8s.Up(ctx, k8s.Options{StateDir: o.Dir, Progress: o.Progress})
+	cluster, err := k8s.Up(ctx, k8s.Options{StateDir: o.Dir, Progress: o.Progress, KeepDeployments: o.KeepDeployments})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
 	info.Kubeconfig, info.KubeServer, info.Kubectl = cluster.Kubeconfig, cluster.Server, cluster.Kubectl
 	o.say("kubernetes: %s (%s)", cluster.Server, time.Since(start).Round(time.Second))
 	o.say("kubernetes: the standby cluster…")
-	standby, err := k8s.Up(ctx, k8s.Options{StateDir: o.Dir, Name: k8s.StandbyName, Progress: o.Progress})
+	standby, err := k8s.Up(ctx, k8s.Options{StateDir: o.Dir, Name: k8s.StandbyName, Progress: o.Progress, KeepDeployments: o.KeepDeployments})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes standby: %w", err)
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	Progress io.Writer
 	// Name of the kwok cluster. Default "flightdeck".
 	Name string
+	// KeepDeployments leaves the Deployments of a cluster that is reused
+	// as they are, creating only missing ones: tests of several packages
+	// share one sandbox, and a reset would undo another test's rollout
+	// while it watches it.
+	KeepDeployments bool
 	// ToolsDir is the sandbox/k8s/tools module the binaries are built from.
 	// Default: found next to this package's source, or under the working
 	// directory or one of its parents.
@@ -173,7 +178,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	fmt.Fprintf(o.Progress, "applying production shape…\n")
 	t0 := time.Now()
-	if err := ApplyProductionShape(ctx, c.Kubeconfig); err != nil {
+	if err := applyShape(ctx, c.Kubeconfig, running && o.KeepDeployments); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Progress, "production deployments available in %s\n", since(t0))

@@ -63,6 +63,12 @@ func Image(tag string) string { return ImageRepo + ":" + tag }
 // always starts from the same place. It returns once every Deployment is
 // fully rolled out and available.
 func ApplyProductionShape(ctx context.Context, kubeconfig string) error {
+	return applyShape(ctx, kubeconfig, false)
+}
+
+// applyShape is ApplyProductionShape; with keep, Deployments that exist are
+// left alone and not waited for.
+func applyShape(ctx context.Context, kubeconfig string, keep bool) error {
 	cs, err := clientset(kubeconfig)
 	if err != nil {
 		return err
@@ -76,13 +82,20 @@ func ApplyProductionShape(ctx context.Context, kubeconfig string) error {
 	if _, err := cs.CoreV1().Namespaces().Apply(ctx, ns, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("sandbox namespace %s: %w", Namespace, err)
 	}
+	var applied []string
 	for _, d := range Deployments {
+		if keep {
+			if _, err := cs.AppsV1().Deployments(Namespace).Get(ctx, d.Name, metav1.GetOptions{}); err == nil {
+				continue
+			}
+		}
 		if _, err := cs.AppsV1().Deployments(Namespace).Apply(ctx, deployment(d.Name, d.Tier), metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 			return fmt.Errorf("sandbox deployment %s/%s: %w", Namespace, d.Name, err)
 		}
+		applied = append(applied, d.Name)
 	}
-	for _, d := range Deployments {
-		if err := WaitRolledOut(ctx, kubeconfig, Namespace, d.Name, 3*time.Minute); err != nil {
+	for _, name := range applied {
+		if err := WaitRolledOut(ctx, kubeconfig, Namespace, name, 3*time.Minute); err != nil {
 			return err
 		}
 	}

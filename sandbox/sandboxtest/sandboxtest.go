@@ -52,7 +52,10 @@ func Start(tb testing.TB) *sandbox.Info {
 		if err = buildSandboxBinary(ctx); err != nil {
 			return
 		}
-		info, err = sandbox.Up(ctx, sandbox.Options{Dir: Dir(), Exe: Exe(), Progress: progress{tb}})
+		// Each test package starts the shared sandbox: a reset of the
+		// deployments would undo a rollout another package's test is
+		// watching. Tests put back what they change.
+		info, err = sandbox.Up(ctx, sandbox.Options{Dir: Dir(), Exe: Exe(), Progress: progress{tb}, KeepDeployments: true})
 	})
 	if err != nil {
 		ci.Unavailable(tb, fmt.Sprintf("the sandbox did not start: %v\n(it needs Go, git, tmux and Debian's postgresql: apt-get install git tmux postgresql)", err))
