@@ -401,15 +401,19 @@ func kubeClients(k *config.Kubernetes) (primary kubernetes.Interface, byName map
 		}
 		return kubernetes.NewForConfig(rc)
 	}
-	p := k.Primary()
-	if k.Several() {
-		byName = map[string]kubernetes.Interface{}
-		for _, c := range k.ClusterList() {
-			if cs, err := client(c); err == nil {
-				byName[c.Name] = cs
-			}
+	if !k.Several() {
+		primary, primaryErr = client(k)
+		return primary, nil, primaryErr
+	}
+	byName = map[string]kubernetes.Interface{}
+	for _, c := range k.ClusterList() {
+		cs, err := client(c)
+		if err == nil {
+			byName[c.Name] = cs
+		}
+		if c == k.Primary() {
+			primary, primaryErr = cs, err
 		}
 	}
-	primary, primaryErr = client(p)
 	return primary, byName, primaryErr
 }

@@ -180,10 +180,10 @@ func (o kubeOp) preview(ctx context.Context) (Preview, error) {
 				}
 			}
 			if err != nil {
-				lines[i], errs[i] = t.String()+": problem: "+err.Error(), err
+				lines[i], errs[i] = o.previewName(t)+": problem: "+err.Error(), err
 				return
 			}
-			lines[i] = t.String() + ": " + ch.line
+			lines[i] = o.previewName(t) + ": " + ch.line
 		})
 	}
 	wg.Wait()
@@ -203,6 +203,24 @@ func (o kubeOp) preview(ctx context.Context) (Preview, error) {
 	return p, nil
 }
 
+// previewName names a target in its preview line: without its cluster
+// when the lines are grouped under one heading per cluster.
+func (o kubeOp) previewName(t KubeTarget) string {
+	if o.severalClusters() {
+		return t.Namespace + "/" + t.Name
+	}
+	return t.String()
+}
+
+func (o kubeOp) severalClusters() bool {
+	for _, t := range o.targets {
+		if t.Cluster != o.targets[0].Cluster {
+			return true
+		}
+	}
+	return false
+}
+
 // perCluster groups a preview's lines (one per target, in target order)
 // under a line per cluster, when the targets span several: each cluster is
 // then seen on its own before y.
@@ -215,7 +233,7 @@ func (o kubeOp) perCluster(lines []string) []string {
 		}
 		by[t.Cluster] = append(by[t.Cluster], lines[i])
 	}
-	if len(order) < 2 {
+	if !o.severalClusters() {
 		return lines
 	}
 	var out []string
@@ -226,9 +244,7 @@ func (o kubeOp) perCluster(lines []string) []string {
 		}
 		out = append(out, "cluster "+name+":")
 		for _, l := range by[c] {
-			// The cluster heads them: "production/api@standby: …" says
-			// it twice.
-			out = append(out, "  "+strings.Replace(l, "@"+c+":", ":", 1))
+			out = append(out, "  "+l)
 		}
 	}
 	return out
